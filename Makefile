@@ -1,0 +1,72 @@
+# tweet-triage developer commands. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+TRIAGE := $(VENV)/bin/triage
+STAMP := $(VENV)/.installed
+TORCH := torch==2.13.0
+PYTEST_ARGS ?=
+
+.PHONY: help setup demo test lint format typecheck bench dist dist-check lock stack-up stack-down stack-status clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml constraints.txt | $(PY)
+	$(PIP) install --quiet --upgrade "pip>=25"
+	@# torch first: the CPU build on disk; any later resolution that admits a newer torch would pull CUDA.
+	$(PIP) install --quiet $(TORCH)
+	$(PIP) install --quiet -c constraints.txt -e '.[all,dev]'
+	touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv, install the pinned dependencies and the local Cosmos DB server
+	$(TRIAGE) stack install
+
+demo: setup ## Start the local stack and show where everything is
+	$(TRIAGE) stack up
+	@echo "MLflow UI: http://127.0.0.1:$${TRIAGE_STACK__MLFLOW_PORT:-15000}   Stop everything: $(TRIAGE) stack down"
+
+test: setup ## Run the whole test suite (starts its own local services on free ports)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup ## ruff (lint + format check) and mypy (strict)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy tests
+
+format: setup ## Apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: setup ## Benchmarks (bench-model, bench-stream, bench-drift, bench-api arrive with their components)
+	@echo "No benchmark yet: each component adds its own bench-* target here."
+
+dist: setup ## Build the wheel and sdist into dist/
+	rm -rf dist
+	$(PY) -m build --outdir dist .
+
+dist-check: dist ## Install the built wheel into a clean venv and run `triage --help`
+	PYTHON=$(PYTHON) bash scripts/check_dist.sh dist
+
+lock: | $(PY) ## Re-resolve constraints.txt from pyproject.toml (review the diff!)
+	bash scripts/lock.sh $(PYTHON)
+
+stack-up: setup ## Start the local services
+	$(TRIAGE) stack up
+
+stack-down: ## Stop the local services
+	$(TRIAGE) stack down
+
+stack-status: ## Show the local services
+	$(TRIAGE) stack status
+
+clean: ## Remove build output and caches (keeps .venv and .triage)
+	rm -rf dist build .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -1,0 +1,72 @@
+"""Entry point of the `triage` command: registers the sub-commands and turns TriageError into clean messages."""
+
+from __future__ import annotations
+
+import logging
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
+
+import typer
+from rich.logging import RichHandler
+
+from tweet_triage.cli.config import app as config_app
+from tweet_triage.cli.context import CliContext, cli_context
+from tweet_triage.errors import TriageError
+from tweet_triage.stack.cli import app as stack_app
+
+app = typer.Typer(
+    name="triage",
+    help="tweet-triage: triage live disaster tweets with a quantized transformer, and keep it honest.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(config_app, name="config")
+app.add_typer(stack_app, name="stack")
+
+
+def _version() -> str:
+    try:
+        return version("tweet-triage")
+    except PackageNotFoundError:  # running from a source tree without installing
+        return "0+unknown"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"tweet-triage {_version()}")
+        raise typer.Exit
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show debug logs.")] = False,
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Set up logging for this command; settings are read from TRIAGE_* variables and .env when first needed."""
+    context = cli_context(ctx)
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=context.err, show_path=False)],
+    )
+
+
+def main() -> None:
+    context = CliContext()
+    try:
+        app(obj=context)
+    except TriageError as exc:
+        context.err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        raise SystemExit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        context.err.print("interrupted")
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    main()

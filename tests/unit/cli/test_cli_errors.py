@@ -1,0 +1,60 @@
+"""The installed `triage` command: clean messages instead of tracebacks, secrets never printed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TRIAGE = str(Path(sys.executable).with_name("triage"))
+
+
+def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_")}
+    return subprocess.run(
+        [TRIAGE, *args],
+        capture_output=True,
+        text=True,
+        env={**clean, "COLUMNS": "200", **env},
+        timeout=60,
+        check=False,
+    )
+
+
+def test_help_lists_the_command_groups() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    for group in ("config", "stack"):
+        assert group in result.stdout
+
+
+def test_config_show_masks_secrets() -> None:
+    result = run("config", "show", TRIAGE_COSMOS__KEY="do-not-print-this-key")
+    assert result.returncode == 0, result.stderr
+    assert "TRIAGE_COSMOS__KEY" in result.stdout
+    assert "do-not-print-this-key" not in result.stdout
+
+
+def test_invalid_setting_is_a_message_naming_the_variable_not_a_traceback() -> None:
+    result = run("config", "show", TRIAGE_STACK__MLFLOW_PORT="many")
+    assert result.returncode == 2
+    assert "TRIAGE_STACK__MLFLOW_PORT" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("stack", "logs", "nosuch"), "unknown service 'nosuch'"),
+        (("stack", "logs", "broker", "--lines", "0"), "--lines"),
+        (("no-such-command",), "No such command"),
+    ],
+)
+def test_bad_arguments_get_a_message(args: tuple[str, ...], expected: str) -> None:
+    result = run(*args)
+    assert result.returncode != 0
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
