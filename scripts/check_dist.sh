@@ -28,7 +28,7 @@ venv=$(mktemp -d)/venv
 "$python" -m venv "$venv"
 "$venv/bin/pip" install --quiet -c "$root/constraints.txt" "$wheel"
 (cd "$(mktemp -d)" && "$venv/bin/triage" --help >/dev/null && "$venv/bin/triage" config show >/dev/null)
-"$venv/bin/python" -c "import importlib.util as u; bad=[m for m in ('stream','training','monitoring','deploy','core','tests') if u.find_spec(m)]; assert not bad, bad"
+(cd "$(mktemp -d)" && "$venv/bin/python" -c "import importlib.util as u; bad=[m for m in ('stream','training','monitoring','deploy','core','tests') if u.find_spec(m)]; assert not bad, bad")
 echo "clean-venv install OK: triage --help and triage config show work"
 
 sdist_venv=$(mktemp -d)/venv
