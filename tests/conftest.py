@@ -14,6 +14,8 @@ from tweet_triage.stack.install import install_cosmos_server
 from tweet_triage.stack.manager import StackManager
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Read once, before the autouse fixture hides TRIAGE_* variables from each test (CI sets it to ../shared/data).
+DATA_MIRROR = os.environ.get("TRIAGE_DATA__MIRROR_DIR")
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from tweet_triage.cli.config import app as config_app
 from tweet_triage.cli.context import CliContext, cli_context
 from tweet_triage.errors import TriageError
 from tweet_triage.stack.cli import app as stack_app
+from tweet_triage.training import cli as training_cli
 
 app = typer.Typer(
     name="triage",
@@ -23,6 +25,11 @@ app = typer.Typer(
 )
 app.add_typer(config_app, name="config")
 app.add_typer(stack_app, name="stack")
+app.add_typer(training_cli.data_app, name="data")
+app.command("train")(training_cli.train)
+app.add_typer(training_cli.model_app, name="model")
+app.command("predict")(training_cli.predict)
+app.add_typer(training_cli.audit_app, name="audit")
 
 
 def _version() -> str:
@@ -57,6 +64,8 @@ def root(
 
 
 def main() -> None:
+    # MLflow draws a progress bar for every artifact download; the CLI's output is for people and scripts.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     context = CliContext()
     try:
         app(obj=context)

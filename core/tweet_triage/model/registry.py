@@ -1,0 +1,149 @@
+"""The MLflow model registry as tweet-triage uses it: versions with lineage tags, aliases `candidate`/`production`.
+
+Aliases, not the deprecated stages. Downloads are cached per version under ``STATE_DIR/models`` (versions are
+immutable, so a cached copy never goes stale).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tweet_triage.errors import ModelError
+from tweet_triage.model.package import check_package
+from tweet_triage.settings import Settings
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+log = logging.getLogger(__name__)
+
+CANDIDATE = "candidate"
+PRODUCTION = "production"
+PACKAGE_ARTIFACT_PATH = "model_package"
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    name: str
+    version: str
+    run_id: str | None
+    aliases: tuple[str, ...]
+    tags: dict[str, str]
+    created_ms: int
+    description: str
+
+    @property
+    def gate_passed(self) -> bool:
+        return self.tags.get("gate.passed") == "true"
+
+
+class Registry:
+    def __init__(self, settings: Settings, client: MlflowClient | None = None) -> None:
+        self._settings = settings
+        self.name = settings.mlflow.model_name
+        self._cache = settings.stack.state_dir / "models" / self.name
+        if client is None:
+            from mlflow.tracking import MlflowClient
+
+            uri = settings.mlflow_tracking_uri
+            client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        self.client = client
+
+    # ---- reading ------------------------------------------------------------------------------------------------
+
+    def get(self, ref: str) -> ModelVersion:
+        """A version by number (``"3"``) or alias (``"production"``, ``"candidate"``)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            mv = (
+                self.client.get_model_version(self.name, ref)
+                if ref.isdigit()
+                else self.client.get_model_version_by_alias(self.name, ref)
+            )
+        except MlflowException as exc:
+            what = f"version {ref}" if ref.isdigit() else f"alias {ref!r}"
+            raise ModelError(f"model {self.name!r} has no {what} in the registry at {self._uri}") from exc
+        return self._convert(mv)
+
+    def find(self, ref: str) -> ModelVersion | None:
+        try:
+            return self.get(ref)
+        except ModelError:
+            return None
+
+    def versions(self) -> list[ModelVersion]:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            found = self.client.search_model_versions(f"name = '{self.name}'")
+        except MlflowException as exc:
+            raise ModelError(f"cannot list versions of {self.name!r} at {self._uri}: {exc}") from exc
+        # search_model_versions does not return aliases; read each version to get them.
+        return sorted((self.get(mv.version) for mv in found), key=lambda v: int(v.version), reverse=True)
+
+    def download(self, version: ModelVersion) -> Path:
+        """The package folder of ``version``, downloaded once and cached."""
+        target = self._cache / version.version
+        if target.exists():
+            return target
+        if version.run_id is None:
+            raise ModelError(f"{self.name} v{version.version} has no source run to download from")
+        self._cache.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self._cache) as tmp:
+            local = self.client.download_artifacts(version.run_id, PACKAGE_ARTIFACT_PATH, tmp)
+            check_package(Path(local))
+            shutil.move(local, target)
+        return target
+
+    # ---- writing ------------------------------------------------------------------------------------------------
+
+    def register(self, run_id: str, package_dir: Path, tags: dict[str, str], description: str) -> ModelVersion:
+        """Log the package to ``run_id``, register it as a new version and point the ``candidate`` alias at it."""
+        from mlflow.exceptions import MlflowException
+
+        check_package(package_dir)
+        self.client.log_artifacts(run_id, str(package_dir), PACKAGE_ARTIFACT_PATH)
+        with contextlib.suppress(MlflowException):  # already registered
+            self.client.create_registered_model(self.name, description="Disaster-tweet triage classifier")
+        run = self.client.get_run(run_id)
+        mv = self.client.create_model_version(
+            self.name,
+            source=f"{run.info.artifact_uri}/{PACKAGE_ARTIFACT_PATH}",
+            run_id=run_id,
+            tags=tags,
+            description=description,
+        )
+        self.client.set_registered_model_alias(self.name, CANDIDATE, mv.version)
+        return self.get(mv.version)
+
+    def set_tags(self, version: str, tags: dict[str, str]) -> None:
+        for key, value in tags.items():
+            self.client.set_model_version_tag(self.name, version, key, value)
+
+    def move_alias(self, alias: str, version: str) -> None:
+        """Only the promotion service calls this for ``production``."""
+        self.client.set_registered_model_alias(self.name, alias, version)
+
+    # ---- helpers ------------------------------------------------------------------------------------------------
+
+    @property
+    def _uri(self) -> str:
+        return self._settings.mlflow_tracking_uri
+
+    def _convert(self, mv: object) -> ModelVersion:
+        return ModelVersion(
+            name=self.name,
+            version=str(mv.version),  # type: ignore[attr-defined]
+            run_id=mv.run_id,  # type: ignore[attr-defined]
+            aliases=tuple(mv.aliases or ()),  # type: ignore[attr-defined]
+            tags=dict(mv.tags or {}),  # type: ignore[attr-defined]
+            created_ms=int(mv.creation_timestamp or 0),  # type: ignore[attr-defined]
+            description=mv.description or "",  # type: ignore[attr-defined]
+        )

@@ -1,0 +1,1 @@
+"""Deployment as code: Azure ML definitions, infrastructure, containers."""

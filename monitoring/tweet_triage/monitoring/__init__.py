@@ -1,0 +1,1 @@
+"""Monitoring: drift and accuracy monitors, on-call alerts, retraining triggers."""

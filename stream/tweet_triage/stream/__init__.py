@@ -1,0 +1,1 @@
+"""The live scoring stream: producers, the Faust worker, and the Cosmos DB results store."""

@@ -1,0 +1,64 @@
+"""One quick-profile training run per test session, on the real Kaggle file from the data mirror."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DATA_MIRROR
+from tweet_triage.model.registry import Registry
+from tweet_triage.settings import Settings, load_settings
+from tweet_triage.training.datasets import DISASTER_TWEETS, pull
+from tweet_triage.training.finetune import TrainConfig
+from tweet_triage.training.pipeline import PipelineConfig, PipelineResult, run_pipeline
+from tweet_triage.training.prepare import PreparedDataset, PrepareOptions, prepare, write
+
+QUICK = PipelineConfig(train=TrainConfig(epochs=1, max_samples=300, max_steps=20, batch_size=16))
+
+
+@pytest.fixture(scope="session")
+def training_settings(local_stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    data_dir = tmp_path_factory.mktemp("data")
+    return load_settings(
+        stack=local_stack.stack.model_dump(),
+        data={"data_dir": data_dir, "mirror_dir": DATA_MIRROR},
+        mlflow={"model_name": "tweet-triage-test", "experiment": "tweet-triage-test"},
+    )
+
+
+@pytest.fixture(scope="session")
+def kaggle_dataset(training_settings: Settings) -> PreparedDataset:
+    [csv] = pull(
+        DISASTER_TWEETS, data_dir=training_settings.data.data_dir, mirror_dir=training_settings.data.mirror_dir
+    )
+    options = PrepareOptions(keyword_column="keyword", label_names=DISASTER_TWEETS.label_names)
+    return write(prepare(csv, options, "test"), training_settings.data.data_dir / "prepared")
+
+
+@pytest.fixture(scope="session")
+def registry(training_settings: Settings) -> Registry:
+    return Registry(training_settings)
+
+
+@pytest.fixture(scope="session")
+def first_candidate(training_settings: Settings, kaggle_dataset: PreparedDataset, registry: Registry) -> PipelineResult:
+    return run_pipeline(training_settings, kaggle_dataset, QUICK, registry=registry, progress=False)
+
+
+@pytest.fixture(scope="session")
+def cli_env(training_settings: Settings) -> Iterator[dict[str, str]]:
+    stack = training_settings.stack
+    yield {
+        "TRIAGE_STACK__STATE_DIR": str(stack.state_dir),
+        "TRIAGE_STACK__KAFKA_PORT": str(stack.kafka_port),
+        "TRIAGE_STACK__COSMOS_PORT": str(stack.cosmos_port),
+        "TRIAGE_STACK__MLFLOW_PORT": str(stack.mlflow_port),
+        "TRIAGE_MLFLOW__MODEL_NAME": training_settings.mlflow.model_name,
+        "TRIAGE_DATA__DATA_DIR": str(training_settings.data.data_dir),
+    }
+
+
+def package_dir(registry: Registry, version: str) -> Path:
+    return registry.download(registry.get(version))

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import numpy as np
+
+from tweet_triage.training.evaluate import evaluate, expected_calibration_error
+from tweet_triage.training.finetune import fit_temperature
+from tweet_triage.training.gate import GateCheck, decide
+
+
+def test_metrics_on_a_known_confusion() -> None:
+    labels = ["disaster", "other"]
+    probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.6, 0.4], [0.2, 0.8]])
+    truth = ["disaster", "disaster", "disaster", "other", "other"]
+    result = evaluate(probs, truth, labels, "disaster")
+    assert result.confusion == [[2, 1], [1, 1]]
+    assert result.precision == 2 / 3 and result.recall == 2 / 3
+    assert abs(result.f1 - 2 / 3) < 1e-12
+    assert result.accuracy == 3 / 5
+
+
+def test_ece_is_zero_when_confidence_matches_accuracy_and_large_when_overconfident() -> None:
+    y = np.array([0] * 8 + [1] * 2)
+    calibrated = np.tile([0.8, 0.2], (10, 1))
+    assert expected_calibration_error(calibrated, y) < 1e-9
+    overconfident = np.tile([0.99, 0.01], (10, 1))
+    assert abs(expected_calibration_error(overconfident, y) - 0.19) < 1e-9
+
+
+def test_temperature_scaling_recovers_a_known_temperature() -> None:
+    rng = np.random.default_rng(0)
+    true_logits = rng.normal(size=(4000, 2)) * 2
+    p = np.exp(true_logits) / np.exp(true_logits).sum(1, keepdims=True)
+    y = (rng.random(4000) < p[:, 1]).astype(np.int64)
+    assert abs(fit_temperature((true_logits * 3).astype(np.float32), y) - 3.0) < 0.3
+
+
+def test_gate_fails_on_regression_and_on_calibration() -> None:
+    metrics = {"f1": 0.80, "ece": 0.03}
+    ok = decide(
+        candidate_version="2",
+        candidate_metrics=metrics,
+        production_version="1",
+        production_metrics={"f1": 0.79, "ece": 0.02},
+        own_checks=[GateCheck("x", True, "")],
+        max_f1_regression=0.0,
+        max_ece=0.05,
+    )
+    assert ok.passed
+    worse = decide(
+        candidate_version="2",
+        candidate_metrics=metrics,
+        production_version="1",
+        production_metrics={"f1": 0.81, "ece": 0.02},
+        own_checks=[],
+        max_f1_regression=0.0,
+        max_ece=0.05,
+    )
+    assert not worse.passed and "not worse than production" in worse.summary
+    miscalibrated = decide(
+        candidate_version="2",
+        candidate_metrics={"f1": 0.9, "ece": 0.2},
+        production_version=None,
+        production_metrics=None,
+        own_checks=[],
+        max_f1_regression=0.0,
+        max_ece=0.05,
+    )
+    assert not miscalibrated.passed and "calibration" in miscalibrated.summary

@@ -1,0 +1,396 @@
+"""`triage data ...`, `triage train`, `triage model ...`, `triage predict`, `triage audit model`."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from tweet_triage.cli.context import CliContext, cli_context
+from tweet_triage.errors import DataError, UsageError
+
+data_app = typer.Typer(help="Fetch and prepare labelled datasets.", no_args_is_help=True)
+model_app = typer.Typer(help="List, promote and roll back model versions.", no_args_is_help=True)
+audit_app = typer.Typer(help="Trace a model back to its data, code, metrics and approvals.", no_args_is_help=True)
+
+
+def _prepared_root(context: CliContext) -> Path:
+    return context.settings.data.data_dir / "prepared"
+
+
+# ---- data ---------------------------------------------------------------------------------------------------------
+
+
+@data_app.command("pull")
+def data_pull(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Dataset name, e.g. disaster-tweets.")],
+    mirror: Annotated[
+        Path | None, typer.Option(help="Local mirror folder (default: TRIAGE_DATA__MIRROR_DIR); tried before the URL.")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Fetch again even if a verified copy exists.")] = False,
+) -> None:
+    """Fetch a known dataset by URL with a sha256 check, or copy it from a local mirror."""
+    from tweet_triage.training.datasets import get_spec, pull
+
+    context = cli_context(ctx)
+    spec = get_spec(name)
+    paths = pull(
+        spec,
+        data_dir=context.settings.data.data_dir,
+        mirror_dir=mirror or context.settings.data.mirror_dir,
+        force=force,
+    )
+    for path in paths:
+        context.console.print(f"[green]verified[/] {path}")
+
+
+@data_app.command("prepare")
+def data_prepare(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Argument(help="A pulled dataset (default: disaster-tweets).")] = None,
+    input_file: Annotated[
+        Path | None, typer.Option("--input", help="Any labelled CSV instead of a known dataset.")
+    ] = None,
+    text_column: Annotated[str | None, typer.Option(help="Column with the tweet text.")] = None,
+    label_column: Annotated[str | None, typer.Option(help="Column with the label.")] = None,
+    id_column: Annotated[str | None, typer.Option(help="Column with a unique id (optional).")] = None,
+    keyword_column: Annotated[str | None, typer.Option(help="Optional keyword/context column.")] = None,
+    conflicts: Annotated[str, typer.Option(help="Duplicates with conflicting labels: majority | drop.")] = "majority",
+    split_seed: Annotated[int, typer.Option(help="Seed of the stratified 70/15/15 split.")] = 0,
+) -> None:
+    """Validate, clean, deduplicate and split; writes a content-addressed dataset version and its data report."""
+    from tweet_triage.training.datasets import get_spec, raw_dir, sha256_of
+    from tweet_triage.training.prepare import ConflictPolicy, PrepareOptions, prepare, write
+
+    context = cli_context(ctx)
+    if conflicts not in ("majority", "drop"):
+        raise UsageError(f"--conflicts must be 'majority' or 'drop', not {conflicts!r}")
+    policy: ConflictPolicy = "majority" if conflicts == "majority" else "drop"
+    if input_file is not None:
+        if name is not None:
+            raise UsageError("give either a dataset NAME or --input FILE, not both")
+        path = input_file
+        options = PrepareOptions(
+            text_column=text_column or "text",
+            label_column=label_column or "label",
+            id_column=id_column,
+            keyword_column=keyword_column,
+            conflict_policy=policy,
+            split_seed=split_seed,
+        )
+    else:
+        spec = get_spec(name or "disaster-tweets")
+        path = raw_dir(context.settings.data.data_dir, spec.name) / spec.main_file.name
+        if not path.exists():
+            raise DataError(f"{path} does not exist; run `triage data pull {spec.name}` first")
+        options = PrepareOptions(
+            text_column=text_column or spec.text_column,
+            label_column=label_column or spec.label_column,
+            id_column=id_column or spec.id_column,
+            keyword_column=keyword_column or spec.keyword_column,
+            label_names=spec.label_names,
+            conflict_policy=policy,
+            split_seed=split_seed,
+        )
+    dataset = write(prepare(path, options, sha256_of(path)), _prepared_root(context))
+    _set_latest(context, dataset.version)
+    report = dataset.report
+    context.console.print(f"dataset [bold]{dataset.version}[/] in {dataset.path}")
+    context.console.print(
+        f"rows read {report.rows_read}, kept {report.rows_kept}, dropped {len(report.dropped)} "
+        f"({', '.join(f'{k}: {v}' for k, v in sorted(report.dropped_by_reason.items()))})"
+    )
+    table = Table("split", *dataset.labels)
+    for split, counts in report.label_counts.items():
+        table.add_row(split, *(str(counts.get(label, 0)) for label in dataset.labels))
+    context.console.print(table)
+    context.console.print(f"report: {dataset.path / 'report.md' if dataset.path else ''}")
+
+
+def _set_latest(context: CliContext, version: str) -> None:
+    root = _prepared_root(context)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "LATEST").write_text(version + "\n")
+
+
+def load_dataset(context: CliContext, version: str) -> Any:
+    from tweet_triage.training.prepare import load
+
+    root = _prepared_root(context)
+    if version == "latest":
+        latest = root / "LATEST"
+        if not latest.exists():
+            raise DataError("no prepared dataset yet; run `triage data pull disaster-tweets` and `triage data prepare`")
+        version = latest.read_text().strip()
+    return load(root / version)
+
+
+# ---- train --------------------------------------------------------------------------------------------------------
+
+
+def train(
+    ctx: typer.Context,
+    dataset: Annotated[str, typer.Option(help="Prepared dataset version, or 'latest'.")] = "latest",
+    epochs: Annotated[int, typer.Option(min=1, max=50)] = 3,
+    learning_rate: Annotated[float, typer.Option(min=1e-7, max=1e-2)] = 5e-5,
+    batch_size: Annotated[int, typer.Option(min=1, max=512)] = 32,
+    max_length: Annotated[int, typer.Option(min=8, max=512)] = 64,
+    seed: Annotated[int, typer.Option()] = 42,
+    use_keyword: Annotated[bool, typer.Option(help="Prefix the text with the tweet's keyword.")] = True,
+    quick: Annotated[bool, typer.Option(help="Quick profile: a small sample and few steps (tests, demo).")] = False,
+    max_samples: Annotated[
+        int | None, typer.Option(min=10, help="Train/evaluate on at most N tweets per split.")
+    ] = None,
+    max_steps: Annotated[int | None, typer.Option(min=1, help="Stop after N optimizer steps.")] = None,
+    quantization: Annotated[str, typer.Option(help="int8 scheme: static | nbits8.")] = "static",
+    reason: Annotated[str, typer.Option(help="Why this training runs (recorded on the run).")] = "manual",
+) -> None:
+    """Fine-tune, export, quantize, evaluate and register a new `candidate` version."""
+    from tweet_triage.training.finetune import TrainConfig
+    from tweet_triage.training.pipeline import PipelineConfig, run_pipeline
+
+    context = cli_context(ctx)
+    if quantization not in ("static", "nbits8"):
+        raise UsageError(f"--quantization must be 'static' or 'nbits8', not {quantization!r}")
+    if quick:
+        max_samples = max_samples or 400
+        max_steps = max_steps or 40
+        epochs = 1
+    config = PipelineConfig(
+        train=TrainConfig(
+            epochs=epochs,
+            learning_rate=learning_rate,
+            batch_size=batch_size,
+            max_length=max_length,
+            seed=seed,
+            use_keyword=use_keyword,
+            max_samples=max_samples,
+            max_steps=max_steps,
+        ),
+        quantization=quantization,  # type: ignore[arg-type]
+        trigger=reason,
+    )
+    data = load_dataset(context, dataset)
+    result = run_pipeline(
+        context.settings, data, config, on_stage=lambda stage: context.console.print(f"[cyan]▶[/] {stage}")
+    )
+    test = result.test
+    context.console.print(
+        f"\nregistered [bold]{result.version.name} v{result.version.version}[/] (alias candidate), run {result.run_id}"
+    )
+    context.console.print(
+        f"test F1 {test.f1:.4f}  precision {test.precision:.4f}  recall {test.recall:.4f}  ROC-AUC {test.roc_auc:.4f}  "
+        f"ECE {test.ece:.4f}"
+    )
+    q = result.quantization
+    context.console.print(
+        f"int8 vs fp32: F1 {q.int8.f1:.4f} vs {q.fp32.f1:.4f}, label agreement {q.label_agreement:.4f}; "
+        f"batch invariance max diff {result.invariance.max_difference:.1e}"
+    )
+    style = "green" if result.gate.passed else "yellow"
+    context.console.print(
+        Text(f"gate: {'PASSED' if result.gate.passed else 'FAILED'} — {result.gate.summary}", style=style)
+    )
+
+
+# ---- model --------------------------------------------------------------------------------------------------------
+
+
+def _registry(context: CliContext) -> Any:
+    from tweet_triage.model.registry import Registry
+
+    return Registry(context.settings)
+
+
+@model_app.command("list")
+def model_list(ctx: typer.Context) -> None:
+    """Every registered version with its aliases, gate result and key metrics."""
+    context = cli_context(ctx)
+    versions = _registry(context).versions()
+    if not versions:
+        context.console.print("no model versions yet; run `triage train`")
+        return
+    table = Table("version", "aliases", "gate", "test F1", "ECE", "dataset", "created")
+    for v in versions:
+        table.add_row(
+            v.version,
+            ", ".join(v.aliases),
+            Text("pass" if v.gate_passed else "fail", style="green" if v.gate_passed else "red"),
+            v.tags.get("test.f1", ""),
+            v.tags.get("test.ece", ""),
+            v.tags.get("dataset.version", ""),
+            time.strftime("%Y-%m-%d %H:%M", time.localtime(v.created_ms / 1000)),
+        )
+    context.console.print(table)
+
+
+@model_app.command("promote")
+def model_promote(
+    ctx: typer.Context,
+    version: Annotated[str, typer.Argument(help="Version number to put into production.")],
+    approver: Annotated[str, typer.Option(help="Who approves (recorded).")],
+    reason: Annotated[str, typer.Option(help="Why (recorded).")],
+    override: Annotated[str | None, typer.Option(help="Promote despite a failed gate; give the reason.")] = None,
+) -> None:
+    """Point `production` at VERSION: needs a passed gate or an explicit override; recorded in the approval log."""
+    from tweet_triage.training.pipeline import approval_log
+    from tweet_triage.training.promotion import promote
+
+    context = cli_context(ctx)
+    if not version.isdigit():
+        raise UsageError(f"VERSION must be a version number, not {version!r}")
+    registry = _registry(context)
+    record = promote(
+        registry, approval_log(registry), version=version, approver=approver, reason=reason, override_reason=override
+    )
+    replaced = f" (replacing v{record.replaced_version})" if record.replaced_version else ""
+    context.console.print(f"[green]v{record.version} is in production{replaced}[/], approved by {record.approver}")
+
+
+@model_app.command("rollback")
+def model_rollback(
+    ctx: typer.Context,
+    approver: Annotated[str, typer.Option(help="Who decides (recorded).")],
+    reason: Annotated[str, typer.Option(help="Why (recorded).")],
+) -> None:
+    """Put the previous production version back; recorded in the approval log."""
+    from tweet_triage.training.pipeline import approval_log
+    from tweet_triage.training.promotion import rollback
+
+    context = cli_context(ctx)
+    registry = _registry(context)
+    record = rollback(registry, approval_log(registry), approver=approver, reason=reason)
+    context.console.print(
+        f"[yellow]rolled back[/]: v{record.version} is in production again (was v{record.replaced_version})"
+    )
+
+
+@model_app.command("approvals")
+def model_approvals(ctx: typer.Context) -> None:
+    """The approval log, oldest first."""
+    from tweet_triage.training.pipeline import approval_log
+
+    context = cli_context(ctx)
+    table = Table("when (UTC)", "action", "version", "replaced", "approver", "reason", "gate", "override")
+    for r in approval_log(_registry(context)).history():
+        d = r.to_dict()
+        table.add_row(
+            str(d["at_iso"]),
+            r.action.value,
+            r.version,
+            r.replaced_version or "",
+            r.approver,
+            r.reason,
+            "pass" if r.gate_passed else "fail",
+            r.override_reason or "",
+        )
+    context.console.print(table)
+
+
+# ---- predict ------------------------------------------------------------------------------------------------------
+
+
+def predict(
+    ctx: typer.Context,
+    texts: Annotated[list[str] | None, typer.Argument(help="Tweets to score.")] = None,
+    model: Annotated[str, typer.Option(help="Version number or alias.")] = "production",
+    input_file: Annotated[Path | None, typer.Option("--input", help="CSV of tweets to score.")] = None,
+    text_column: Annotated[str, typer.Option(help="Text column of --input.")] = "text",
+    output: Annotated[Path | None, typer.Option(help="Write JSON lines here instead of stdout.")] = None,
+) -> None:
+    """Print label, confidence, per-class probabilities and model version, one JSON object per tweet."""
+    from tweet_triage.model.predictor import Predictor
+
+    context = cli_context(ctx)
+    rows = _predict_rows(texts, input_file, text_column)
+    registry = _registry(context)
+    version = registry.get(model)
+    predictor = Predictor(registry.download(version), version=version.version)
+    results = predictor.predict([r["text"] for r in rows], [r.get("keyword") for r in rows])
+    lines = [
+        json.dumps({**{k: v for k, v in r.items() if k in ("id", "text")}, **p.to_dict()}, ensure_ascii=False)
+        for r, p in zip(rows, results, strict=True)
+    ]
+    if output is not None:
+        output.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        context.err.print(f"wrote {len(lines)} predictions to {output}")
+    else:
+        sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _predict_rows(texts: list[str] | None, input_file: Path | None, text_column: str) -> list[dict[str, str]]:
+    import csv
+
+    if texts and input_file:
+        raise UsageError("give tweets as arguments or --input FILE, not both")
+    if texts:
+        if any(not t.strip() for t in texts):
+            raise UsageError("a tweet to score must not be blank")
+        return [{"text": t} for t in texts]
+    if input_file is None:
+        raise UsageError("nothing to score: give tweets as arguments or --input FILE.csv")
+    try:
+        with input_file.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            if text_column not in (reader.fieldnames or []):
+                raise UsageError(
+                    f"{input_file}: no column {text_column!r}; it has: {', '.join(reader.fieldnames or [])}"
+                )
+            rows = [{k: v or "" for k, v in row.items() if k is not None} for row in reader]
+    except OSError as exc:
+        raise UsageError(f"{input_file}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{input_file}: not UTF-8") from None
+    blank = [i for i, row in enumerate(rows, start=1) if not row[text_column].strip()]
+    if blank:
+        raise UsageError(f"{input_file}: row {blank[0]} has a blank {text_column!r}")
+    return [{**row, "text": row[text_column]} for row in rows]
+
+
+# ---- audit --------------------------------------------------------------------------------------------------------
+
+
+@audit_app.command("model")
+def audit_model(ctx: typer.Context, version: Annotated[str, typer.Argument(help="Version number or alias.")]) -> None:
+    """Dataset version and report, training run, git commit, metrics and approvals of one model version."""
+    from tweet_triage.training.pipeline import approval_log
+
+    context = cli_context(ctx)
+    registry = _registry(context)
+    mv = registry.get(version)
+    run = registry.client.get_run(mv.run_id) if mv.run_id else None
+    report: dict[str, Any] = {
+        "model": mv.name,
+        "version": mv.version,
+        "aliases": list(mv.aliases),
+        "dataset_version": mv.tags.get("dataset.version"),
+        "git_commit": mv.tags.get("git.commit"),
+        "training_run": mv.run_id,
+        "gate": {"passed": mv.gate_passed, "summary": mv.tags.get("gate.summary")},
+        "metrics": dict(sorted(run.data.metrics.items())) if run else {},
+        "params": dict(sorted(run.data.params.items())) if run else {},
+        "approvals": [r.to_dict() for r in approval_log(registry).history(mv.version)],
+    }
+    if run is not None:
+        try:
+            report["data_report"] = _load_json_artifact(registry, run.info.run_id, "data/report.json")
+        except Exception:
+            report["data_report"] = None
+    context.console.print_json(json.dumps(report, default=str))
+
+
+def _load_json_artifact(registry: Any, run_id: str, path: str) -> dict[str, Any]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        local = registry.client.download_artifacts(run_id, path, tmp)
+        data: dict[str, Any] = json.loads(Path(local).read_text())
+    data["dropped_rows"] = len(data.pop("dropped", []))
+    return data

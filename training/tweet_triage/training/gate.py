@@ -1,0 +1,86 @@
+"""The promotion gate: a candidate must be at least as good as production on the candidate's own test split, and
+must have passed its own quality checks. The result is stored on the version; promotion reads it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class GateCheck:
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class GateReport:
+    candidate_version: str
+    production_version: str | None
+    candidate_metrics: dict[str, float]
+    production_metrics: dict[str, float] | None
+    checks: list[GateCheck] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+    @property
+    def summary(self) -> str:
+        failed = [c for c in self.checks if not c.passed]
+        if not failed:
+            return "all checks passed"
+        return "; ".join(f"{c.name}: {c.detail}" for c in failed)
+
+    def to_json(self) -> str:
+        return json.dumps({**asdict(self), "passed": self.passed, "summary": self.summary}, indent=2)
+
+    def to_markdown(self) -> str:
+        lines = [
+            f"# Gate report: candidate v{self.candidate_version} vs production "
+            f"{'v' + self.production_version if self.production_version else '(none)'}",
+            "",
+            f"**{'PASSED' if self.passed else 'FAILED'}** — {self.summary}",
+            "",
+            "| metric | candidate | production |",
+            "|---|---|---|",
+        ]
+        for key, value in self.candidate_metrics.items():
+            prod = self.production_metrics.get(key) if self.production_metrics else None
+            lines.append(f"| {key} | {value:.4f} | {'' if prod is None else f'{prod:.4f}'} |")
+        lines += ["", "| check | result | detail |", "|---|---|---|"]
+        lines += [f"| {c.name} | {'pass' if c.passed else 'FAIL'} | {c.detail} |" for c in self.checks]
+        return "\n".join(lines) + "\n"
+
+
+def decide(
+    *,
+    candidate_version: str,
+    candidate_metrics: dict[str, float],
+    production_version: str | None,
+    production_metrics: dict[str, float] | None,
+    own_checks: list[GateCheck],
+    max_f1_regression: float,
+    max_ece: float,
+) -> GateReport:
+    checks = list(own_checks)
+    checks.append(
+        GateCheck(
+            "calibration",
+            candidate_metrics["ece"] <= max_ece,
+            f"ECE {candidate_metrics['ece']:.4f} (max {max_ece})",
+        )
+    )
+    if production_metrics is not None:
+        delta = candidate_metrics["f1"] - production_metrics["f1"]
+        checks.append(
+            GateCheck(
+                "not worse than production",
+                delta >= -max_f1_regression,
+                f"F1 {candidate_metrics['f1']:.4f} vs {production_metrics['f1']:.4f} (Δ {delta:+.4f}, "
+                f"allowed −{max_f1_regression})",
+            )
+        )
+    return GateReport(candidate_version, production_version, candidate_metrics, production_metrics, checks)
