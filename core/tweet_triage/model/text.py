@@ -42,7 +42,7 @@ _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 _MENTION = re.compile(r"@\w+")
 _SPACE = re.compile(r"\s+")
 
-_MAX_PASSES = 4
+_MAX_PASSES = 8
 
 URL_TOKEN = "http"
 MENTION_TOKEN = "@user"
@@ -54,21 +54,22 @@ def normalize_tweet(text: str) -> str:
     The placeholders keep the signal ("this tweet links somewhere", "this tweet addresses someone") without the
     identifiers, which carry no meaning for triage and differ between retweets of the same message.
     """
-    for _ in range(_MAX_PASSES):  # repairs can expose further damage; stop at a fixed point
-        repaired = _repair(text)
-        if repaired == text:
+    for _ in range(_MAX_PASSES):  # a repair can expose further damage; stop at a fixed point
+        normalized = _normalize_once(text)
+        if normalized == text:
             break
-        text = repaired
-    text = _URL.sub(URL_TOKEN, text)
-    text = _MENTION.sub(MENTION_TOKEN, text)
-    return _SPACE.sub(" ", text).strip()
+        text = normalized
+    return text
 
 
-def _repair(text: str) -> str:
+def _normalize_once(text: str) -> str:
     text = html.unescape(text)
     for broken, meant in _MOJIBAKE:
         text = text.replace(broken, meant)
-    return _C1_CONTROLS.sub("", ftfy.fix_text(text))
+    text = _C1_CONTROLS.sub("", ftfy.fix_text(text))
+    text = _URL.sub(URL_TOKEN, text)
+    text = _MENTION.sub(MENTION_TOKEN, text)
+    return _SPACE.sub(" ", text).strip()
 
 
 def normalize_keyword(keyword: str | None) -> str:
