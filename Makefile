@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 TORCH := torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo test lint format typecheck bench dist dist-check lock stack-up stack-down stack-status clean
+.PHONY: help setup demo test lint format typecheck bench bench-model dist dist-check lock stack-up stack-down stack-status clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -46,8 +46,11 @@ format: setup ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: setup ## Benchmarks (bench-model, bench-stream, bench-drift, bench-api arrive with their components)
-	@echo "No benchmark yet: each component adds its own bench-* target here."
+bench: bench-model ## Every benchmark (bench-stream, bench-drift, bench-api arrive with their components)
+
+bench-model: setup ## Our int8 predictor vs the transformers pipeline on the same 2,000 tweets (needs a trained model)
+	$(TRIAGE) stack up
+	$(PY) benchmarks/bench_model.py --model $${MODEL:-production}
 
 dist: setup ## Build the wheel and sdist into dist/
 	rm -rf dist

@@ -36,6 +36,8 @@ from tweet_triage.training.quality import BatchInvarianceReport, QuantizationRep
 
 log = logging.getLogger(__name__)
 
+HF_MODEL_ARTIFACT = "hf_model"
+
 
 @dataclass(frozen=True)
 class PipelineConfig:
@@ -136,6 +138,8 @@ def _run(
             client.log_metric(run_id, "validation.loss", record.validation_loss, step=record.epoch)
 
         tuned = fine_tune(dataset, train_cfg, work / "hf", progress=progress, on_epoch=on_epoch)
+        # The fp32 PyTorch weights stay with the run: reproducibility, and the baseline `make bench-model` compares to.
+        client.log_artifacts(run_id, str(tuned.model_dir), HF_MODEL_ARTIFACT)
         for key, value in (
             ("train.seconds", tuned.train_seconds),
             ("train.samples_per_second", tuned.samples_per_second),
