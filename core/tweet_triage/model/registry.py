@@ -47,6 +47,7 @@ class Registry:
     def __init__(self, settings: Settings, client: MlflowClient | None = None) -> None:
         self._settings = settings
         self.name = settings.mlflow.model_name
+        self.experiment = settings.mlflow.experiment
         self._cache = settings.stack.state_dir / "models" / self.name
         if client is None:
             from mlflow.tracking import MlflowClient

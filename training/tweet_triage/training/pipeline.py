@@ -78,106 +78,147 @@ def run_pipeline(
     on_stage: Callable[[str], None] = log.info,
 ) -> PipelineResult:
     registry = registry or Registry(settings)
-    client = registry.client
-    experiment_id = _experiment(client, settings.mlflow.experiment)
-    commit = lineage.git_commit()
-    run = client.create_run(
-        experiment_id,
-        tags={
-            "mlflow.runName": f"train {dataset.version} seed {config.train.seed}",
-            "dataset.version": dataset.version,
-            "git.commit": commit,
-            "tweet_triage.version": lineage.package_version(),
-            "trigger": config.trigger,
-        },
-    )
-    run_id = run.info.run_id
+    run = _TrainingRun(registry, dataset, config, progress=progress, on_stage=on_stage)
     try:
-        result = _run(settings, dataset, config, registry, run_id, commit, progress, on_stage)
+        with tempfile.TemporaryDirectory(prefix="tweet-triage-train-") as tmp:
+            result = run.execute(Path(tmp))
     except BaseException:
-        client.set_terminated(run_id, status="FAILED")
+        registry.client.set_terminated(run.run_id, status="FAILED")
         raise
-    client.set_terminated(run_id, status="FINISHED")
+    registry.client.set_terminated(run.run_id, status="FINISHED")
     return result
 
 
-def _run(
-    settings: Settings,
-    dataset: PreparedDataset,
-    config: PipelineConfig,
-    registry: Registry,
-    run_id: str,
-    commit: str,
-    progress: bool,
-    on_stage: Callable[[str], None],
-) -> PipelineResult:
-    client = registry.client
-    train_cfg = config.train
-    _log_params(
-        client,
-        run_id,
-        {
-            **asdict(train_cfg),
-            "quantization": config.quantization,
-            "dataset_version": dataset.version,
-            "labels": ",".join(dataset.labels),
-        },
-    )
-    _log_dataset(client, run_id, dataset)
-    _log_environment(client, run_id)
-    test = subsample(dataset.splits["test"], train_cfg.max_samples, train_cfg.seed)
-    texts, keywords, truth = [e.text for e in test], [e.keyword for e in test], [e.label for e in test]
+class _TrainingRun:
+    """One MLflow run; each stage is a method so the sequence in :meth:`execute` reads like the pipeline."""
 
-    with tempfile.TemporaryDirectory(prefix="tweet-triage-train-") as tmp:
-        work = Path(tmp)
-        on_stage("fine-tuning")
+    def __init__(
+        self,
+        registry: Registry,
+        dataset: PreparedDataset,
+        config: PipelineConfig,
+        *,
+        progress: bool,
+        on_stage: Callable[[str], None],
+    ) -> None:
+        self.registry = registry
+        self.client = registry.client
+        self.dataset = dataset
+        self.config = config
+        self.progress = progress
+        self.on_stage = on_stage
+        self.commit = lineage.git_commit()
+        run = self.client.create_run(
+            _experiment(self.client, registry.experiment),
+            tags={
+                "mlflow.runName": f"train {dataset.version} seed {config.train.seed}",
+                "dataset.version": dataset.version,
+                "git.commit": self.commit,
+                "tweet_triage.version": lineage.package_version(),
+                "trigger": config.trigger,
+            },
+        )
+        self.run_id: str = run.info.run_id
+        test = subsample(dataset.splits["test"], config.train.max_samples, config.train.seed)
+        self.texts = [e.text for e in test]
+        self.keywords = [e.keyword for e in test]
+        self.truth = [e.label for e in test]
 
+    def execute(self, work: Path) -> PipelineResult:
+        self._log_inputs()
+        self.on_stage("fine-tuning")
+        tuned = self._fine_tune(work / "hf")
+        self.on_stage("exporting to ONNX and quantizing")
+        fp32, int8 = self._build_packages(tuned, work)
+        self.on_stage("evaluating fp32 and int8 on the test split")
+        quant, invariance, checks = self._evaluate(fp32, int8)
+        self._log_quality(quant, invariance, checks, int8, tuned, work / "figures")
+        self._require(quant, invariance)
+        self.on_stage("building the drift reference")
+        drift_reference(int8, self.dataset, self.config.drift_reference_size, self.config.train.seed).save(int8.folder)
+        self.on_stage("registering the candidate")
+        version = self._register(int8.folder, quant)
+        self.on_stage("gating against production")
+        gate = self._gate(version, quant, invariance, checks)
+        return PipelineResult(
+            self.run_id, self.registry.get(version.version), quant.int8, quant, invariance, gate, checks, tuned
+        )
+
+    # ---- stages ---------------------------------------------------------------------------------------------------
+
+    def _log_inputs(self) -> None:
+        params = {
+            **asdict(self.config.train),
+            "quantization": self.config.quantization,
+            "dataset_version": self.dataset.version,
+            "labels": ",".join(self.dataset.labels),
+        }
+        for key, value in params.items():
+            self.client.log_param(self.run_id, key, "" if value is None else value)
+        report = self.dataset.report
+        self.client.log_text(self.run_id, report.to_markdown(self.dataset.version), "data/report.md")
+        self.client.log_dict(self.run_id, asdict(report), "data/report.json")
+        for split, counts in report.label_counts.items():
+            self.client.log_metric(self.run_id, f"data.{split}.rows", float(sum(counts.values())))
+        self.client.log_metric(self.run_id, "data.dropped_rows", float(len(report.dropped)))
+        env = lineage.environment()
+        self.client.log_text(self.run_id, env.pop("requirements") + "\n", "environment/requirements.txt")
+        self.client.log_dict(self.run_id, env, "environment/runtime.json")
+
+    def _fine_tune(self, out_dir: Path) -> FineTuned:
         def on_epoch(record: EpochRecord) -> None:
-            client.log_metric(run_id, "train.loss", record.train_loss, step=record.epoch)
-            client.log_metric(run_id, "validation.f1", record.validation_f1, step=record.epoch)
-            client.log_metric(run_id, "validation.loss", record.validation_loss, step=record.epoch)
+            self.client.log_metric(self.run_id, "train.loss", record.train_loss, step=record.epoch)
+            self.client.log_metric(self.run_id, "validation.f1", record.validation_f1, step=record.epoch)
+            self.client.log_metric(self.run_id, "validation.loss", record.validation_loss, step=record.epoch)
 
-        tuned = fine_tune(dataset, train_cfg, work / "hf", progress=progress, on_epoch=on_epoch)
+        tuned = fine_tune(self.dataset, self.config.train, out_dir, progress=self.progress, on_epoch=on_epoch)
         # The fp32 PyTorch weights stay with the run: reproducibility, and the baseline `make bench-model` compares to.
-        client.log_artifacts(run_id, str(tuned.model_dir), HF_MODEL_ARTIFACT)
-        for key, value in (
-            ("train.seconds", tuned.train_seconds),
-            ("train.samples_per_second", tuned.samples_per_second),
-            ("calibration.temperature", tuned.temperature),
-        ):
-            client.log_metric(run_id, key, value)
+        self.client.log_artifacts(self.run_id, str(tuned.model_dir), HF_MODEL_ARTIFACT)
+        self.client.log_metric(self.run_id, "train.seconds", tuned.train_seconds)
+        self.client.log_metric(self.run_id, "train.samples_per_second", tuned.samples_per_second)
+        self.client.log_metric(self.run_id, "calibration.temperature", tuned.temperature)
+        return tuned
 
-        on_stage("exporting to ONNX and quantizing")
+    def _build_packages(self, tuned: FineTuned, work: Path) -> tuple[Predictor, Predictor]:
+        train_cfg = self.config.train
         meta = PackageMeta(
-            labels=dataset.labels,
-            positive_label=dataset.positive_label,
+            labels=self.dataset.labels,
+            positive_label=self.dataset.positive_label,
             max_length=train_cfg.max_length,
             use_keyword=train_cfg.use_keyword,
             temperature=tuned.temperature,
-            lineage={"dataset_version": dataset.version, "run_id": run_id, "git_commit": commit},
+            lineage={"dataset_version": self.dataset.version, "run_id": self.run_id, "git_commit": self.commit},
         )
-        fp32_dir, int8_dir = work / "fp32", work / "package"
         fp32_model = export.export_onnx(tuned.model_dir, work / "onnx")
-        _assemble(fp32_dir, fp32_model, tuned.model_dir, meta)
-        fp32 = Predictor(fp32_dir, version="fp32")
-        calibration = _calibration(fp32, dataset.splits["train"], config)
+        _assemble(work / "fp32", fp32_model, tuned.model_dir, meta)
+        fp32 = Predictor(work / "fp32", version="fp32")
         int8_model = work / "int8" / "model.onnx"
-        quant_info = export.quantize(fp32_model, int8_model, config.quantization, calibration)
+        calibration = _calibration(fp32, self.dataset.splits["train"], self.config)
+        quant_info = export.quantize(fp32_model, int8_model, self.config.quantization, calibration)
         dim = int(fp32.score(["probe"]).embeddings.shape[1])
-        _assemble(int8_dir, int8_model, tuned.model_dir, replace(meta, quantization=quant_info, embedding_dim=dim))
-        int8 = Predictor(int8_dir, version="candidate")
-
-        on_stage("evaluating fp32 and int8 on the test split")
-        quant = compare_quantized(fp32, int8, texts, keywords, truth, dataset.positive_label, config.max_int8_f1_drop)
-        invariance = batch_invariance(int8, texts, keywords, config.batch_invariance_tolerance)
-        checks = behaviour.standard_checks(
-            lambda batch: int8.score(list(batch)).probabilities, texts[:300], dataset.labels, dataset.positive_label
+        _assemble(
+            work / "package", int8_model, tuned.model_dir, replace(meta, quantization=quant_info, embedding_dim=dim)
         )
-        _log_quality(client, run_id, quant, invariance, checks, work, dataset, int8, texts, keywords, truth, tuned)
+        return fp32, Predictor(work / "package", version="candidate")
+
+    def _evaluate(
+        self, fp32: Predictor, int8: Predictor
+    ) -> tuple[QuantizationReport, BatchInvarianceReport, list[behaviour.CheckResult]]:
+        cfg, ds = self.config, self.dataset
+        quant = compare_quantized(
+            fp32, int8, self.texts, self.keywords, self.truth, ds.positive_label, cfg.max_int8_f1_drop
+        )
+        invariance = batch_invariance(int8, self.texts, self.keywords, cfg.batch_invariance_tolerance)
+        checks = behaviour.standard_checks(
+            lambda batch: int8.score(list(batch)).probabilities, self.texts[:300], ds.labels, ds.positive_label
+        )
+        return quant, invariance, checks
+
+    def _require(self, quant: QuantizationReport, invariance: BatchInvarianceReport) -> None:
         if not quant.passed:
             raise PipelineFailed(
                 f"int8 F1 {quant.int8.f1:.4f} is {quant.f1_drop:.4f} below fp32 {quant.fp32.f1:.4f} "
-                f"(allowed {config.max_int8_f1_drop}); not registered"
+                f"(allowed {self.config.max_int8_f1_drop}); not registered"
             )
         if not invariance.passed:
             raise PipelineFailed(
@@ -185,31 +226,98 @@ def _run(
                 f"{invariance.tolerance:.0e}; not registered"
             )
 
-        on_stage("building the drift reference")
-        reference = drift_reference(int8, dataset, config.drift_reference_size, train_cfg.seed)
-        reference.save(int8_dir)
-
-        on_stage("registering the candidate")
+    def _register(self, package: Path, quant: QuantizationReport) -> ModelVersion:
         tags = {
-            "dataset.version": dataset.version,
-            "git.commit": commit,
-            "run_id": run_id,
-            "quantization": config.quantization,
+            "dataset.version": self.dataset.version,
+            "git.commit": self.commit,
+            "run_id": self.run_id,
+            "quantization": self.config.quantization,
             "test.f1": f"{quant.int8.f1:.4f}",
             "test.ece": f"{quant.int8.ece:.4f}",
         }
-        version = registry.register(run_id, int8_dir, tags, description=f"trained on {dataset.version}")
+        return self.registry.register(self.run_id, package, tags, description=f"trained on {self.dataset.version}")
 
-        on_stage("gating against production")
-        gate = _gate(registry, version, quant, invariance, checks, config, texts, keywords, truth, dataset)
-        client.log_text(run_id, gate.to_json(), "gate/gate_report.json")
-        client.log_text(run_id, gate.to_markdown(), "gate/gate_report.md")
-        registry.set_tags(
+    def _gate(
+        self,
+        version: ModelVersion,
+        quant: QuantizationReport,
+        invariance: BatchInvarianceReport,
+        checks: list[behaviour.CheckResult],
+    ) -> GateReport:
+        production = self.registry.find(PRODUCTION)
+        production_metrics = None
+        if production is not None:
+            prod = Predictor(self.registry.download(production), version=production.version)
+            if prod.labels != self.dataset.labels:
+                raise ModelError(
+                    f"production v{production.version} has labels {prod.labels}, the candidate {self.dataset.labels}"
+                )
+            probabilities = prod.score(self.texts, self.keywords).probabilities
+            production_metrics = evaluate(
+                probabilities, self.truth, prod.labels, self.dataset.positive_label
+            ).headline()
+        own = [
+            GateCheck(
+                "int8 vs fp32",
+                quant.passed,
+                f"F1 drop {quant.f1_drop:+.4f}, label agreement {quant.label_agreement:.4f}",
+            ),
+            GateCheck("batch invariance", invariance.passed, f"max diff {invariance.max_difference:.2e}"),
+            *(GateCheck(c.name, c.passed, f"{c.score:.3f} (min {c.threshold})") for c in checks),
+        ]
+        gate = decide(
+            candidate_version=version.version,
+            candidate_metrics=quant.int8.headline(),
+            production_version=production.version if production else None,
+            production_metrics=production_metrics,
+            own_checks=own,
+            max_f1_regression=self.config.max_f1_regression,
+            max_ece=self.config.max_ece,
+        )
+        self.client.log_text(self.run_id, gate.to_json(), "gate/gate_report.json")
+        self.client.log_text(self.run_id, gate.to_markdown(), "gate/gate_report.md")
+        self.registry.set_tags(
             version.version, {"gate.passed": str(gate.passed).lower(), "gate.summary": gate.summary[:4000]}
         )
-        client.log_metric(run_id, "gate.passed", float(gate.passed))
-        version = registry.get(version.version)
-    return PipelineResult(run_id, version, quant.int8, quant, invariance, gate, checks, tuned)
+        self.client.log_metric(self.run_id, "gate.passed", float(gate.passed))
+        return gate
+
+    def _log_quality(
+        self,
+        quant: QuantizationReport,
+        invariance: BatchInvarianceReport,
+        checks: list[behaviour.CheckResult],
+        int8: Predictor,
+        tuned: FineTuned,
+        figures: Path,
+    ) -> None:
+        client, run_id = self.client, self.run_id
+        for prefix, ev in (("test", quant.int8), ("test.fp32", quant.fp32)):
+            for key, value in ev.headline().items():
+                client.log_metric(run_id, f"{prefix}.{key}", value)
+            for label, per in ev.per_class.items():
+                client.log_metric(run_id, f"{prefix}.class.{label}.f1", per.f1)
+        client.log_metric(run_id, "int8.f1_drop", quant.f1_drop)
+        client.log_metric(run_id, "int8.label_agreement", quant.label_agreement)
+        client.log_metric(run_id, "int8.max_probability_difference", quant.max_probability_difference)
+        client.log_metric(run_id, "batch_invariance.max_difference", invariance.max_difference)
+        for check in checks:
+            client.log_metric(run_id, f"behaviour.{_slug(check.name)}", check.score)
+        client.log_dict(run_id, {"int8": quant.int8.to_dict(), "fp32": quant.fp32.to_dict()}, "evaluation/test.json")
+        client.log_dict(run_id, {"checks": [asdict(c) for c in checks]}, "evaluation/behaviour.json")
+        client.log_text(run_id, json.dumps(asdict(invariance), indent=2), "evaluation/batch_invariance.json")
+        figures.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        probs = int8.score(self.texts, self.keywords).probabilities
+        client.log_metric(run_id, "int8.tweets_per_second", len(self.texts) / max(time.perf_counter() - started, 1e-9))
+        y = np.array([self.dataset.labels.index(t) for t in self.truth])
+        plots.reliability_diagram(probs, y, quant.int8.ece, figures / "reliability.png")
+        plots.confusion_matrix(
+            quant.int8.confusion, self.dataset.labels, figures / "confusion_matrix.png", "int8, test split"
+        )
+        if tuned.history:
+            plots.learning_curves(tuned.history, figures / "learning_curves.png")
+        client.log_artifacts(run_id, str(figures), "figures")
 
 
 def drift_reference(predictor: Predictor, dataset: PreparedDataset, size: int, seed: int) -> DriftReference:
@@ -246,114 +354,12 @@ def _calibration(fp32: Predictor, train: list[Example], config: PipelineConfig) 
     return export.CalibrationBatches.from_token_ids(token_ids, fp32.input_names)
 
 
-def _gate(
-    registry: Registry,
-    version: ModelVersion,
-    quant: QuantizationReport,
-    invariance: BatchInvarianceReport,
-    checks: list[behaviour.CheckResult],
-    config: PipelineConfig,
-    texts: list[str],
-    keywords: list[str],
-    truth: list[str],
-    dataset: PreparedDataset,
-) -> GateReport:
-    production = registry.find(PRODUCTION)
-    production_metrics = None
-    if production is not None:
-        prod = Predictor(registry.download(production), version=production.version)
-        if prod.labels != dataset.labels:
-            raise ModelError(
-                f"production v{production.version} has labels {prod.labels}, the candidate {dataset.labels}"
-            )
-        production_metrics = evaluate(
-            prod.score(texts, keywords).probabilities, truth, prod.labels, dataset.positive_label
-        ).headline()
-    own = [
-        GateCheck(
-            "int8 vs fp32", quant.passed, f"F1 drop {quant.f1_drop:+.4f}, label agreement {quant.label_agreement:.4f}"
-        ),
-        GateCheck("batch invariance", invariance.passed, f"max diff {invariance.max_difference:.2e}"),
-        *(GateCheck(c.name, c.passed, f"{c.score:.3f} (min {c.threshold})") for c in checks),
-    ]
-    return decide(
-        candidate_version=version.version,
-        candidate_metrics=quant.int8.headline(),
-        production_version=production.version if production else None,
-        production_metrics=production_metrics,
-        own_checks=own,
-        max_f1_regression=config.max_f1_regression,
-        max_ece=config.max_ece,
-    )
-
-
 # ---- MLflow logging ---------------------------------------------------------------------------------------------
 
 
 def _experiment(client: Any, name: str) -> str:
     found = client.get_experiment_by_name(name)
     return str(found.experiment_id) if found is not None else str(client.create_experiment(name))
-
-
-def _log_params(client: Any, run_id: str, params: dict[str, Any]) -> None:
-    for key, value in params.items():
-        client.log_param(run_id, key, "" if value is None else value)
-
-
-def _log_dataset(client: Any, run_id: str, dataset: PreparedDataset) -> None:
-    client.log_text(run_id, dataset.report.to_markdown(dataset.version), "data/report.md")
-    client.log_dict(run_id, asdict(dataset.report), "data/report.json")
-    for split, counts in dataset.report.label_counts.items():
-        client.log_metric(run_id, f"data.{split}.rows", float(sum(counts.values())))
-    client.log_metric(run_id, "data.dropped_rows", float(len(dataset.report.dropped)))
-
-
-def _log_environment(client: Any, run_id: str) -> None:
-    env = lineage.environment()
-    client.log_text(run_id, env.pop("requirements") + "\n", "environment/requirements.txt")
-    client.log_dict(run_id, env, "environment/runtime.json")
-
-
-def _log_quality(
-    client: Any,
-    run_id: str,
-    quant: QuantizationReport,
-    invariance: BatchInvarianceReport,
-    checks: list[behaviour.CheckResult],
-    work: Path,
-    dataset: PreparedDataset,
-    int8: Predictor,
-    texts: list[str],
-    keywords: list[str],
-    truth: list[str],
-    tuned: FineTuned,
-) -> None:
-    for prefix, ev in (("test", quant.int8), ("test.fp32", quant.fp32)):
-        for key, value in ev.headline().items():
-            client.log_metric(run_id, f"{prefix}.{key}", value)
-        for label, per in ev.per_class.items():
-            client.log_metric(run_id, f"{prefix}.class.{label}.f1", per.f1)
-    client.log_metric(run_id, "int8.f1_drop", quant.f1_drop)
-    client.log_metric(run_id, "int8.label_agreement", quant.label_agreement)
-    client.log_metric(run_id, "int8.max_probability_difference", quant.max_probability_difference)
-    client.log_metric(run_id, "batch_invariance.max_difference", invariance.max_difference)
-    for check in checks:
-        client.log_metric(run_id, f"behaviour.{_slug(check.name)}", check.score)
-    client.log_dict(run_id, {"int8": quant.int8.to_dict(), "fp32": quant.fp32.to_dict()}, "evaluation/test.json")
-    client.log_dict(run_id, [asdict(c) for c in checks], "evaluation/behaviour.json")
-    figures = work / "figures"
-    figures.mkdir(exist_ok=True)
-    probs = int8.score(texts, keywords).probabilities
-    y = np.array([dataset.labels.index(t) for t in truth])
-    plots.reliability_diagram(probs, y, quant.int8.ece, figures / "reliability.png")
-    plots.confusion_matrix(quant.int8.confusion, dataset.labels, figures / "confusion_matrix.png", "int8, test split")
-    if tuned.history:
-        plots.learning_curves(tuned.history, figures / "learning_curves.png")
-    client.log_artifacts(run_id, str(figures), "figures")
-    client.log_text(run_id, json.dumps(asdict(invariance), indent=2), "evaluation/batch_invariance.json")
-    started = time.perf_counter()
-    int8.score(texts, keywords)
-    client.log_metric(run_id, "int8.tweets_per_second", len(texts) / max(time.perf_counter() - started, 1e-9))
 
 
 def _slug(name: str) -> str:
