@@ -149,7 +149,7 @@ def train(
         int | None, typer.Option(min=10, help="Train/evaluate on at most N tweets per split.")
     ] = None,
     max_steps: Annotated[int | None, typer.Option(min=1, help="Stop after N optimizer steps.")] = None,
-    quantization: Annotated[str, typer.Option(help="int8 scheme: static | nbits8.")] = "static",
+    quantization: Annotated[str, typer.Option(help="int8 scheme: nbits8 | static (see docs/decisions.md).")] = "nbits8",
     reason: Annotated[str, typer.Option(help="Why this training runs (recorded on the run).")] = "manual",
 ) -> None:
     """Fine-tune, export, quantize, evaluate and register a new `candidate` version."""

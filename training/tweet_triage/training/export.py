@@ -1,11 +1,17 @@
 """ONNX export (optimum) with a second `embedding` output, and batch-invariant int8 quantization.
 
 Why not plain dynamic quantization: ONNX Runtime's DynamicQuantizeLinear picks one activation scale for the whole
-(padded) batch tensor, so a tweet's score depends on which other tweets share its batch (up to 0.03 in probability
-measured here). For audit reproducibility a tweet must score the same alone or in any batch. Both schemes offered here
-quantize activations independently of the other rows: ``static`` uses scales fixed at calibration time (QDQ, weights
-per channel, only the Linear layers' MatMuls — attention score MatMuls stay fp32), ``nbits8`` stores 8-bit weights
-in MatMulNBits and quantizes activations per row block at run time.
+(padded) batch tensor, so a tweet's score depends on which other tweets share its batch (up to 0.33 in probability
+measured here). For audit reproducibility a tweet must score the same alone or in any batch. Two schemes quantize
+activations independently of the other rows:
+
+* ``nbits8`` (default): 8-bit weights in ONNX Runtime's MatMulNBits with block size 32 and ``accuracy_level=4``, so
+  activations are quantized to int8 per row and per 32-wide block at run time. Measured: batch difference exactly 0,
+  F1 identical to fp32, 100 % label agreement. Block size 128 was *not* batch-invariant (different kernel path for a
+  single row), so the block size is pinned and the pipeline measures invariance on every test tweet.
+* ``static``: QDQ with scales fixed at calibration time (per-channel weights, Linear layers only). Exactly
+  batch-invariant too, but per-tensor activation scales cannot follow BERT's activation outliers: about 5 % of labels
+  flipped and F1 fell 0.012 in our measurement, outside the 0.01 budget.
 """
 
 from __future__ import annotations
@@ -160,7 +166,10 @@ def _quantize_static(fp32_path: Path, out_path: Path, calibration: CalibrationBa
     }
 
 
-def _quantize_nbits8(fp32_path: Path, out_path: Path, block_size: int = 32) -> dict[str, Any]:
+NBITS_BLOCK_SIZE = 32  # 128 broke batch invariance in our measurements; keep 32
+
+
+def _quantize_nbits8(fp32_path: Path, out_path: Path, block_size: int = NBITS_BLOCK_SIZE) -> dict[str, Any]:
     import onnx
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 

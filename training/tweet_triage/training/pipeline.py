@@ -42,7 +42,7 @@ HF_MODEL_ARTIFACT = "hf_model"
 @dataclass(frozen=True)
 class PipelineConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
-    quantization: export.QuantScheme = "static"
+    quantization: export.QuantScheme = "nbits8"
     max_int8_f1_drop: float = 0.01
     batch_invariance_tolerance: float = 1e-3
     drift_reference_size: int = 1000
@@ -193,7 +193,11 @@ class _TrainingRun:
         _assemble(work / "fp32", fp32_model, tuned.model_dir, meta)
         fp32 = Predictor(work / "fp32", version="fp32")
         int8_model = work / "int8" / "model.onnx"
-        calibration = _calibration(fp32, self.dataset.splits["train"], self.config)
+        calibration = (
+            _calibration(fp32, self.dataset.splits["train"], self.config)
+            if self.config.quantization == "static"
+            else None
+        )
         quant_info = export.quantize(fp32_model, int8_model, self.config.quantization, calibration)
         dim = int(fp32.score(["probe"]).embeddings.shape[1])
         _assemble(
