@@ -1,0 +1,287 @@
+"""The tweet event contract (topic ``tweets``) and its validation.
+
+Wire form: one UTF-8 JSON object per message, key = the tweet id (UTF-8). Fields:
+
+* ``id`` — string, required. It becomes the Cosmos DB item id, so it must be storable there: 1 to
+  :data:`MAX_ID_CHARS` characters, no ``/ \\ ? #``, no control characters, no leading or trailing whitespace.
+  A JSON number is refused on purpose: tweet ids are 64-bit and lose precision in many JSON parsers (that is why
+  Twitter's API has ``id_str``).
+* ``text`` — string, required, not blank, at most :data:`MAX_TEXT_CHARS` characters. A tweet is at most 280
+  characters; 1,000 leaves room for expanded entities and long posts while the model reads only its first tokens.
+* ``created_at`` — optional ISO-8601 date-time (``Z`` or an offset; a naive time is taken as UTC).
+* ``lang``, ``user``, ``location``, ``keyword``, ``source``, ``event`` — optional strings. A value of another
+  type is not fatal: the field stays empty and the original value is kept in :attr:`TweetEvent.extra`.
+* ``published_at`` — optional ISO-8601 time the producer sent the event (for publish→stored latency); a bad value
+  is kept in ``extra``, never fatal.
+* Any other field is kept in ``extra`` and written back by :meth:`TweetEvent.to_json`.
+
+A payload larger than :data:`MAX_PAYLOAD_BYTES` is refused before it is decoded. :func:`parse_event` never raises:
+it returns a :class:`TweetEvent` or a :class:`Rejection` with a machine reason code and a human message, which the
+worker sends to ``tweets-dlq``.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Final
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, field_validator, model_validator
+
+from tweet_triage.stream.timestamps import UtcDatetime, parse_iso8601
+
+MAX_PAYLOAD_BYTES: Final = 64 * 1024
+MAX_TEXT_CHARS: Final = 1_000
+MAX_ID_CHARS: Final = 255
+
+OPTIONAL_TEXT_FIELDS: Final = ("lang", "user", "location", "keyword", "source", "event")
+_KNOWN_FIELDS: Final = frozenset({"id", "text", "created_at", "published_at", *OPTIONAL_TEXT_FIELDS})
+_ID_FORBIDDEN: Final = frozenset("/\\?#")
+
+
+class RejectReason(StrEnum):
+    """Why an event was refused; stable codes for the dead-letter topic, metrics and alerts."""
+
+    EMPTY = "empty"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    NOT_UTF8 = "not_utf8"
+    NOT_JSON = "not_json"
+    INVALID_UNICODE = "invalid_unicode"
+    NOT_AN_OBJECT = "not_an_object"
+    MISSING_ID = "missing_id"
+    ID_WRONG_TYPE = "id_wrong_type"
+    INVALID_ID = "invalid_id"
+    MISSING_TEXT = "missing_text"
+    TEXT_WRONG_TYPE = "text_wrong_type"
+    BLANK_TEXT = "blank_text"
+    TEXT_TOO_LONG = "text_too_long"
+    BAD_CREATED_AT = "bad_created_at"
+    INVALID_EVENT = "invalid_event"
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A refused event: ``reason`` for machines, ``message`` for people."""
+
+    reason: RejectReason
+    message: str
+
+
+def check_id(value: str) -> str | None:
+    """What is wrong with ``value`` as a tweet id, or None if it can be used (also as a Cosmos DB item id)."""
+    if not value.strip():
+        return "id is blank"
+    if len(value) > MAX_ID_CHARS:
+        return f"id has {len(value)} characters, more than {MAX_ID_CHARS}"
+    if value != value.strip():
+        return "id has leading or trailing whitespace"
+    bad = sorted({ch for ch in value if ch in _ID_FORBIDDEN or unicodedata.category(ch) == "Cc"})
+    if bad:
+        return f"id contains characters Cosmos DB ids cannot hold: {''.join(bad)!r}"
+    return None
+
+
+def check_text(value: str) -> tuple[RejectReason, str] | None:
+    """What is wrong with ``value`` as tweet text, or None."""
+    if not value.strip():
+        return RejectReason.BLANK_TEXT, "text is blank"
+    if len(value) > MAX_TEXT_CHARS:
+        return RejectReason.TEXT_TOO_LONG, f"text has {len(value)} characters, more than {MAX_TEXT_CHARS}"
+    return None
+
+
+class TweetEvent(BaseModel):
+    """One valid tweet from the ``tweets`` topic."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    text: str
+    created_at: UtcDatetime | None = None
+    lang: str | None = None
+    user: str | None = None
+    location: str | None = None
+    keyword: str | None = None
+    source: str | None = None
+    event: str | None = None
+    published_at: UtcDatetime | None = None
+    extra: dict[str, JsonValue] = Field(default_factory=dict)
+
+    @field_validator("id")
+    @classmethod
+    def _valid_id(cls, value: str) -> str:
+        problem = check_id(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("text")
+    @classmethod
+    def _valid_text(cls, value: str) -> str:
+        problem = check_text(value)
+        if problem:
+            raise ValueError(problem[1])
+        return value
+
+    @model_validator(mode="after")
+    def _extra_does_not_shadow(self) -> TweetEvent:
+        for name in self.extra:
+            if name in ("id", "text") or (name in _KNOWN_FIELDS and getattr(self, name) is not None):
+                raise ValueError(f"extra field {name!r} would overwrite a contract field")
+        return self
+
+    @property
+    def key(self) -> bytes:
+        """The message key: the tweet id."""
+        return self.id.encode("utf-8")
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON object sent on the topic: contract fields that are set, then the kept unknown fields."""
+        known = self.model_dump(mode="json", exclude={"extra"}, exclude_none=True)
+        return {**self.extra, **known}
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.to_wire(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def parse_event(raw: bytes | None) -> TweetEvent | Rejection:
+    """Validate one message value from the ``tweets`` topic. Never raises."""
+    try:
+        return _parse(raw)
+    except Exception as exc:  # a safety net: a bug here must dead-letter one message, not stop the stream
+        return Rejection(RejectReason.INVALID_EVENT, f"could not validate the event: {type(exc).__name__}: {exc}")
+
+
+def _parse(raw: bytes | None) -> TweetEvent | Rejection:
+    if not raw:
+        return Rejection(RejectReason.EMPTY, "the message has no value")
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        return Rejection(
+            RejectReason.PAYLOAD_TOO_LARGE, f"the payload has {len(raw)} bytes, more than {MAX_PAYLOAD_BYTES}"
+        )
+    decoded = _decode_json(raw)
+    if isinstance(decoded, Rejection):
+        return decoded
+    if not isinstance(decoded, dict):
+        return Rejection(RejectReason.NOT_AN_OBJECT, f"the payload is a JSON {_json_type(decoded)}, not an object")
+    fields = _required_fields(decoded)
+    if isinstance(fields, Rejection):
+        return fields
+    tweet_id, text = fields
+    created_at: datetime | None = None
+    if decoded.get("created_at") is not None:
+        value = decoded["created_at"]
+        try:
+            if not isinstance(value, str):
+                raise ValueError(f"expected an ISO-8601 string, got a JSON {_json_type(value)}")
+            created_at = parse_iso8601(value)
+        except ValueError as exc:
+            return Rejection(RejectReason.BAD_CREATED_AT, f"created_at is not an ISO-8601 time: {exc}")
+    optional, published_at, extra = _optional_fields(decoded)
+    try:
+        return TweetEvent(
+            id=tweet_id, text=text, created_at=created_at, published_at=published_at, extra=extra, **optional
+        )
+    except ValidationError as exc:
+        return Rejection(RejectReason.INVALID_EVENT, f"invalid event: {exc.errors()[0]['msg']}")
+
+
+def _decode_json(raw: bytes) -> Any:
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return Rejection(RejectReason.NOT_UTF8, f"the payload is not valid UTF-8 (byte {exc.start}: {exc.reason})")
+    try:
+        decoded = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        return Rejection(RejectReason.NOT_JSON, "the payload is JSON nested too deeply")
+    except ValueError as exc:  # JSONDecodeError, NaN/Infinity, integers with too many digits
+        return Rejection(RejectReason.NOT_JSON, f"the payload is not JSON: {_short(str(exc))}")
+    if _has_lone_surrogate(decoded):
+        return Rejection(RejectReason.INVALID_UNICODE, "the payload escapes a lone UTF-16 surrogate (\\ud800-\\udfff)")
+    return decoded
+
+
+def _required_fields(decoded: dict[str, Any]) -> tuple[str, str] | Rejection:
+    tweet_id = decoded.get("id")
+    if tweet_id is None:
+        return Rejection(RejectReason.MISSING_ID, "the event has no id")
+    if not isinstance(tweet_id, str):
+        return Rejection(RejectReason.ID_WRONG_TYPE, f"id must be a string, got a JSON {_json_type(tweet_id)}")
+    problem = check_id(tweet_id)
+    if problem:
+        return Rejection(RejectReason.INVALID_ID, problem)
+    text = decoded.get("text")
+    if text is None:
+        return Rejection(RejectReason.MISSING_TEXT, "the event has no text")
+    if not isinstance(text, str):
+        return Rejection(RejectReason.TEXT_WRONG_TYPE, f"text must be a string, got a JSON {_json_type(text)}")
+    text_problem = check_text(text)
+    if text_problem:
+        return Rejection(*text_problem)
+    return tweet_id, text
+
+
+def _optional_fields(decoded: dict[str, Any]) -> tuple[dict[str, str], datetime | None, dict[str, Any]]:
+    """Optional text fields, the producer's publish time, and everything kept aside in ``extra``."""
+    extra: dict[str, Any] = {name: value for name, value in decoded.items() if name not in _KNOWN_FIELDS}
+    optional: dict[str, str] = {}
+    for name in OPTIONAL_TEXT_FIELDS:
+        value = decoded.get(name)
+        if isinstance(value, str):
+            optional[name] = value
+        elif value is not None:
+            extra[name] = value
+    published_at: datetime | None = None
+    raw_published = decoded.get("published_at")
+    if isinstance(raw_published, str):
+        try:
+            published_at = parse_iso8601(raw_published)
+        except ValueError:
+            extra["published_at"] = raw_published
+    elif raw_published is not None:
+        extra["published_at"] = raw_published
+    return optional, published_at, extra
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """True if any string (key or value) in the decoded JSON holds a lone surrogate; iterative, any depth."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "null"
+
+
+def _short(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

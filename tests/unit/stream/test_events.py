@@ -1,0 +1,207 @@
+"""The tweet event contract: what parse_event accepts, what it refuses and why, and that it never raises."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tweet_triage.stream.events import (
+    MAX_ID_CHARS,
+    MAX_PAYLOAD_BYTES,
+    MAX_TEXT_CHARS,
+    Rejection,
+    RejectReason,
+    TweetEvent,
+    parse_event,
+)
+
+
+def as_bytes(value: Any) -> bytes:
+    return json.dumps(value).encode("utf-8")
+
+
+def accepted(raw: bytes) -> TweetEvent:
+    result = parse_event(raw)
+    assert isinstance(result, TweetEvent), result
+    return result
+
+
+def test_minimal_event() -> None:
+    event = accepted(b'{"id": "42", "text": "Forest fire near La Ronge"}')
+    assert (event.id, event.text, event.created_at, event.extra) == ("42", "Forest fire near La Ronge", None, {})
+    assert event.key == b"42"
+
+
+def test_every_contract_field_and_unknown_fields_are_kept() -> None:
+    event = accepted(
+        as_bytes(
+            {
+                "id": "1",
+                "text": "flood",
+                "created_at": "2024-05-01T12:00:00+02:00",
+                "lang": "en",
+                "user": "ana",
+                "location": "Porto Alegre",
+                "keyword": "flood",
+                "source": "collector-3",
+                "event": "rs-floods-2024",
+                "published_at": "2024-05-01T10:00:01Z",
+                "retweets": 3,
+                "geo": {"lat": -30.0, "lon": -51.2},
+            }
+        )
+    )
+    assert event.created_at == datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
+    assert event.published_at == datetime(2024, 5, 1, 10, 0, 1, tzinfo=UTC)
+    assert (event.lang, event.user, event.location, event.keyword, event.source, event.event) == (
+        "en",
+        "ana",
+        "Porto Alegre",
+        "flood",
+        "collector-3",
+        "rs-floods-2024",
+    )
+    assert event.extra == {"retweets": 3, "geo": {"lat": -30.0, "lon": -51.2}}
+    assert json.loads(event.to_json())["geo"] == {"lat": -30.0, "lon": -51.2}
+
+
+def test_optional_fields_of_the_wrong_type_are_kept_aside_not_fatal() -> None:
+    event = accepted(
+        as_bytes({"id": "1", "text": "fire", "user": {"screen_name": "bo"}, "published_at": 17, "lang": 5})
+    )
+    assert event.user is None and event.lang is None and event.published_at is None
+    assert event.extra == {"user": {"screen_name": "bo"}, "published_at": 17, "lang": 5}
+    assert parse_event(event.to_json()) == event
+
+
+@pytest.mark.parametrize(
+    ("created_at", "expected"),
+    [
+        ("2024-05-01T12:00:00Z", datetime(2024, 5, 1, 12, tzinfo=UTC)),
+        ("2024-05-01T12:00:00.250-03:00", datetime(2024, 5, 1, 15, 0, 0, 250_000, tzinfo=UTC)),
+        ("2024-05-01 12:00:00", datetime(2024, 5, 1, 12, tzinfo=UTC)),  # naive: taken as UTC
+        ("2024-05-01", datetime(2024, 5, 1, tzinfo=UTC)),
+        (None, None),
+    ],
+)
+def test_created_at_forms(created_at: str | None, expected: datetime | None) -> None:
+    assert accepted(as_bytes({"id": "1", "text": "t", "created_at": created_at})).created_at == expected
+
+
+def test_a_leading_byte_order_mark_is_tolerated() -> None:
+    assert accepted(b"\xef\xbb\xbf" + as_bytes({"id": "1", "text": "t"})).id == "1"
+
+
+def test_text_at_the_limit_is_accepted() -> None:
+    assert len(accepted(as_bytes({"id": "1", "text": "a" * MAX_TEXT_CHARS})).text) == MAX_TEXT_CHARS
+
+
+MALFORMED: list[tuple[str, bytes | None, RejectReason]] = [
+    ("no value (tombstone)", None, RejectReason.EMPTY),
+    ("empty bytes", b"", RejectReason.EMPTY),
+    ("huge payload", b'{"id": "1", "text": "' + b"a" * MAX_PAYLOAD_BYTES + b'"}', RejectReason.PAYLOAD_TOO_LARGE),
+    ("invalid UTF-8", b'{"id": "1", "text": "caf\xe9"}', RejectReason.NOT_UTF8),
+    ("not JSON", b"id=1&text=help", RejectReason.NOT_JSON),
+    ("truncated JSON", b'{"id": "1", "text": "hel', RejectReason.NOT_JSON),
+    ("NaN", b'{"id": "1", "text": "t", "score": NaN}', RejectReason.NOT_JSON),
+    ("nested too deeply", b"[" * 30_000 + b"]" * 30_000, RejectReason.NOT_JSON),
+    ("integer with too many digits", b'{"id": "1", "text": "t", "n": ' + b"9" * 5000 + b"}", RejectReason.NOT_JSON),
+    ("lone surrogate", b'{"id": "1", "text": "\\ud83d oops"}', RejectReason.INVALID_UNICODE),
+    ("JSON array", b'[{"id": "1", "text": "t"}]', RejectReason.NOT_AN_OBJECT),
+    ("JSON string", b'"help"', RejectReason.NOT_AN_OBJECT),
+    ("JSON null", b"null", RejectReason.NOT_AN_OBJECT),
+    ("missing id", b'{"text": "help"}', RejectReason.MISSING_ID),
+    ("null id", b'{"id": null, "text": "help"}', RejectReason.MISSING_ID),
+    ("numeric id", b'{"id": 1628374619283746192, "text": "help"}', RejectReason.ID_WRONG_TYPE),
+    ("object id", b'{"id": {"v": 1}, "text": "help"}', RejectReason.ID_WRONG_TYPE),
+    ("blank id", b'{"id": "  ", "text": "help"}', RejectReason.INVALID_ID),
+    ("id with a slash", b'{"id": "a/b", "text": "help"}', RejectReason.INVALID_ID),
+    ("id with a hash", b'{"id": "a#b", "text": "help"}', RejectReason.INVALID_ID),
+    ("id with a newline", b'{"id": "a\\nb", "text": "help"}', RejectReason.INVALID_ID),
+    ("id with a trailing space", b'{"id": "ab ", "text": "help"}', RejectReason.INVALID_ID),
+    ("id too long", as_bytes({"id": "9" * (MAX_ID_CHARS + 1), "text": "help"}), RejectReason.INVALID_ID),
+    ("missing text", b'{"id": "1"}', RejectReason.MISSING_TEXT),
+    ("null text", b'{"id": "1", "text": null}', RejectReason.MISSING_TEXT),
+    ("numeric text", b'{"id": "1", "text": 911}', RejectReason.TEXT_WRONG_TYPE),
+    ("list text", b'{"id": "1", "text": ["help"]}', RejectReason.TEXT_WRONG_TYPE),
+    ("empty text", b'{"id": "1", "text": ""}', RejectReason.BLANK_TEXT),
+    ("blank text", b'{"id": "1", "text": " \\n\\t "}', RejectReason.BLANK_TEXT),
+    ("text too long", as_bytes({"id": "1", "text": "a" * (MAX_TEXT_CHARS + 1)}), RejectReason.TEXT_TOO_LONG),
+    ("created_at not a time", b'{"id": "1", "text": "t", "created_at": "yesterday"}', RejectReason.BAD_CREATED_AT),
+    ("created_at a number", b'{"id": "1", "text": "t", "created_at": 1714564800}', RejectReason.BAD_CREATED_AT),
+    (
+        "created_at out of range",
+        b'{"id": "1", "text": "t", "created_at": "0001-01-01T00:00:00+05:00"}',
+        RejectReason.BAD_CREATED_AT,
+    ),
+]
+
+
+@pytest.mark.parametrize(("kind", "raw", "reason"), MALFORMED, ids=[kind for kind, _, _ in MALFORMED])
+def test_malformed_events_are_rejected_with_their_reason(kind: str, raw: bytes | None, reason: RejectReason) -> None:
+    result = parse_event(raw)
+    assert isinstance(result, Rejection), kind
+    assert result.reason is reason
+    assert result.message  # something a person can read
+    assert len(result.message) < 400
+
+
+def test_the_malformed_list_covers_at_least_ten_distinct_reasons() -> None:
+    assert len({reason for _, _, reason in MALFORMED}) >= 10
+
+
+def test_a_contract_field_cannot_be_smuggled_in_through_extra() -> None:
+    with pytest.raises(ValueError, match="overwrite"):
+        TweetEvent(id="1", text="t", lang="en", extra={"lang": "pt"})
+
+
+# ---- fuzzing ------------------------------------------------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+field_values = st.one_of(json_values, st.text(max_size=40), st.sampled_from(["", " ", "a/b", "2024-05-01T00:00:00Z"]))
+event_like = st.fixed_dictionaries(
+    {},
+    optional=dict.fromkeys(
+        ("id", "text", "created_at", "published_at", "lang", "user", "location", "keyword", "extra"), field_values
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300))
+def test_parse_event_never_raises_on_arbitrary_bytes(raw: bytes) -> None:
+    assert isinstance(parse_event(raw), TweetEvent | Rejection)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(json_values, event_like))
+def test_parse_event_never_raises_on_arbitrary_json(value: Any) -> None:
+    result = parse_event(json.dumps(value).encode("utf-8"))
+    assert isinstance(result, TweetEvent | Rejection)
+    if isinstance(result, TweetEvent):
+        assert parse_event(result.to_json()) == result  # what we accept, we can write back identically
+
+
+valid_text = st.text(min_size=1, max_size=MAX_TEXT_CHARS).filter(lambda t: bool(t.strip()))
+valid_id = st.from_regex(r"\A[0-9A-Za-z_.:-]{1,40}\Z")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    tweet_id=valid_id,
+    text=valid_text,
+    created_at=st.none() | st.datetimes(timezones=st.just(UTC)),
+    keyword=st.none() | st.text(max_size=20),
+)
+def test_valid_events_round_trip(tweet_id: str, text: str, created_at: datetime | None, keyword: str | None) -> None:
+    event = TweetEvent(id=tweet_id, text=text, created_at=created_at, keyword=keyword)
+    assert parse_event(event.to_json()) == event
