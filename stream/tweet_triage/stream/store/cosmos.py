@@ -1,0 +1,130 @@
+"""Cosmos DB clients built from the settings, the containers the system uses, and clear errors when it is away.
+
+Locally the ``@vercel/cosmosdb-server`` speaks plain HTTP and has no regions, so endpoint discovery is switched off
+for ``http://`` endpoints; a real account (``https://``) keeps the SDK defaults. The key comes only from settings.
+"""
+
+from __future__ import annotations
+
+import binascii
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from tweet_triage.errors import StoreError
+from tweet_triage.settings import CosmosSettings, Settings, env_name
+
+if TYPE_CHECKING:
+    from azure.cosmos import CosmosClient, DatabaseProxy
+    from azure.cosmos.aio import CosmosClient as AsyncCosmosClient
+    from azure.cosmos.aio import DatabaseProxy as AsyncDatabaseProxy
+
+PREDICTIONS: Final = "predictions"
+FEEDBACK: Final = "feedback"
+ALERTS: Final = "alerts"
+SHADOW: Final = "shadow"
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    role: str
+    name: str
+    partition_key: str
+
+
+def container_specs(cosmos: CosmosSettings) -> dict[str, ContainerSpec]:
+    """The containers by role; names from the settings, partition keys fixed (see the package docstring)."""
+    return {
+        PREDICTIONS: ContainerSpec(PREDICTIONS, cosmos.predictions_container, "/id"),
+        FEEDBACK: ContainerSpec(FEEDBACK, cosmos.feedback_container, "/tweet_id"),
+        ALERTS: ContainerSpec(ALERTS, cosmos.alerts_container, "/id"),
+        SHADOW: ContainerSpec(SHADOW, cosmos.shadow_container, "/tweet_id"),
+    }
+
+
+def client_options(
+    settings: Settings, *, connect_timeout_s: float = 5.0, read_timeout_s: float = 30.0
+) -> dict[str, Any]:
+    options: dict[str, Any] = {"connection_timeout": connect_timeout_s, "read_timeout": read_timeout_s}
+    if settings.cosmos_endpoint.startswith("http://"):
+        options["enable_endpoint_discovery"] = False
+    return options
+
+
+def open_client(settings: Settings, **options: float) -> CosmosClient:
+    """A synchronous client (the constructor already talks to the account: errors surface here)."""
+    from azure.cosmos import CosmosClient
+
+    with translate_errors(settings):
+        return CosmosClient(
+            settings.cosmos_endpoint,
+            credential=settings.cosmos.key.get_secret_value(),
+            **client_options(settings, **options),
+        )
+
+
+def async_client(settings: Settings, **options: float) -> AsyncCosmosClient:
+    """An asynchronous client; use it as ``async with`` (nothing is sent before that)."""
+    from azure.cosmos.aio import CosmosClient as AsyncCosmosClient
+
+    return AsyncCosmosClient(
+        settings.cosmos_endpoint,
+        credential=settings.cosmos.key.get_secret_value(),
+        **client_options(settings, **options),
+    )
+
+
+def ensure_schema(client: CosmosClient, settings: Settings) -> DatabaseProxy:
+    """Create the database and the four containers if missing (idempotent)."""
+    from azure.cosmos import PartitionKey
+
+    with translate_errors(settings):
+        database = client.create_database_if_not_exists(settings.cosmos.database)
+        for spec in container_specs(settings.cosmos).values():
+            database.create_container_if_not_exists(spec.name, partition_key=PartitionKey(path=spec.partition_key))
+    return database
+
+
+async def ensure_schema_async(client: AsyncCosmosClient, settings: Settings) -> AsyncDatabaseProxy:
+    """Async twin of :func:`ensure_schema` (errors are left to the caller's retry policy)."""
+    from azure.cosmos import PartitionKey
+
+    database = await client.create_database_if_not_exists(settings.cosmos.database)
+    for spec in container_specs(settings.cosmos).values():
+        await database.create_container_if_not_exists(spec.name, partition_key=PartitionKey(path=spec.partition_key))
+    return database
+
+
+@contextmanager
+def translate_errors(settings: Settings, *, container: str | None = None) -> Iterator[None]:
+    """Turn the SDK's connection, authentication and not-found errors into StoreErrors that say what to do."""
+    from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError, ServiceResponseError
+    from azure.cosmos.exceptions import CosmosHttpResponseError, CosmosResourceNotFoundError
+
+    endpoint = settings.cosmos_endpoint
+    try:
+        yield
+    except (ServiceRequestError, ServiceResponseError) as exc:
+        hint = " Is the local stack running (`triage stack up`)?" if settings.profile == "local" else ""
+        raise StoreError(f"cannot reach Cosmos DB at {endpoint}: {_first_line(exc)}.{hint}") from exc
+    except binascii.Error as exc:
+        raise StoreError(f"{env_name(('cosmos', 'key'))} is not a base64 Cosmos DB account key") from exc
+    except CosmosResourceNotFoundError as exc:
+        where = f"container {container!r} in " if container else ""
+        raise StoreError(
+            f"no {where}database {settings.cosmos.database!r} at {endpoint} — nothing stored yet (is the worker "
+            f"running?) or {env_name(('cosmos', 'database'))} names another database"
+        ) from exc
+    except (ClientAuthenticationError, CosmosHttpResponseError) as exc:
+        status = getattr(exc, "status_code", None)
+        if status in (401, 403):
+            raise StoreError(
+                f"Cosmos DB at {endpoint} refused the key (HTTP {status}); check {env_name(('cosmos', 'key'))}"
+            ) from exc
+        raise StoreError(f"Cosmos DB at {endpoint} answered HTTP {status}: {_first_line(exc)}") from exc
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0][:300] if lines else type(error).__name__

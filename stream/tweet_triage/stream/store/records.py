@@ -1,0 +1,101 @@
+"""The prediction record: one Cosmos DB item per tweet in the ``predictions`` container.
+
+``id`` is the tweet id and also the partition key (``/id``), so a retried or duplicated write upserts the very same
+item. ``order_key`` (``<scored_at>#<id>``, fixed-width UTC time first) gives every item a unique place in time order;
+the read side pages on it (``#`` cannot occur in a Cosmos DB id, so the key is unambiguous).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
+
+from tweet_triage.stream.events import TweetEvent, check_id
+from tweet_triage.stream.timestamps import UtcDatetime, format_utc
+
+ORDER_KEY_SEPARATOR = "#"
+_SYSTEM_PROPERTIES = frozenset({"_rid", "_self", "_etag", "_attachments", "_ts", "_lsn"})
+
+
+def make_order_key(scored_at: datetime, tweet_id: str) -> str:
+    return f"{format_utc(scored_at)}{ORDER_KEY_SEPARATOR}{tweet_id}"
+
+
+class PredictionRecord(BaseModel):
+    """What the dashboards, the results CLI and auditors read about one scored tweet."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str = Field(description="The tweet id; also the partition key.")
+    label: str = Field(min_length=1)
+    confidence: float = Field(ge=0.0, le=1.0)
+    probabilities: dict[str, float]
+    model_name: str = Field(min_length=1)
+    model_version: str = Field(min_length=1)
+    scored_at: UtcDatetime
+    text: str
+    created_at: UtcDatetime | None = None
+    published_at: UtcDatetime | None = None
+    lang: str | None = None
+    user: str | None = None
+    location: str | None = None
+    keyword: str | None = None
+    source: str | None = None
+    event: str | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _storable_id(cls, value: str) -> str:
+        problem = check_id(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def order_key(self) -> str:
+        """``<scored_at>#<id>``: a unique, time-ordered key for keyset paging (stored with the item)."""
+        return make_order_key(self.scored_at, self.id)
+
+    @classmethod
+    def from_scoring(
+        cls,
+        tweet: TweetEvent,
+        *,
+        label: str,
+        confidence: float,
+        probabilities: Mapping[str, float],
+        model_name: str,
+        model_version: str,
+        scored_at: datetime,
+    ) -> PredictionRecord:
+        return cls(
+            id=tweet.id,
+            label=label,
+            confidence=confidence,
+            probabilities=dict(probabilities),
+            model_name=model_name,
+            model_version=model_version,
+            scored_at=scored_at,
+            text=tweet.text,
+            created_at=tweet.created_at,
+            published_at=tweet.published_at,
+            lang=tweet.lang,
+            user=tweet.user,
+            location=tweet.location,
+            keyword=tweet.keyword,
+            source=tweet.source,
+            event=tweet.event,
+        )
+
+    def to_item(self) -> dict[str, Any]:
+        """The Cosmos DB item body (JSON types only)."""
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> PredictionRecord:
+        """Read a stored item back, ignoring Cosmos DB's system properties."""
+        return cls.model_validate({k: v for k, v in item.items() if k not in _SYSTEM_PROPERTIES})

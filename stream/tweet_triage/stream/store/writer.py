@@ -1,0 +1,208 @@
+"""Idempotent, retried, bounded-concurrency upserts with the async Cosmos DB client (the stream worker's write path).
+
+A call writes a batch in rounds: every pending item is upserted (at most ``concurrency`` in flight, each bounded by
+``request_timeout_s``); items that failed transiently stay pending, and after a backoff the next round retries only
+them. Items refused for good are collected and raised together as
+:class:`~tweet_triage.stream.exceptions.StoreRejected` once every other item is written, so the caller can
+dead-letter exactly those. Upserts keyed by the tweet id make every retry and every duplicate delivery harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tweet_triage.settings import Settings
+from tweet_triage.stream.exceptions import RejectedWrite, StoreRejected, StoreUnavailable
+from tweet_triage.stream.store.cosmos import PREDICTIONS, async_client, container_specs, ensure_schema_async
+from tweet_triage.stream.store.records import PredictionRecord
+from tweet_triage.stream.store.retry import (
+    Random,
+    RetryNotice,
+    RetryPolicy,
+    Sleep,
+    call_with_retries,
+    classify,
+    status_of,
+)
+
+if TYPE_CHECKING:
+    from azure.cosmos.aio import CosmosClient as AsyncCosmosClient
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONCURRENCY = 32
+DEFAULT_REQUEST_TIMEOUT_S = 10.0
+
+
+class AsyncItemUpserter(Protocol):
+    """The one method of ``azure.cosmos.aio.ContainerProxy`` the writer needs (fakes implement it in tests)."""
+
+    def upsert_item(self, body: dict[str, Any], **kwargs: Any) -> Awaitable[Any]: ...
+
+
+@dataclass(frozen=True)
+class WriteReport:
+    written: int
+    rounds: int
+    waited_s: float
+
+
+async def upsert_predictions(
+    container: AsyncItemUpserter,
+    records: Iterable[PredictionRecord],
+    *,
+    policy: RetryPolicy,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S,
+    sleep: Sleep = asyncio.sleep,
+    rand: Random = random.random,
+) -> WriteReport:
+    """Upsert prediction records (id = tweet id = partition key). See :func:`upsert_items`."""
+    return await upsert_items(
+        container,
+        (record.to_item() for record in records),
+        policy=policy,
+        concurrency=concurrency,
+        request_timeout_s=request_timeout_s,
+        sleep=sleep,
+        rand=rand,
+        what="upsert predictions",
+    )
+
+
+async def upsert_items(
+    container: AsyncItemUpserter,
+    items: Iterable[Mapping[str, Any]],
+    *,
+    policy: RetryPolicy,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S,
+    sleep: Sleep = asyncio.sleep,
+    rand: Random = random.random,
+    what: str = "upsert items",
+) -> WriteReport:
+    """Upsert every item; returns once all are written, or raises.
+
+    Raises :class:`StoreUnavailable` when ``policy.max_attempts`` rounds failed (never with ``RetryPolicy.forever``)
+    and :class:`StoreRejected` for items refused for good. Within one call the last item with a given id wins.
+    """
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    pending = {str(item["id"]): dict(item) for item in items}
+    total = len(pending)
+    rejected: list[RejectedWrite] = []
+    gate = asyncio.Semaphore(concurrency)
+    rounds = 0
+    waited = 0.0
+
+    async def write(body: dict[str, Any]) -> Exception | None:
+        async with gate:
+            try:
+                async with asyncio.timeout(request_timeout_s):
+                    await container.upsert_item(body)
+            except Exception as exc:
+                return exc
+            return None
+
+    while pending:
+        rounds += 1
+        bodies = list(pending.values())
+        outcomes = await asyncio.gather(*(write(body) for body in bodies))
+        failed: dict[str, dict[str, Any]] = {}
+        hint: float | None = None
+        first: tuple[Exception, int | None] | None = None
+        for body, outcome in zip(bodies, outcomes, strict=True):
+            if outcome is None:
+                continue
+            transient = classify(outcome)
+            if transient is None:
+                rejected.append(RejectedWrite(str(body["id"]), status_of(outcome), str(outcome)[:500]))
+                continue
+            failed[str(body["id"])] = body
+            first = first or (outcome, transient.status)
+            if transient.retry_after is not None:
+                hint = max(hint or 0.0, transient.retry_after)
+        pending = failed
+        if not pending or first is None:
+            break
+        delay = policy.backoff.delay(rounds, retry_after=hint, rand=rand)
+        if policy.gives_up_after(rounds):
+            raise StoreUnavailable(
+                f"{what}: {len(pending)} of {total} item(s) not written after {rounds} attempt(s): {first[0]}",
+                retry_after=delay,
+                attempts=rounds,
+                pending=len(pending),
+            ) from first[0]
+        policy.notify(RetryNotice(what, rounds, delay, len(pending), first[0], first[1]))
+        await sleep(delay)
+        waited += delay
+    if rejected:
+        raise StoreRejected(rejected)
+    log.debug("%s: %d item(s) in %d round(s), waited %.2f s", what, total, rounds, waited)
+    return WriteReport(written=total, rounds=rounds, waited_s=waited)
+
+
+class PredictionWriter:
+    """The worker's handle on the ``predictions`` container: one async client, schema ensured, retried writes.
+
+    Use as ``async with PredictionWriter(settings, policy=RetryPolicy.forever(on_retry=...)) as writer``; opening
+    retries with the same policy, so a worker started before Cosmos DB is reachable waits instead of crashing.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        policy: RetryPolicy,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._settings = settings
+        self._policy = policy
+        self._concurrency = concurrency
+        self._timeout = request_timeout_s
+        self._sleep = sleep
+        self._client: AsyncCosmosClient | None = None
+        self._container: AsyncItemUpserter | None = None
+
+    async def __aenter__(self) -> PredictionWriter:
+        client = async_client(self._settings)
+
+        async def connect() -> AsyncItemUpserter:
+            async with asyncio.timeout(self._timeout * 3):
+                await client.__aenter__()
+                database = await ensure_schema_async(client, self._settings)
+            return database.get_container_client(container_specs(self._settings.cosmos)[PREDICTIONS].name)
+
+        try:
+            self._container = await call_with_retries(
+                connect, policy=self._policy, what="open the results store", sleep=self._sleep
+            )
+        except BaseException:
+            await client.close()
+            raise
+        self._client = client
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._client is not None:
+            await self._client.close()
+        self._client = self._container = None
+
+    async def write(self, records: Iterable[PredictionRecord]) -> WriteReport:
+        if self._container is None:
+            raise RuntimeError("PredictionWriter is not open; use it with `async with`")
+        return await upsert_predictions(
+            self._container,
+            records,
+            policy=self._policy,
+            concurrency=self._concurrency,
+            request_timeout_s=self._timeout,
+            sleep=self._sleep,
+        )

@@ -1,0 +1,114 @@
+"""Which store errors are transient, and how long to wait between attempts."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from azure.core.exceptions import ServiceRequestError, ServiceResponseError
+from azure.cosmos.exceptions import CosmosHttpResponseError
+
+from tweet_triage.stream.exceptions import StoreUnavailable
+from tweet_triage.stream.store.retry import Backoff, RetryNotice, RetryPolicy, call_with_retries, classify
+
+
+def http_error(status: int, retry_after_ms: str | None = None) -> CosmosHttpResponseError:
+    error = CosmosHttpResponseError(status_code=status, message=f"status {status}")  # type: ignore[no-untyped-call]
+    if retry_after_ms is not None:
+        error.headers = {"x-ms-retry-after-ms": retry_after_ms}
+    return error
+
+
+@pytest.mark.parametrize("status", [408, 410, 429, 449, 500, 502, 503, 504])
+def test_transient_statuses(status: int) -> None:
+    transient = classify(http_error(status))
+    assert transient is not None and transient.status == status
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 412, 413])
+def test_permanent_statuses(status: int) -> None:
+    assert classify(http_error(status)) is None
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ServiceRequestError("connection refused"),
+        ServiceResponseError("connection reset"),
+        TimeoutError(),
+        ConnectionRefusedError(),
+    ],
+)
+def test_transport_errors_are_transient(error: Exception) -> None:
+    assert classify(error) is not None
+
+
+@pytest.mark.parametrize("error", [ValueError("Id contains illegal chars."), TypeError(), KeyError("id")])
+def test_programming_errors_are_permanent(error: Exception) -> None:
+    assert classify(error) is None
+
+
+def test_throttling_carries_the_stores_retry_after() -> None:
+    transient = classify(http_error(429, "250"))
+    assert transient is not None and transient.retry_after == 0.25
+    garbled = classify(http_error(429, "soon"))
+    assert garbled is not None and garbled.retry_after is None
+
+
+def test_backoff_grows_exponentially_with_equal_jitter_and_a_cap() -> None:
+    backoff = Backoff(initial_s=0.1, max_s=2.0, multiplier=2.0)
+    assert [backoff.delay(n, rand=lambda: 1.0) for n in (1, 2, 3, 4, 5, 6)] == [0.1, 0.2, 0.4, 0.8, 1.6, 2.0]
+    assert [backoff.delay(n, rand=lambda: 0.0) for n in (1, 2, 6)] == [0.05, 0.1, 1.0]
+
+
+def test_backoff_never_waits_less_than_the_stores_hint_and_survives_endless_outages() -> None:
+    backoff = Backoff(initial_s=0.1, max_s=2.0)
+    assert backoff.delay(1, retry_after=1.5, rand=lambda: 0.0) == 1.5
+    assert backoff.delay(100_000, rand=lambda: 1.0) == 2.0  # no float overflow after days of retrying
+
+
+@pytest.mark.parametrize("kwargs", [{"initial_s": 0}, {"initial_s": 2, "max_s": 1}, {"multiplier": 0.5}])
+def test_nonsense_backoffs_are_refused(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        Backoff(**kwargs)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def test_call_with_retries_succeeds_after_transient_failures() -> None:
+    failures: list[Exception] = [http_error(503), ServiceRequestError("down")]
+    notices: list[RetryNotice] = []
+    recorder = Recorder()
+
+    async def operation() -> str:
+        if failures:
+            raise failures.pop(0)
+        return "ok"
+
+    policy = RetryPolicy.forever(backoff=Backoff(initial_s=1, max_s=8), on_retry=notices.append)
+    result = asyncio.run(call_with_retries(operation, policy=policy, what="open", sleep=recorder.sleep, rand=lambda: 1))
+    assert result == "ok"
+    assert recorder.waits == [1, 2]
+    assert [(n.attempt, n.status) for n in notices] == [(1, 503), (2, None)]
+
+
+def test_call_with_retries_gives_up_when_bounded_and_reraises_permanent_errors() -> None:
+    async def unavailable() -> None:
+        raise http_error(503)
+
+    recorder = Recorder()
+    with pytest.raises(StoreUnavailable) as caught:
+        asyncio.run(call_with_retries(unavailable, policy=RetryPolicy(max_attempts=3), what="x", sleep=recorder.sleep))
+    assert caught.value.attempts == 3 and len(recorder.waits) == 2 and caught.value.retry_after > 0
+
+    async def bad_request() -> None:
+        raise http_error(400)
+
+    with pytest.raises(CosmosHttpResponseError):
+        asyncio.run(call_with_retries(bad_request, policy=RetryPolicy.forever(), what="x", sleep=recorder.sleep))

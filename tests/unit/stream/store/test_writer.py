@@ -1,0 +1,177 @@
+"""The worker's write path against a fake container that fails on cue: retries, backoff, give-up, rejections."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from azure.core.exceptions import ServiceRequestError
+from azure.cosmos.exceptions import CosmosHttpResponseError
+
+from tweet_triage.stream.events import TweetEvent
+from tweet_triage.stream.exceptions import StoreRejected, StoreUnavailable
+from tweet_triage.stream.store.records import PredictionRecord
+from tweet_triage.stream.store.retry import Backoff, RetryNotice, RetryPolicy
+from tweet_triage.stream.store.writer import upsert_items, upsert_predictions
+
+FAST = Backoff(initial_s=0.1, max_s=1.0)
+
+
+def http_error(status: int, message: str) -> CosmosHttpResponseError:
+    return CosmosHttpResponseError(status_code=status, message=message)  # type: ignore[no-untyped-call]
+
+
+def throttled(retry_after_ms: int) -> CosmosHttpResponseError:
+    error = http_error(429, "Request rate is large")
+    error.headers = {"x-ms-retry-after-ms": str(retry_after_ms)}
+    return error
+
+
+class FakeContainer:
+    """Stores items by id; ``failures`` decides, per call, whether to raise instead."""
+
+    def __init__(self, failures: Callable[[dict[str, Any], int], Exception | None] | None = None) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+        self.calls = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._failures = failures
+
+    async def upsert_item(self, body: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        self.calls += 1
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(0)  # let the other writers in, as real I/O would
+            error = self._failures(body, self.calls) if self._failures else None
+            if error is not None:
+                raise error
+            self.items[body["id"]] = body
+            return body
+        finally:
+            self.in_flight -= 1
+
+
+class Sleeps:
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def records(n: int, label: str = "disaster") -> list[PredictionRecord]:
+    return [
+        PredictionRecord.from_scoring(
+            TweetEvent(id=str(i), text=f"tweet {i}"),
+            label=label,
+            confidence=0.7,
+            probabilities={"disaster": 0.7, "not_disaster": 0.3} if label == "disaster" else {label: 0.7, "x": 0.3},
+            model_name="m",
+            model_version="1",
+            scored_at=datetime(2024, 5, 1, tzinfo=UTC),
+        )
+        for i in range(n)
+    ]
+
+
+def write(
+    container: FakeContainer, batch: list[PredictionRecord], policy: RetryPolicy, sleeps: Sleeps, **kw: Any
+) -> Any:
+    return asyncio.run(upsert_predictions(container, batch, policy=policy, sleep=sleeps, rand=lambda: 1.0, **kw))
+
+
+def test_everything_is_written_in_one_round_when_the_store_is_healthy() -> None:
+    container, sleeps = FakeContainer(), Sleeps()
+    report = write(container, records(100), RetryPolicy(max_attempts=1), sleeps, concurrency=8)
+    assert report.written == 100 and report.rounds == 1 and report.waited_s == 0
+    assert len(container.items) == 100 and sleeps.waits == []
+    assert container.max_in_flight <= 8
+
+
+def test_writing_twice_is_harmless() -> None:
+    container, sleeps = FakeContainer(), Sleeps()
+    write(container, records(10), RetryPolicy(), sleeps)
+    write(container, records(10, label="other"), RetryPolicy(), sleeps)
+    assert len(container.items) == 10
+    assert {item["label"] for item in container.items.values()} == {"other"}
+
+
+def test_throttled_items_wait_at_least_the_retry_after_and_only_they_are_retried() -> None:
+    def fail(body: dict[str, Any], call: int) -> Exception | None:
+        return throttled(750) if body["id"] in {"3", "7"} and call <= 10 else None
+
+    container, sleeps = FakeContainer(fail), Sleeps()
+    report = write(container, records(10), RetryPolicy(max_attempts=3, backoff=FAST), sleeps)
+    assert report.rounds == 2 and container.calls == 12  # 10 + the 2 throttled ones
+    assert sleeps.waits == [0.75]
+    assert len(container.items) == 10
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        http_error(503, "Service Unavailable"),
+        ServiceRequestError("Connection refused"),
+        ConnectionResetError("reset by peer"),
+    ],
+)
+def test_outage_then_recovery_with_growing_waits(error: Exception) -> None:
+    container = FakeContainer(lambda body, call: error if call <= 5 * 4 else None)  # 4 rounds of 5 fail
+    sleeps, notices = Sleeps(), list[RetryNotice]()
+    policy = RetryPolicy.forever(backoff=FAST, on_retry=notices.append)
+    report = write(container, records(5), policy, sleeps)
+    assert report.rounds == 5 and len(container.items) == 5
+    assert sleeps.waits == [0.1, 0.2, 0.4, 0.8]
+    assert [notice.attempt for notice in notices] == [1, 2, 3, 4]
+    assert all(notice.pending == 5 for notice in notices)
+
+
+def test_bounded_retries_raise_store_unavailable_with_what_is_left() -> None:
+    container = FakeContainer(lambda body, call: throttled(2000) if body["id"] == "0" else None)
+    sleeps = Sleeps()
+    with pytest.raises(StoreUnavailable) as caught:
+        write(container, records(4), RetryPolicy(max_attempts=3, backoff=FAST), sleeps)
+    assert caught.value.pending == 1 and caught.value.attempts == 3
+    assert caught.value.retry_after == 2.0
+    assert sleeps.waits == [2.0, 2.0]
+    assert sorted(container.items) == ["1", "2", "3"]  # the others are durable already
+
+
+def test_permanent_refusals_are_reported_after_everything_else_is_written() -> None:
+    too_large = http_error(413, "Request size is too large")
+    container = FakeContainer(lambda body, call: too_large if body["id"] == "2" else None)
+    sleeps = Sleeps()
+    with pytest.raises(StoreRejected) as caught:
+        write(container, records(5), RetryPolicy.forever(), sleeps)
+    assert [(r.item_id, r.status) for r in caught.value.rejected] == [("2", 413)]
+    assert sorted(container.items) == ["0", "1", "3", "4"]
+    assert sleeps.waits == []
+
+
+def test_a_hanging_request_times_out_and_is_retried() -> None:
+    class Hangs(FakeContainer):
+        async def upsert_item(self, body: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+            if self.calls == 0:
+                self.calls += 1
+                await asyncio.Event().wait()  # a paused server: no answer, ever
+            return await super().upsert_item(body)
+
+    container, sleeps = Hangs(), Sleeps()
+    report = write(container, records(1), RetryPolicy(max_attempts=2, backoff=FAST), sleeps, request_timeout_s=0.01)
+    assert report.rounds == 2 and "0" in container.items
+
+
+def test_the_last_item_with_an_id_wins_within_a_call() -> None:
+    container, sleeps = FakeContainer(), Sleeps()
+    items = [{"id": "1", "v": 1}, {"id": "2", "v": 1}, {"id": "1", "v": 2}]
+    report = asyncio.run(upsert_items(container, items, policy=RetryPolicy(), sleep=sleeps))
+    assert report.written == 2 and container.items["1"]["v"] == 2
+
+
+def test_concurrency_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="concurrency"):
+        asyncio.run(upsert_items(FakeContainer(), [], policy=RetryPolicy(), concurrency=0))
