@@ -14,6 +14,7 @@ from tweet_triage.cli.config import app as config_app
 from tweet_triage.cli.context import CliContext, cli_context
 from tweet_triage.errors import TriageError
 from tweet_triage.stack.cli import app as stack_app
+from tweet_triage.stream import publish_cli, results_cli, worker_cli
 from tweet_triage.training import cli as training_cli
 
 app = typer.Typer(
@@ -30,6 +31,9 @@ app.command("train")(training_cli.train)
 app.add_typer(training_cli.model_app, name="model")
 app.command("predict")(training_cli.predict)
 app.add_typer(training_cli.audit_app, name="audit")
+app.command("publish")(publish_cli.publish)
+app.add_typer(results_cli.app, name="results")
+app.command("worker")(worker_cli.worker)
 
 
 def _version() -> str:
@@ -66,6 +70,7 @@ def root(
 def main() -> None:
     # MLflow draws a progress bar for every artifact download; the CLI's output is for people and scripts.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     context = CliContext()
     try:
         app(obj=context)

@@ -1,0 +1,195 @@
+"""Scoring one micro-batch of raw stream messages: the worker's domain logic, free of Faust.
+
+For each batch, in this order:
+
+1. parse every message against the tweet contract; refused ones become dead letters (raw bytes, reason, source
+   partition/offset) sent to ``tweets-dlq``;
+2. score the valid tweets with *one* predictor (the production model at the start of the batch);
+3. upsert the prediction records (idempotent, id = tweet id) — the writer retries until the store answers;
+4. publish the scored events (with embeddings) to ``tweets-scored``.
+
+Only when :meth:`ScoringService.handle` returns may the caller acknowledge the batch's offsets: at-least-once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from tweet_triage.model.predictor import Predictor, ScoredBatch
+from tweet_triage.stream.dead_letters import DeadLetter
+from tweet_triage.stream.events import Rejection, RejectReason, TweetEvent, parse_event
+from tweet_triage.stream.scored import ScoredEvent
+from tweet_triage.stream.store.records import PredictionRecord
+from tweet_triage.stream.timestamps import utc_now
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One message as the broker delivered it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: datetime | None = None
+
+
+class RecordWriter(Protocol):
+    async def write(self, records: Iterable[PredictionRecord]) -> object: ...
+
+
+class Publisher(Protocol):
+    async def send_many(self, topic: str, messages: Sequence[tuple[bytes | None, bytes]]) -> None:
+        """Return only once the broker has acknowledged every message."""
+
+
+@dataclass(frozen=True)
+class Topics:
+    scored: str
+    dlq: str
+
+
+@dataclass
+class BatchOutcome:
+    received: int
+    scored: int
+    dead_lettered: int
+    model_version: str | None
+    scoring_seconds: float
+    write_seconds: float
+    publish_to_stored_seconds: list[float] = field(default_factory=list)
+    rejected_reasons: list[RejectReason] = field(default_factory=list)
+
+
+class ScoringService:
+    def __init__(
+        self,
+        *,
+        model_name: str,
+        predictor: Callable[[], Predictor],
+        writer: RecordWriter,
+        publisher: Publisher,
+        topics: Topics,
+        run_blocking: Callable[[Callable[[], ScoredBatch]], Awaitable[ScoredBatch]] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._model_name = model_name
+        self._predictor = predictor
+        self._writer = writer
+        self._publisher = publisher
+        self._topics = topics
+        self._run_blocking = run_blocking or _in_thread
+        self._clock = clock
+
+    async def handle(self, messages: Sequence[InboundMessage]) -> BatchOutcome:
+        tweets: list[TweetEvent] = []
+        letters: list[DeadLetter] = []
+        for message in messages:
+            parsed = parse_event(message.value or b"")
+            if isinstance(parsed, Rejection):
+                letters.append(self._dead_letter(message, parsed))
+            else:
+                tweets.append(parsed)
+        tweets = _last_per_id(tweets)
+
+        if letters:
+            await self._publisher.send_many(self._topics.dlq, [(letter.key, letter.to_json()) for letter in letters])
+            log.warning("%d message(s) dead-lettered: %s", len(letters), sorted({str(x.reason) for x in letters}))
+        if not tweets:
+            return BatchOutcome(
+                len(messages), 0, len(letters), None, 0.0, 0.0, rejected_reasons=[x.reason for x in letters]
+            )
+
+        predictor = self._predictor()  # one model for the whole batch
+        started = time.perf_counter()
+        scored = await self._run_blocking(
+            lambda: predictor.score([t.text for t in tweets], [t.keyword for t in tweets])
+        )
+        scoring_seconds = time.perf_counter() - started
+        now = self._clock()
+        records, events = self._results(tweets, predictor, scored, now)
+
+        started = time.perf_counter()
+        await self._writer.write(records)
+        write_seconds = time.perf_counter() - started
+        stored_at = self._clock()
+        await self._publisher.send_many(self._topics.scored, [(event.key, event.to_json()) for event in events])
+        latencies = [(stored_at - t.published_at).total_seconds() for t in tweets if t.published_at is not None]
+        return BatchOutcome(
+            received=len(messages),
+            scored=len(tweets),
+            dead_lettered=len(letters),
+            model_version=predictor.version,
+            scoring_seconds=scoring_seconds,
+            write_seconds=write_seconds,
+            publish_to_stored_seconds=latencies,
+            rejected_reasons=[x.reason for x in letters],
+        )
+
+    def _results(
+        self, tweets: list[TweetEvent], predictor: Predictor, scored: ScoredBatch, now: datetime
+    ) -> tuple[list[PredictionRecord], list[ScoredEvent]]:
+        probabilities, embeddings = scored.probabilities, scored.embeddings
+        labels = predictor.labels
+        records: list[PredictionRecord] = []
+        events: list[ScoredEvent] = []
+        for row, tweet in enumerate(tweets):
+            probs = {label: float(p) for label, p in zip(labels, probabilities[row], strict=True)}
+            label = max(probs, key=lambda name: probs[name])
+            records.append(
+                PredictionRecord.from_scoring(
+                    tweet,
+                    label=label,
+                    confidence=probs[label],
+                    probabilities=probs,
+                    model_name=self._model_name,
+                    model_version=predictor.version,
+                    scored_at=now,
+                )
+            )
+            events.append(
+                ScoredEvent(
+                    id=tweet.id,
+                    label=label,
+                    confidence=probs[label],
+                    probabilities=probs,
+                    model_name=self._model_name,
+                    model_version=predictor.version,
+                    embedding=[float(x) for x in embeddings[row]],
+                    created_at=tweet.created_at,
+                    scored_at=now,
+                    published_at=tweet.published_at,
+                )
+            )
+        return records, events
+
+    def _dead_letter(self, message: InboundMessage, rejection: Rejection) -> DeadLetter:
+        return DeadLetter.build(
+            raw=message.value,
+            rejection=rejection,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key,
+            source_timestamp=message.timestamp,
+            now=self._clock(),
+        )
+
+
+def _last_per_id(tweets: list[TweetEvent]) -> list[TweetEvent]:
+    """A re-delivered tweet may appear twice in one batch; keep the last (the upsert would keep it anyway)."""
+    return list({t.id: t for t in tweets}.values())
+
+
+async def _in_thread(work: Callable[[], ScoredBatch]) -> ScoredBatch:
+    """Run CPU-bound scoring off the event loop (ONNX Runtime releases the GIL), so heartbeats keep flowing."""
+    return await asyncio.to_thread(work)

@@ -1,0 +1,226 @@
+"""The Faust worker: a thin edge around :class:`~tweet_triage.stream.scoring.ScoringService`.
+
+* consumes ``tweets`` as raw bytes (parsing is ours, so malformed messages reach the dead-letter topic, not a crash);
+* cuts micro-batches with ``take_events(n, within=t)``; Faust acknowledges a batch's offsets only when the loop asks
+  for the next batch, i.e. after the predictions are stored and the scored/dead-letter events are acknowledged by
+  the broker — at-least-once end to end, with idempotent upserts making re-deliveries harmless;
+* polls the ``production`` alias on a timer and hot-swaps the model;
+* serves ``/healthz`` and ``/metrics`` (Prometheus) on its web port (127.0.0.1 by default).
+
+Exactly-once (Kafka transactions) is deliberately not used: Event Hubs Standard and the local broker lack it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tweet_triage.errors import ModelError
+from tweet_triage.model.registry import Registry
+from tweet_triage.model.watcher import ModelWatcher, Swap
+from tweet_triage.settings import Settings
+from tweet_triage.stream.kafka_client import EVENTHUBS_SASL_USERNAME, kafka_client_options
+from tweet_triage.stream.metrics import WorkerMetrics
+from tweet_triage.stream.scoring import InboundMessage, ScoringService, Topics
+from tweet_triage.stream.store.retry import RetryNotice, RetryPolicy
+from tweet_triage.stream.store.writer import PredictionWriter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    batch_size: int = 64
+    batch_window_s: float = 0.2
+    model_poll_s: float = 5.0
+    web_host: str = "127.0.0.1"
+    web_port: int = 16066
+    partitions: int = 2
+
+
+class KafkaSender:
+    """Sends a batch of messages and returns when the broker acknowledged all of them."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._producer: Any = None
+
+    async def start(self) -> None:
+        from aiokafka import AIOKafkaProducer
+
+        self._producer = AIOKafkaProducer(
+            **kafka_client_options(self._settings), acks="all", linger_ms=2, enable_idempotence=False
+        )
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+
+    async def send_many(self, topic: str, messages: Sequence[tuple[bytes | None, bytes]]) -> None:
+        futures = [await self._producer.send(topic, value=value, key=key) for key, value in messages]
+        await asyncio.gather(*futures)
+
+
+class WorkerRuntime:
+    """Everything the agent needs, opened once when the agent starts and closed when it stops."""
+
+    def __init__(self, settings: Settings, options: WorkerOptions, metrics: WorkerMetrics) -> None:
+        self.settings = settings
+        self.options = options
+        self.metrics = metrics
+        self.watcher = ModelWatcher(Registry(settings), on_swap=self._on_swap)
+        self.sender = KafkaSender(settings)
+        self.writer = PredictionWriter(settings, policy=RetryPolicy.forever(on_retry=self._on_store_retry))
+        self.service: ScoringService | None = None
+        self.last_batch_at: datetime | None = None
+
+    async def start(self) -> ScoringService:
+        await self._wait_for_model()
+        await self.sender.start()
+        await self.writer.__aenter__()
+        kafka = self.settings.kafka
+        self.service = ScoringService(
+            model_name=self.settings.mlflow.model_name,
+            predictor=lambda: self.watcher.current,
+            writer=self.writer,
+            publisher=self.sender,
+            topics=Topics(scored=kafka.topic_scored, dlq=kafka.topic_dlq),
+        )
+        return self.service
+
+    async def stop(self) -> None:
+        await self.writer.__aexit__(None, None, None)
+        await self.sender.stop()
+
+    async def refresh_model(self) -> None:
+        await asyncio.to_thread(self.watcher.try_refresh)
+
+    async def _wait_for_model(self) -> None:
+        """Consume nothing until a production model is loaded: tweets wait safely in the topic meanwhile."""
+        while True:
+            try:
+                await asyncio.to_thread(self.watcher.refresh)
+                return
+            except ModelError as exc:
+                log.warning("waiting for a production model: %s", exc)
+            await asyncio.sleep(self.options.model_poll_s)  # retry interval while no model exists
+
+    def _on_swap(self, swap: Swap) -> None:
+        self.metrics.set_model(swap.current)
+        if swap.previous is not None:
+            self.metrics.model_swaps.inc()
+
+    def _on_store_retry(self, notice: RetryNotice) -> None:
+        self.metrics.store_retries.inc()  # the policy itself logs each retry
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "status": "ok" if self.watcher.ready and self.service is not None else "starting",
+            "model_version": self.watcher.current.version if self.watcher.ready else None,
+            "last_batch_at": self.last_batch_at.isoformat() if self.last_batch_at else None,
+        }
+
+
+def build_app(settings: Settings, options: WorkerOptions) -> Any:
+    """The Faust app with the scoring agent, the model-refresh timer and the web pages."""
+    import faust
+
+    kafka = settings.kafka
+    metrics = WorkerMetrics()
+    runtime = WorkerRuntime(settings, options, metrics)
+    app = faust.App(
+        kafka.consumer_group,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=_credentials(settings),
+        broker_session_timeout=kafka.session_timeout_s,
+        broker_heartbeat_interval=kafka.heartbeat_interval_s,
+        broker_rebalance_timeout=kafka.rebalance_timeout_s,
+        consumer_auto_offset_reset="earliest",
+        topic_partitions=options.partitions,
+        topic_allow_declare=False,
+        topic_disable_leader=True,
+        producer_acks=-1,
+        store="memory://",
+        datadir=str(settings.stack.state_dir / "faust"),
+        web_enabled=True,
+        web_host=options.web_host,
+        web_port=options.web_port,
+        web_in_thread=False,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    app.triage_runtime = runtime  # type: ignore[attr-defined]
+    tweets = app.topic(kafka.topic_tweets, key_type=bytes, value_type=bytes)
+
+    @app.agent(tweets)
+    async def score(stream: Any) -> None:
+        service = await runtime.start()
+        try:
+            async for events in stream.take_events(options.batch_size, within=options.batch_window_s):
+                outcome = await service.handle([_inbound(event) for event in events])
+                metrics.observe(outcome)
+                runtime.last_batch_at = datetime.now(UTC)
+        finally:
+            await runtime.stop()
+
+    @app.timer(interval=options.model_poll_s)  # type: ignore[untyped-decorator]
+    async def refresh_model() -> None:
+        await runtime.refresh_model()
+
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        body = runtime.health()
+        return web.json(body, status=200 if body["status"] == "ok" else 503)
+
+    @app.page("/metrics")
+    async def prometheus(web: Any, request: Any) -> Any:
+        return web.bytes(metrics.render(), content_type="text/plain; version=0.0.4")
+
+    return app
+
+
+def _inbound(event: Any) -> InboundMessage:
+    message = event.message
+    timestamp = datetime.fromtimestamp(message.timestamp, UTC) if message.timestamp else None
+    return InboundMessage(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value,
+        timestamp=timestamp,
+    )
+
+
+def _credentials(settings: Settings) -> Any:
+    secret = settings.kafka.eventhubs_connection_string
+    if secret is None:
+        return None
+    import faust
+    from aiokafka.helpers import create_ssl_context
+
+    return faust.SASLCredentials(
+        username=EVENTHUBS_SASL_USERNAME,
+        password=secret.get_secret_value(),
+        ssl_context=create_ssl_context(),
+        mechanism="PLAIN",
+    )
+
+
+def run_worker(settings: Settings, options: WorkerOptions, *, loglevel: str = "info") -> None:
+    """Create the topics if needed, then run the Faust worker until it is stopped (SIGINT/SIGTERM)."""
+    import faust
+
+    from tweet_triage.stream.topics import ensure_topics
+
+    asyncio.run(ensure_topics(settings, partitions=options.partitions))
+    app = build_app(settings, options)
+    worker = faust.Worker(app, loglevel=loglevel)
+    for noisy in ("azure", "aiokafka", "mlflow"):  # per-request logs drown the worker's own
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    worker.execute_from_commandline()

@@ -1,0 +1,32 @@
+"""`triage worker`: run the stream scoring worker."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from tweet_triage.cli.context import cli_context
+
+
+def worker(
+    ctx: typer.Context,
+    batch_size: Annotated[int, typer.Option(min=1, max=1024, help="Most tweets per micro-batch.")] = 64,
+    batch_window: Annotated[float, typer.Option(min=0.01, max=10, help="Seconds to wait for a batch to fill.")] = 0.2,
+    model_poll: Annotated[float, typer.Option(min=0.5, help="Seconds between checks of the production alias.")] = 5.0,
+    web_port: Annotated[int, typer.Option(min=1, max=65535, help="Port of /healthz and /metrics.")] = 16066,
+    partitions: Annotated[int, typer.Option(min=1, help="Partitions for topics the worker creates.")] = 2,
+) -> None:
+    """Consume tweets, score them with the production model, store predictions; runs until stopped."""
+    from tweet_triage.stream.worker import WorkerOptions, run_worker
+
+    context = cli_context(ctx)
+    options = WorkerOptions(
+        batch_size=batch_size,
+        batch_window_s=batch_window,
+        model_poll_s=model_poll,
+        web_host=context.settings.stack.host,
+        web_port=web_port,
+        partitions=partitions,
+    )
+    run_worker(context.settings, options)
