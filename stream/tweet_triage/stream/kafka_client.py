@@ -1,0 +1,30 @@
+"""aiokafka connection options from the settings: the local broker, or the Event Hubs Kafka endpoint.
+
+Event Hubs speaks Kafka on port 9093 with SASL_SSL and the PLAIN mechanism; the user name is the literal
+``$ConnectionString`` and the password is the namespace connection string (a secret, read only from settings).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tweet_triage.settings import Settings
+
+EVENTHUBS_SASL_USERNAME = "$ConnectionString"
+
+
+def kafka_client_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments shared by ``AIOKafkaProducer``, ``AIOKafkaConsumer`` and ``AIOKafkaAdminClient``."""
+    options: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap, "client_id": "tweet-triage"}
+    secret = settings.kafka.eventhubs_connection_string
+    if secret is not None:
+        from aiokafka.helpers import create_ssl_context
+
+        options.update(
+            security_protocol="SASL_SSL",
+            sasl_mechanism="PLAIN",
+            sasl_plain_username=EVENTHUBS_SASL_USERNAME,
+            sasl_plain_password=secret.get_secret_value(),
+            ssl_context=create_ssl_context(),
+        )
+    return options

@@ -1,0 +1,74 @@
+"""Create the stream's four topics if they are missing (idempotent).
+
+Works wherever the broker accepts CreateTopics (the local Tansu broker does). On Event Hubs, event hubs are
+usually created with the namespace's infrastructure code; there this is a no-op when they already exist.
+Partition counts cannot be changed afterwards (the local broker has no CreatePartitions either).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Final
+
+from tweet_triage.errors import TriageError
+from tweet_triage.settings import Settings
+from tweet_triage.stream.kafka_client import kafka_client_options
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PARTITIONS: Final = 2
+_TOPIC_ALREADY_EXISTS: Final = 36
+
+
+class TopicError(TriageError):
+    """A topic could not be listed or created."""
+
+
+def stream_topics(settings: Settings) -> list[str]:
+    """The four topic names: tweets, scored, dead letters, feedback."""
+    kafka = settings.kafka
+    return [kafka.topic_tweets, kafka.topic_scored, kafka.topic_dlq, kafka.topic_feedback]
+
+
+async def ensure_topics(
+    settings: Settings,
+    *,
+    names: Sequence[str] | None = None,
+    partitions: int = DEFAULT_PARTITIONS,
+    replication_factor: int = 1,
+    timeout_s: float = 30.0,
+) -> list[str]:
+    """Create each topic of ``names`` (default: the four stream topics) that does not exist; return the created ones."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.errors import KafkaError
+
+    if partitions < 1:
+        raise ValueError("partitions must be at least 1")
+    wanted = list(dict.fromkeys(names if names is not None else stream_topics(settings)))
+    admin = AIOKafkaAdminClient(**kafka_client_options(settings), request_timeout_ms=int(timeout_s * 1000))
+    try:
+        await admin.start()
+        existing = set(await admin.list_topics())
+        missing = [name for name in wanted if name not in existing]
+        if not missing:
+            return []
+        response = await admin.create_topics(
+            [NewTopic(name, partitions, replication_factor) for name in missing], timeout_ms=int(timeout_s * 1000)
+        )
+    except KafkaError as exc:
+        hint = " Is the local stack running (`triage stack up`)?" if settings.profile == "local" else ""
+        raise TopicError(
+            f"cannot create topics on the Kafka broker at {settings.kafka_bootstrap}: {exc}.{hint}"
+        ) from exc
+    finally:
+        await admin.close()
+    created = []
+    for name, code, message in (error[:3] for error in response.topic_errors):
+        if code == 0:
+            created.append(name)
+        elif code != _TOPIC_ALREADY_EXISTS:  # someone else created it in the meantime: fine
+            raise TopicError(f"cannot create topic {name!r} on {settings.kafka_bootstrap}: {message} (code {code})")
+    if created:
+        log.info("created topics %s with %d partition(s)", ", ".join(created), partitions)
+    return created
