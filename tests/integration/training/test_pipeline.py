@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.integration.training.conftest import package_dir
+from tests.integration.conftest import package_dir
 from tweet_triage.model.package import DriftReference, PackageMeta
 from tweet_triage.model.predictor import Predictor
 from tweet_triage.model.registry import CANDIDATE, Registry

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.training.conftest import QUICK
+from tests.integration.conftest import QUICK
 from tweet_triage.errors import UsageError
 from tweet_triage.model.approvals import Action
 from tweet_triage.model.registry import CANDIDATE, PRODUCTION, Registry

@@ -1,0 +1,210 @@
+"""Worker processes against the real local broker, Cosmos DB server and MLflow registry.
+
+Each test gets its own topics, consumer group, Cosmos database and web port, so tests never see each other's data.
+The model is the session's quick-profile package, registered under a separate model name with two versions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port
+from tests.helpers import wait_until
+from tweet_triage.model.registry import PRODUCTION, Registry
+from tweet_triage.settings import Settings, load_settings
+from tweet_triage.stream.store.reader import PredictionReader
+from tweet_triage.stream.store.records import PredictionRecord
+from tweet_triage.training.pipeline import PipelineResult, approval_log
+from tweet_triage.training.promotion import promote
+
+TRIAGE = str(Path(sys.executable).with_name("triage"))
+STREAM_MODEL = "tweet-triage-stream-test"
+
+
+@dataclass(frozen=True)
+class StreamModels:
+    first: str
+    second: str
+
+
+@pytest.fixture(scope="session")
+def stream_models(first_candidate: PipelineResult, registry: Registry, training_settings: Settings) -> StreamModels:
+    """Two registered versions of the quick-profile package under their own name; the first in production."""
+    settings = load_settings(
+        stack=training_settings.stack.model_dump(), mlflow={"model_name": STREAM_MODEL, "experiment": STREAM_MODEL}
+    )
+    stream_registry = Registry(settings)
+    package = registry.download(first_candidate.version)
+    tags = {"gate.passed": "false", "dataset.version": first_candidate.version.tags["dataset.version"]}
+    versions = [stream_registry.register(first_candidate.run_id, package, tags, "stream test").version for _ in "ab"]
+    promote(
+        stream_registry,
+        approval_log(stream_registry),
+        version=versions[0],
+        approver="tests",
+        reason="stream tests",
+        override_reason="quick profile",
+    )
+    return StreamModels(*versions)
+
+
+@dataclass
+class StreamEnv:
+    settings: Settings
+    env: dict[str, str]
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    ports: list[int] = field(default_factory=list)
+
+    def start_worker(self, *extra: str) -> subprocess.Popen[bytes]:
+        port = free_port()
+        log = Path(self.env["TRIAGE_STACK__STATE_DIR"]) / f"worker-{port}.log"
+        proc = subprocess.Popen(
+            [TRIAGE, "worker", "--web-port", str(port), "--batch-window", "0.1", "--model-poll", "0.5", *extra],
+            env=self.env,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.workers.append(proc)
+        self.ports.append(port)
+        wait_until(
+            lambda: self.health(port).get("status") == "ok" or proc.poll() is not None,
+            timeout_s=90,
+            what=f"worker on port {port} to be ready",
+        )
+        assert proc.poll() is None, log.read_text()[-3000:]
+        return proc
+
+    def health(self, port: int) -> dict[str, object]:
+        try:
+            return dict(httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json())
+        except (httpx.HTTPError, ValueError):
+            return {}
+
+    def metric(self, port: int, name: str) -> float:
+        try:
+            text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+        except httpx.HTTPError:
+            return float("nan")
+        values = [float(line.split()[-1]) for line in text.splitlines() if line.startswith(name)]
+        return sum(values) if values else 0.0
+
+    def publish(self, values: Sequence[tuple[bytes | None, bytes]]) -> None:
+        from aiokafka import AIOKafkaProducer
+
+        async def send() -> None:
+            producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all")
+            await producer.start()
+            try:
+                futures = [await producer.send(self.settings.kafka.topic_tweets, value=v, key=k) for k, v in values]
+                await asyncio.gather(*futures)
+            finally:
+                await producer.stop()
+
+        asyncio.run(send())
+
+    def publish_tweets(self, ids: Sequence[str], text: str = "flood water rising near the bridge") -> None:
+        self.publish([(i.encode(), json.dumps({"id": i, "text": f"{text} #{i}"}).encode()) for i in ids])
+
+    def stored(self) -> list[PredictionRecord]:
+        try:
+            with PredictionReader.open(self.settings) as reader:
+                return [PredictionRecord.from_item(item) for item in reader.iter_items()]
+        except Exception:
+            return []
+
+    def wait_stored(self, count: int, timeout_s: float = 120) -> list[PredictionRecord]:
+        def enough() -> list[PredictionRecord]:
+            records = self.stored()
+            return records if len(records) >= count else []
+
+        return wait_until(enough, timeout_s=timeout_s, what=f"{count} stored predictions")
+
+    def dead_letters(self, count: int, timeout_s: float = 60) -> list[dict[str, object]]:
+        from aiokafka import AIOKafkaConsumer
+
+        async def read() -> list[dict[str, object]]:
+            consumer = AIOKafkaConsumer(
+                self.settings.kafka.topic_dlq,
+                bootstrap_servers=self.settings.kafka_bootstrap,
+                auto_offset_reset="earliest",
+                group_id=f"dlq-{uuid.uuid4().hex[:6]}",
+            )
+            await consumer.start()
+            letters: list[dict[str, object]] = []
+            try:
+                async with asyncio.timeout(timeout_s):
+                    while len(letters) < count:
+                        batch = await consumer.getmany(timeout_ms=500)
+                        letters += [json.loads(m.value) for msgs in batch.values() for m in msgs]
+            finally:
+                await consumer.stop()
+            return letters
+
+        return asyncio.run(read())
+
+    def stop_all(self) -> None:
+        for proc in self.workers:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.workers:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+@pytest.fixture
+def stream_env(local_stack: Settings, stream_models: StreamModels) -> Iterator[StreamEnv]:
+    tag = uuid.uuid4().hex[:8]
+    stack = local_stack.stack
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_")}
+    env.update(
+        {
+            "TRIAGE_STACK__STATE_DIR": str(stack.state_dir),
+            "TRIAGE_STACK__KAFKA_PORT": str(stack.kafka_port),
+            "TRIAGE_STACK__COSMOS_PORT": str(stack.cosmos_port),
+            "TRIAGE_STACK__MLFLOW_PORT": str(stack.mlflow_port),
+            "TRIAGE_MLFLOW__MODEL_NAME": STREAM_MODEL,
+            "TRIAGE_KAFKA__TOPIC_TWEETS": f"tweets-{tag}",
+            "TRIAGE_KAFKA__TOPIC_SCORED": f"scored-{tag}",
+            "TRIAGE_KAFKA__TOPIC_DLQ": f"dlq-{tag}",
+            "TRIAGE_KAFKA__TOPIC_FEEDBACK": f"feedback-{tag}",
+            "TRIAGE_KAFKA__CONSUMER_GROUP": f"workers-{tag}",
+            "TRIAGE_COSMOS__DATABASE": f"db-{tag}",
+        }
+    )
+    settings = load_settings(
+        stack=stack.model_dump(),
+        mlflow={"model_name": STREAM_MODEL},
+        kafka={
+            "topic_tweets": f"tweets-{tag}",
+            "topic_scored": f"scored-{tag}",
+            "topic_dlq": f"dlq-{tag}",
+            "topic_feedback": f"feedback-{tag}",
+            "consumer_group": f"workers-{tag}",
+        },
+        cosmos={"database": f"db-{tag}"},
+    )
+    stream = StreamEnv(settings, env)
+    try:
+        yield stream
+    finally:
+        stream.stop_all()
+
+
+def production_version(settings: Settings) -> str:
+    return Registry(settings).get(PRODUCTION).version

@@ -1,0 +1,148 @@
+"""The stream worker's guarantees, end to end against the real local services."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import psutil
+import pytest
+
+from tests.helpers import wait_until
+from tests.integration.worker.conftest import StreamEnv, StreamModels
+from tweet_triage.model.registry import PRODUCTION, Registry
+from tweet_triage.training.pipeline import approval_log
+from tweet_triage.training.promotion import promote
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def ids(prefix: str, n: int) -> list[str]:
+    return [f"{prefix}-{i:04d}" for i in range(n)]
+
+
+def test_every_tweet_is_stored_once_with_its_model_version(stream_env: StreamEnv) -> None:
+    stream_env.start_worker()
+    expected = ids("t", 200)
+    stream_env.publish_tweets(expected)
+    stored = stream_env.wait_stored(len(expected))
+    assert sorted(r.id for r in stored) == expected
+    version = Registry(stream_env.settings).get(PRODUCTION).version
+    assert {r.model_version for r in stored} == {version}
+    assert all(r.label in r.probabilities and r.confidence == max(r.probabilities.values()) for r in stored)
+
+
+MALFORMED: list[tuple[str, bytes]] = [
+    ("not_json", b"this is not json"),
+    ("not_an_object", b'["an", "array"]'),
+    ("missing_id", b'{"text": "no id here"}'),
+    ("missing_text", b'{"id": "m-1"}'),
+    ("blank_text", b'{"id": "m-2", "text": "   "}'),
+    ("text_too_long", json.dumps({"id": "m-3", "text": "x" * 5000}).encode()),
+    ("id_wrong_type", b'{"id": 12345, "text": "numeric id"}'),
+    ("text_wrong_type", b'{"id": "m-4", "text": 42}'),
+    ("not_utf8", b'{"id": "m-5", "text": "\xff\xfe bad bytes"}'),
+    ("payload_too_large", b'{"id": "m-6", "text": "' + b"y" * 70_000 + b'"}'),
+    ("empty", b""),
+    ("bad_created_at", b'{"id": "m-7", "text": "ok text", "created_at": "yesterday-ish"}'),
+]
+
+
+def test_malformed_events_go_to_the_dlq_with_reasons_and_the_stream_goes_on(stream_env: StreamEnv) -> None:
+    worker = stream_env.start_worker()
+    valid = ids("v", 50)
+    messages: list[tuple[bytes | None, bytes]] = []
+    for i, tweet_id in enumerate(valid):
+        messages.append((tweet_id.encode(), json.dumps({"id": tweet_id, "text": f"smoke over the hills {i}"}).encode()))
+        if i < len(MALFORMED):
+            messages.append((None, MALFORMED[i][1]))
+    stream_env.publish(messages)
+
+    stored = stream_env.wait_stored(len(valid))
+    assert sorted(r.id for r in stored) == valid
+    letters = stream_env.dead_letters(len(MALFORMED))
+    assert sorted(str(letter["reason"]) for letter in letters) == sorted(reason for reason, _ in MALFORMED)
+    for letter in letters:
+        assert letter["topic"] == stream_env.settings.kafka.topic_tweets
+        assert isinstance(letter["partition"], int) and isinstance(letter["offset"], int)
+        assert letter["message"]
+    assert worker.poll() is None, "the worker must survive bad input"
+    assert stream_env.metric(stream_env.ports[0], "triage_worker_dead_letters_total") == len(MALFORMED)
+
+
+def test_a_worker_killed_mid_replay_loses_nothing(stream_env: StreamEnv) -> None:
+    first = stream_env.start_worker()
+    stream_env.start_worker()
+    expected = ids("k", 600)
+    stream_env.publish_tweets(expected[:300])
+    wait_until(lambda: len(stream_env.stored()) >= 50, timeout_s=60, what="the replay to be under way")
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    stream_env.publish_tweets(expected[300:])
+    stored = stream_env.wait_stored(len(expected), timeout_s=180)
+    assert sorted(r.id for r in stored) == expected  # every tweet exactly once: re-deliveries were upserted away
+
+
+def test_results_store_outage_pauses_the_stream_and_loses_nothing(stream_env: StreamEnv) -> None:
+    worker = stream_env.start_worker()
+    port = stream_env.ports[0]
+    expected = ids("c", 300)
+    stream_env.publish_tweets(expected[:100])
+    stream_env.wait_stored(100)
+    cosmos = _cosmos_process(stream_env)
+    cosmos.suspend()
+    try:
+        stream_env.publish_tweets(expected[100:])
+        wait_until(
+            lambda: stream_env.metric(port, "triage_worker_store_retries_total") >= 2,
+            timeout_s=90,
+            what="the worker to notice the outage and retry",
+        )
+        assert worker.poll() is None
+    finally:
+        cosmos.resume()
+    stored = stream_env.wait_stored(len(expected), timeout_s=180)
+    assert sorted(r.id for r in stored) == expected
+    assert worker.poll() is None, "the worker must ride out the outage"
+
+
+def _cosmos_process(stream_env: StreamEnv) -> psutil.Process:
+    port = stream_env.settings.stack.cosmos_port
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN and conn.pid:
+            return psutil.Process(conn.pid)
+    raise AssertionError(f"no process listens on the Cosmos port {port}")
+
+
+def test_moving_the_production_alias_mid_replay_swaps_the_model(
+    stream_env: StreamEnv, stream_models: StreamModels
+) -> None:
+    registry = Registry(stream_env.settings)
+    old = registry.get(PRODUCTION).version
+    new = stream_models.second if old == stream_models.first else stream_models.first
+    stream_env.start_worker()
+    port = stream_env.ports[0]
+    before, after = ids("a", 150), ids("b", 150)
+    stream_env.publish_tweets(before)
+    stream_env.wait_stored(len(before))
+    promote(
+        registry,
+        approval_log(registry),
+        version=new,
+        approver="tests",
+        reason="swap test",
+        override_reason="quick profile",
+    )
+    wait_until(
+        lambda: stream_env.health(port).get("model_version") == new,
+        timeout_s=60,
+        what="the worker to serve the new version",
+    )
+    stream_env.publish_tweets(after)
+    stored = {r.id: r for r in stream_env.wait_stored(len(before) + len(after))}
+    assert sorted(stored) == sorted(before + after)
+    assert {r.model_version for r in stored.values()} <= {old, new}
+    assert {stored[i].model_version for i in before} == {old}
+    assert {stored[i].model_version for i in after} == {new}
+    assert stream_env.metric(port, "triage_worker_model_swaps_total") == 1
