@@ -60,6 +60,7 @@ class RejectReason(StrEnum):
     TEXT_TOO_LONG = "text_too_long"
     BAD_CREATED_AT = "bad_created_at"
     INVALID_EVENT = "invalid_event"
+    STORE_REJECTED = "store_rejected"  # valid tweet, but the results store refused its item for good (e.g. 413)
 
 
 @dataclass(frozen=True)

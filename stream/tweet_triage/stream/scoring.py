@@ -24,6 +24,7 @@ from typing import Protocol
 from tweet_triage.model.predictor import Predictor, ScoredBatch
 from tweet_triage.stream.dead_letters import DeadLetter
 from tweet_triage.stream.events import Rejection, RejectReason, TweetEvent, parse_event
+from tweet_triage.stream.exceptions import StoreRejected
 from tweet_triage.stream.scored import ScoredEvent
 from tweet_triage.stream.store.records import PredictionRecord
 from tweet_triage.stream.timestamps import utc_now
@@ -119,8 +120,13 @@ class ScoringService:
         records, events = self._results(tweets, predictor, scored, now)
 
         started = time.perf_counter()
-        await self._writer.write(records)
+        refused = await self._write(records)
         write_seconds = time.perf_counter() - started
+        if refused:
+            by_id = {m.key.decode("utf-8", "replace") if m.key else None: m for m in messages}
+            letters += await self._dead_letter_refused(refused, tweets, by_id)
+            events = [e for e in events if e.id not in refused]
+            tweets = [t for t in tweets if t.id not in refused]
         stored_at = self._clock()
         await self._publisher.send_many(self._topics.scored, [(event.key, event.to_json()) for event in events])
         latencies = [(stored_at - t.published_at).total_seconds() for t in tweets if t.published_at is not None]
@@ -171,6 +177,26 @@ class ScoringService:
                 )
             )
         return records, events
+
+    async def _write(self, records: list[PredictionRecord]) -> dict[str, str]:
+        """Write the records; returns {tweet id: why} for items the store refused for good (all others are written)."""
+        try:
+            await self._writer.write(records)
+        except StoreRejected as exc:
+            return {r.item_id: f"results store refused the item (status {r.status}): {r.message}" for r in exc.rejected}
+        return {}
+
+    async def _dead_letter_refused(
+        self, refused: dict[str, str], tweets: list[TweetEvent], by_key: dict[str | None, InboundMessage]
+    ) -> list[DeadLetter]:
+        letters = []
+        for tweet in tweets:
+            if tweet.id in refused:
+                source = by_key.get(tweet.id) or InboundMessage("", 0, 0, tweet.id.encode(), tweet.to_json())
+                letters.append(self._dead_letter(source, Rejection(RejectReason.STORE_REJECTED, refused[tweet.id])))
+        await self._publisher.send_many(self._topics.dlq, [(x.key, x.to_json()) for x in letters])
+        log.error("%d tweet(s) refused by the results store, dead-lettered", len(letters))
+        return letters
 
     def _dead_letter(self, message: InboundMessage, rejection: Rejection) -> DeadLetter:
         return DeadLetter.build(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -162,7 +163,13 @@ def build_app(settings: Settings, options: WorkerOptions) -> Any:
         service = await runtime.start()
         try:
             async for events in stream.take_events(options.batch_size, within=options.batch_window_s):
-                outcome = await service.handle([_inbound(event) for event in events])
+                try:
+                    outcome = await service.handle([_inbound(event) for event in events])
+                except Exception:
+                    # Fail-stop: leaving the loop would let Faust acknowledge this batch although it was not
+                    # stored. Exit without acknowledging; the group re-delivers the batch to a healthy worker.
+                    log.critical("unexpected error while handling a batch; exiting without committing", exc_info=True)
+                    os._exit(70)
                 metrics.observe(outcome)
                 runtime.last_batch_at = datetime.now(UTC)
         finally:
