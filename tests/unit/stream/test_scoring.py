@@ -6,7 +6,7 @@ import asyncio
 import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import numpy as np
 
@@ -21,7 +21,7 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
 class FakePredictor:
-    labels = ["disaster", "not_disaster"]
+    labels: ClassVar[list[str]] = ["disaster", "not_disaster"]
 
     def __init__(self, version: str) -> None:
         self.version = version
