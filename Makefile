@@ -29,9 +29,8 @@ $(STAMP): pyproject.toml constraints.txt | $(PY)
 setup: $(STAMP) ## Create .venv, install the pinned dependencies and the local Cosmos DB server
 	$(TRIAGE) stack install
 
-demo: setup ## Start the local stack and show where everything is
-	$(TRIAGE) stack up
-	@echo "MLflow UI: http://127.0.0.1:$${TRIAGE_STACK__MLFLOW_PORT:-15000}   Stop everything: $(TRIAGE) stack down"
+demo: setup ## The whole pipeline on the local stack: train if needed, stream the dataset, summarise
+	$(TRIAGE) demo
 
 test: setup ## Run the whole test suite (starts its own local services on free ports)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -14,7 +14,7 @@ from tweet_triage.cli.config import app as config_app
 from tweet_triage.cli.context import CliContext, cli_context
 from tweet_triage.errors import TriageError
 from tweet_triage.stack.cli import app as stack_app
-from tweet_triage.stream import publish_cli, results_cli, worker_cli
+from tweet_triage.stream import demo_cli, publish_cli, results_cli, worker_cli
 from tweet_triage.training import cli as training_cli
 
 app = typer.Typer(
@@ -34,6 +34,7 @@ app.add_typer(training_cli.audit_app, name="audit")
 app.command("publish")(publish_cli.publish)
 app.add_typer(results_cli.app, name="results")
 app.command("worker")(worker_cli.worker)
+app.command("demo")(demo_cli.demo)
 
 
 def _version() -> str:

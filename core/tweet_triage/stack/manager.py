@@ -75,9 +75,12 @@ class StackManager:
         return [self._up_one(spec, on_event) for spec in self.specs]
 
     def down(self, on_event: Callable[[str], None] = log.info) -> dict[str, list[int]]:
-        """Stop exactly the processes recorded in our pid files (and their children)."""
+        """Stop exactly the processes recorded in our pid files (and their children): apps started next to the stack
+        (worker, API, dashboard) first, then the services."""
         stopped: dict[str, list[int]] = {}
-        for name in reversed(SERVICE_NAMES):
+        run_dir = self._state_dir / "run"
+        apps = sorted(p.stem for p in run_dir.glob("*.pid") if p.stem not in SERVICE_NAMES) if run_dir.exists() else []
+        for name in [*apps, *reversed(SERVICE_NAMES)]:  # applications (worker, API, ...) before the services
             pid_file = self.pid_file(name)
             record = processes.PidRecord.read(pid_file)
             if record is None:

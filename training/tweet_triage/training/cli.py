@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -144,7 +145,7 @@ def train(
     max_length: Annotated[int, typer.Option(min=8, max=512)] = 64,
     seed: Annotated[int, typer.Option()] = 42,
     use_keyword: Annotated[bool, typer.Option(help="Prefix the text with the tweet's keyword.")] = True,
-    quick: Annotated[bool, typer.Option(help="Quick profile: a small sample and few steps (tests, demo).")] = False,
+    quick: Annotated[bool, typer.Option(help="Quick profile: 2,000 tweets, one epoch (demo, smoke runs).")] = False,
     max_samples: Annotated[
         int | None, typer.Option(min=10, help="Train/evaluate on at most N tweets per split.")
     ] = None,
@@ -153,30 +154,25 @@ def train(
     reason: Annotated[str, typer.Option(help="Why this training runs (recorded on the run).")] = "manual",
 ) -> None:
     """Fine-tune, export, quantize, evaluate and register a new `candidate` version."""
-    from tweet_triage.training.finetune import TrainConfig
+    from tweet_triage.training.finetune import TrainConfig, quick_profile
     from tweet_triage.training.pipeline import PipelineConfig, run_pipeline
 
     context = cli_context(ctx)
     if quantization not in ("static", "nbits8"):
         raise UsageError(f"--quantization must be 'static' or 'nbits8', not {quantization!r}")
-    if quick:
-        max_samples = max_samples or 400
-        max_steps = max_steps or 40
-        epochs = 1
-    config = PipelineConfig(
-        train=TrainConfig(
-            epochs=epochs,
-            learning_rate=learning_rate,
-            batch_size=batch_size,
-            max_length=max_length,
-            seed=seed,
-            use_keyword=use_keyword,
-            max_samples=max_samples,
-            max_steps=max_steps,
-        ),
-        quantization=quantization,  # type: ignore[arg-type]
-        trigger=reason,
+    train_config = TrainConfig(
+        epochs=epochs,
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        max_length=max_length,
+        seed=seed,
+        use_keyword=use_keyword,
+        max_samples=max_samples,
+        max_steps=max_steps,
     )
+    if quick:
+        train_config = replace(quick_profile(), seed=seed, use_keyword=use_keyword)
+    config = PipelineConfig(train=train_config, quantization=quantization, trigger=reason)  # type: ignore[arg-type]
     data = load_dataset(context, dataset)
     result = run_pipeline(
         context.settings, data, config, on_stage=lambda stage: context.console.print(f"[cyan]▶[/] {stage}")

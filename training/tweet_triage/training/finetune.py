@@ -41,6 +41,11 @@ class TrainConfig:
     threads: int = 2
 
 
+def quick_profile() -> TrainConfig:
+    """Small and fast, for the demo and smoke runs: a stratified 2,000-tweet sample, one epoch, a higher rate."""
+    return TrainConfig(epochs=1, max_samples=2000, learning_rate=1e-4, batch_size=32)
+
+
 @dataclass
 class EpochRecord:
     epoch: int
