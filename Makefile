@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 TORCH := torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo test lint format typecheck bench bench-model dist dist-check lock stack-up stack-down stack-status clean
+.PHONY: help setup demo test lint format typecheck bench bench-model bench-stream dist dist-check lock stack-up stack-down stack-status clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -45,11 +45,15 @@ format: setup ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: bench-model ## Every benchmark (bench-stream, bench-drift, bench-api arrive with their components)
+bench: bench-model bench-stream ## Every benchmark (bench-drift and bench-api arrive with their components)
 
 bench-model: setup ## Our int8 predictor vs the transformers pipeline on the same 2,000 tweets (needs a trained model)
 	$(TRIAGE) stack up
 	$(PY) benchmarks/bench_model.py --model $${MODEL:-production}
+
+bench-stream: setup ## Stream throughput and p50/p99 publish->stored latency vs the raw predictor (run after make demo)
+	$(TRIAGE) stack up
+	$(PY) benchmarks/bench_stream.py
 
 dist: setup ## Build the wheel and sdist into dist/
 	rm -rf dist

@@ -15,6 +15,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -69,6 +70,8 @@ def main() -> None:
     inputs = ours.inputs(texts, keywords)  # the pipeline gets exactly the strings our model sees
 
     with tempfile.TemporaryDirectory() as tmp:
+        if version.run_id is None:
+            raise SystemExit(f"v{version.version} has no training run to take the fp32 weights from")
         hf_dir = registry.client.download_artifacts(version.run_id, HF_MODEL_ARTIFACT, tmp)
         baseline = pipeline(
             "text-classification",
@@ -91,7 +94,7 @@ def main() -> None:
         pipe_speed = best_throughput(score_pipeline, inputs, args.repeats)
 
         ours_probs = ours.score(texts, keywords).probabilities
-        pipe_out = baseline(inputs, batch_size=max(pipe_speed, key=lambda s: pipe_speed[s]))
+        pipe_out: Any = baseline(inputs, batch_size=max(pipe_speed, key=lambda s: pipe_speed[s]))
         pipe_probs = np.array(
             [[next(d["score"] for d in row if d["label"] == label) for label in ours.labels] for row in pipe_out]
         )
