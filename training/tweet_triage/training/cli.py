@@ -101,7 +101,6 @@ def data_prepare(
             split_seed=split_seed,
         )
     dataset = write(prepare(path, options, sha256_of(path)), _prepared_root(context))
-    _set_latest(context, dataset.version)
     report = dataset.report
     context.console.print(f"dataset [bold]{dataset.version}[/] in {dataset.path}")
     context.console.print(
@@ -115,22 +114,10 @@ def data_prepare(
     context.console.print(f"report: {dataset.path / 'report.md' if dataset.path else ''}")
 
 
-def _set_latest(context: CliContext, version: str) -> None:
-    root = _prepared_root(context)
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "LATEST").write_text(version + "\n")
-
-
 def load_dataset(context: CliContext, version: str) -> Any:
-    from tweet_triage.training.prepare import load
+    from tweet_triage.training.prepare import load, resolve
 
-    root = _prepared_root(context)
-    if version == "latest":
-        latest = root / "LATEST"
-        if not latest.exists():
-            raise DataError("no prepared dataset yet; run `triage data pull disaster-tweets` and `triage data prepare`")
-        version = latest.read_text().strip()
-    return load(root / version)
+    return load(resolve(_prepared_root(context), version))
 
 
 # ---- train --------------------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from tweet_triage.model.text import NORMALIZATION_VERSION, normalize_keyword, no
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation", "test")
+LATEST_FILE = "LATEST"
 ConflictPolicy = Literal["majority", "drop"]
 
 
@@ -303,7 +304,18 @@ def write(dataset: PreparedDataset, root: Path) -> PreparedDataset:
     (target / "dataset.json").write_text(json.dumps(meta, indent=2))
     (target / "report.json").write_text(json.dumps(asdict(dataset.report), indent=2, ensure_ascii=False))
     (target / "report.md").write_text(dataset.report.to_markdown(dataset.version), encoding="utf-8")
+    (root / LATEST_FILE).write_text(dataset.version + "\n")
     return replace(dataset, path=target)
+
+
+def resolve(root: Path, version: str) -> Path:
+    """The folder of a prepared dataset version; ``latest`` is the one prepared most recently."""
+    if version == "latest":
+        pointer = root / LATEST_FILE
+        if not pointer.exists():
+            raise DataError("no prepared dataset yet; run `triage data pull disaster-tweets` and `triage data prepare`")
+        version = pointer.read_text().strip()
+    return root / version
 
 
 def load(path: Path) -> PreparedDataset:
