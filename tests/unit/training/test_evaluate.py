@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+import numpy.typing as npt
 
 from tweet_triage.training.evaluate import evaluate, expected_calibration_error
 from tweet_triage.training.finetune import fit_temperature
@@ -66,3 +69,23 @@ def test_gate_fails_on_regression_and_on_calibration() -> None:
         max_ece=0.05,
     )
     assert not miscalibrated.passed and "calibration" in miscalibrated.summary
+
+
+def test_behaviour_checks_swap_links_exactly_and_tolerate_a_few_flips() -> None:
+    from tweet_triage.model.text import normalize_tweet
+    from tweet_triage.training.behaviour import standard_checks
+
+    def score(texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        # a toy model that reads the normalized text: "fire" means disaster, a trailing link flips it
+        out = []
+        for text in texts:
+            norm = normalize_tweet(text)
+            p = 0.9 if "fire" in norm else 0.1
+            out.append([p, 1 - p] if not norm.endswith("http") else [1 - p, p])
+        return np.array(out, np.float32)
+
+    texts = ["fire at http near @user", "quiet day", "fire again", "nice @user"] * 10
+    results = {r.name: r for r in standard_checks(score, texts, ["disaster", "other"], "disaster")}
+    assert results["invariance: other URLs and @handles"].passed
+    appended = results["robustness: appended URL"]
+    assert not appended.passed and appended.score == 0.0 and appended.failures

@@ -7,6 +7,7 @@ model, the ONNX export and the quantized package.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -14,6 +15,10 @@ import numpy as np
 import numpy.typing as npt
 
 Scorer = Callable[[Sequence[str]], npt.NDArray[np.float32]]
+
+# Real links, and the placeholder token prepared (normalized) tweets carry where a link was.
+_URL = re.compile(r"https?://\S+|www\.\S+|\bhttp\b", re.IGNORECASE)
+_HANDLE = re.compile(r"@\w+")
 
 # Clear cases any useful triage model must get right. Metaphors and jokes are the classic false alarms.
 MINIMUM_FUNCTIONALITY: tuple[tuple[str, bool], ...] = (
@@ -87,6 +92,12 @@ def _add_mention(text: str, rng: random.Random) -> str:
     return f"@{rng.choice(['newsdesk', 'jane_doe', 'reliefcrew', 'x1234'])} {text}"
 
 
+def _swap_links_and_handles(text: str, rng: random.Random) -> str:
+    """Other URLs and other @handles in the same places: the model must not care which."""
+    text = _URL.sub(lambda _: f"https://example.org/{rng.randrange(10**6)}", text)
+    return _HANDLE.sub(lambda _: f"@someone{rng.randrange(10**6)}", text)
+
+
 def _typo(text: str, rng: random.Random) -> str:
     words = text.split()
     candidates = [i for i, w in enumerate(words) if len(w) > 3 and w.isalpha()]
@@ -102,10 +113,19 @@ def _typo(text: str, rng: random.Random) -> str:
 def standard_checks(
     score: Scorer, texts: Sequence[str], labels: list[str], positive_label: str | None
 ) -> list[CheckResult]:
-    """URL and mention invariance must hold exactly (normalization guarantees it); typos may flip a few."""
+    """Which link or handle a tweet carries must not matter at all (normalization guarantees it). Adding one, or a
+    typo, changes the input the model reads, so a few flips are tolerated."""
+    with_entities = [t for t in texts if _URL.search(t) or _HANDLE.search(t)] or list(texts)
     results = [
-        invariance(score, texts, name="invariance: appended URL", perturb=_add_url, threshold=1.0),
-        invariance(score, texts, name="invariance: leading @mention", perturb=_add_mention, threshold=1.0),
+        invariance(
+            score,
+            with_entities,
+            name="invariance: other URLs and @handles",
+            perturb=_swap_links_and_handles,
+            threshold=1.0,
+        ),
+        invariance(score, texts, name="robustness: appended URL", perturb=_add_url, threshold=0.95),
+        invariance(score, texts, name="robustness: leading @mention", perturb=_add_mention, threshold=0.95),
         invariance(score, texts, name="robustness: one swapped-letter typo", perturb=_typo, threshold=0.9),
     ]
     mft = minimum_functionality(score, labels, positive_label)
