@@ -38,6 +38,7 @@ class WorkerOptions:
     batch_size: int = 64
     batch_window_s: float = 0.2
     model_poll_s: float = 5.0
+    concurrency: int = 1  # agent instances (batches in flight); 2 measured no faster on 2 cores, see the README
     web_host: str = "127.0.0.1"
     web_port: int = 16066
     partitions: int = 2
@@ -79,24 +80,34 @@ class WorkerRuntime:
         self.writer = PredictionWriter(settings, policy=RetryPolicy.forever(on_retry=self._on_store_retry))
         self.service: ScoringService | None = None
         self.last_batch_at: datetime | None = None
+        self._lifecycle = asyncio.Lock()
+        self._users = 0
 
     async def start(self) -> ScoringService:
-        await self._wait_for_model()
-        await self.sender.start()
-        await self.writer.__aenter__()
-        kafka = self.settings.kafka
-        self.service = ScoringService(
-            model_name=self.settings.mlflow.model_name,
-            predictor=lambda: self.watcher.current,
-            writer=self.writer,
-            publisher=self.sender,
-            topics=Topics(scored=kafka.topic_scored, dlq=kafka.topic_dlq),
-        )
-        return self.service
+        """Open the shared resources once, however many agent instances call this."""
+        async with self._lifecycle:
+            self._users += 1
+            if self.service is None:
+                await self._wait_for_model()
+                await self.sender.start()
+                await self.writer.__aenter__()
+                kafka = self.settings.kafka
+                self.service = ScoringService(
+                    model_name=self.settings.mlflow.model_name,
+                    predictor=lambda: self.watcher.current,
+                    writer=self.writer,
+                    publisher=self.sender,
+                    topics=Topics(scored=kafka.topic_scored, dlq=kafka.topic_dlq),
+                )
+            return self.service
 
     async def stop(self) -> None:
-        await self.writer.__aexit__(None, None, None)
-        await self.sender.stop()
+        async with self._lifecycle:
+            self._users -= 1
+            if self._users == 0 and self.service is not None:
+                self.service = None
+                await self.writer.__aexit__(None, None, None)
+                await self.sender.stop()
 
     async def refresh_model(self) -> None:
         await asyncio.to_thread(self.watcher.try_refresh)
@@ -158,7 +169,9 @@ def build_app(settings: Settings, options: WorkerOptions) -> Any:
     app.triage_runtime = runtime  # type: ignore[attr-defined]
     tweets = app.topic(kafka.topic_tweets, key_type=bytes, value_type=bytes)
 
-    @app.agent(tweets)
+    # Several agent instances share the topic's messages; Faust commits an offset only once every earlier message of
+    # its partition is acknowledged, so batches finishing out of order never commit past an unstored tweet.
+    @app.agent(tweets, concurrency=options.concurrency)
     async def score(stream: Any) -> None:
         service = await runtime.start()
         try:

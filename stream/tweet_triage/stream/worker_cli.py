@@ -16,6 +16,7 @@ def worker(
     model_poll: Annotated[float, typer.Option(min=0.5, help="Seconds between checks of the production alias.")] = 5.0,
     web_port: Annotated[int, typer.Option(min=1, max=65535, help="Port of /healthz and /metrics.")] = 16066,
     partitions: Annotated[int, typer.Option(min=1, help="Partitions for topics the worker creates.")] = 2,
+    concurrency: Annotated[int, typer.Option(min=1, max=8, help="Agent instances (batches in flight).")] = 1,
 ) -> None:
     """Consume tweets, score them with the production model, store predictions; runs until stopped."""
     from tweet_triage.stream.worker import WorkerOptions, run_worker
@@ -28,5 +29,6 @@ def worker(
         web_host=context.settings.stack.host,
         web_port=web_port,
         partitions=partitions,
+        concurrency=concurrency,
     )
     run_worker(context.settings, options)
