@@ -16,8 +16,10 @@ activations independently of the other rows:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,6 +124,22 @@ def _linear_matmuls(model: Any) -> list[str]:
 
 
 def _quantize_static(fp32_path: Path, out_path: Path, calibration: CalibrationBatches) -> dict[str, Any]:
+    pre = out_path.with_name("preprocessed.onnx").resolve()
+    # Calibration writes uuid-named external-data temporaries into the working directory: keep them out of it.
+    with tempfile.TemporaryDirectory() as scratch, contextlib.chdir(scratch):
+        quantized_nodes = _static_in_place(fp32_path.resolve(), pre, out_path.resolve(), calibration)
+    pre.unlink(missing_ok=True)
+    return {
+        "scheme": "static",
+        "format": "QDQ",
+        "weights": "int8 per-channel symmetric",
+        "activations": "uint8 per-tensor, MinMax-calibrated on training tweets",
+        "quantized_nodes": quantized_nodes,
+        "calibration_batches": len(calibration.batches),
+    }
+
+
+def _static_in_place(fp32_path: Path, pre: Path, out_path: Path, calibration: CalibrationBatches) -> int:
     import onnx
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -139,7 +157,6 @@ def _quantize_static(fp32_path: Path, out_path: Path, calibration: CalibrationBa
         def get_next(self) -> dict[str, Any] | None:
             return next(self._it, None)
 
-    pre = out_path.with_name("preprocessed.onnx")
     quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=True)
     nodes = _linear_matmuls(onnx.load(str(pre)))
     quantize_static(
@@ -155,15 +172,7 @@ def _quantize_static(fp32_path: Path, out_path: Path, calibration: CalibrationBa
         calibrate_method=CalibrationMethod.MinMax,
         extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
     )
-    pre.unlink(missing_ok=True)
-    return {
-        "scheme": "static",
-        "format": "QDQ",
-        "weights": "int8 per-channel symmetric",
-        "activations": "uint8 per-tensor, MinMax-calibrated on training tweets",
-        "quantized_nodes": len(nodes),
-        "calibration_batches": len(calibration.batches),
-    }
+    return len(nodes)
 
 
 NBITS_BLOCK_SIZE = 32  # 128 broke batch invariance in our measurements; keep 32
