@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.logging import RichHandler
+from rich.text import Text
 
 from tweet_triage.cli.config import app as config_app
 from tweet_triage.cli.context import CliContext, cli_context
@@ -76,7 +77,7 @@ def main() -> None:
     try:
         app(obj=context)
     except TriageError as exc:
-        context.err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        context.err.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False)
         raise SystemExit(exc.exit_code) from None
     except KeyboardInterrupt:
         context.err.print("interrupted")
