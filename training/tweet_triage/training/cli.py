@@ -131,6 +131,7 @@ def train(
     batch_size: Annotated[int, typer.Option(min=1, max=512)] = 32,
     max_length: Annotated[int, typer.Option(min=8, max=512)] = 64,
     seed: Annotated[int, typer.Option()] = 42,
+    label_smoothing: Annotated[float, typer.Option(min=0.0, max=0.5, help="Cross-entropy label smoothing.")] = 0.0,
     use_keyword: Annotated[bool, typer.Option(help="Prefix the text with the tweet's keyword.")] = True,
     quick: Annotated[bool, typer.Option(help="Quick profile: 2,000 tweets, one epoch (demo, smoke runs).")] = False,
     max_samples: Annotated[
@@ -153,6 +154,7 @@ def train(
         batch_size=batch_size,
         max_length=max_length,
         seed=seed,
+        label_smoothing=label_smoothing,
         use_keyword=use_keyword,
         max_samples=max_samples,
         max_steps=max_steps,

@@ -35,6 +35,7 @@ class TrainConfig:
     seed: int = 42
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
+    label_smoothing: float = 0.0
     use_keyword: bool = True
     max_samples: int | None = None  # quick profile: train on a stratified subset
     max_steps: int | None = None  # quick profile: stop early
@@ -130,7 +131,9 @@ def fine_tune(
                 break
             batch = [int(i) for i in order[start : start + config.batch_size]]
             inputs = _pad(tokenizer, [train_x[i] for i in batch])
-            losses.append(_step(model, optimizer, scheduler, inputs, torch.tensor([train_y[i] for i in batch])))
+            losses.append(
+                _step(model, optimizer, scheduler, inputs, [train_y[i] for i in batch], config.label_smoothing)
+            )
             step += 1
             bar.update(1)
             bar.set_postfix(epoch=epoch, loss=f"{np.mean(losses[-20:]):.3f}")
@@ -172,11 +175,14 @@ def _load_base(labels: list[str]) -> tuple[Any, Any]:
     return tokenizer, model
 
 
-def _step(model: Any, optimizer: Any, scheduler: Any, inputs: dict[str, Any], target: Any) -> float:
+def _step(
+    model: Any, optimizer: Any, scheduler: Any, inputs: dict[str, Any], labels: list[int], label_smoothing: float
+) -> float:
     """One optimizer step on one padded batch; returns the batch loss."""
     import torch
 
-    loss = torch.nn.functional.cross_entropy(model(**inputs).logits, target)
+    target = torch.tensor(labels)
+    loss = torch.nn.functional.cross_entropy(model(**inputs).logits, target, label_smoothing=label_smoothing)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     optimizer.step()
