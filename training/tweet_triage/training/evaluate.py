@@ -81,22 +81,15 @@ def expected_calibration_error(
     probabilities: npt.NDArray[np.floating[Any]], y_true: npt.NDArray[np.integer[Any]], bins: int = ECE_BINS
 ) -> float:
     """Top-label ECE: |accuracy − confidence| averaged over equal-width confidence bins, weighted by bin size."""
-    confidence = probabilities.max(axis=1)
-    correct = probabilities.argmax(axis=1) == y_true
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    index = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
-    total = 0.0
-    for b in range(bins):
-        in_bin = index == b
-        if in_bin.any():
-            total += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
-    return float(total)
+    curve = reliability_curve(probabilities, y_true, bins)
+    total = sum(count for _, _, count in curve)
+    return float(sum(count / total * abs(accuracy - confidence) for confidence, accuracy, count in curve))
 
 
 def reliability_curve(
     probabilities: npt.NDArray[np.floating[Any]], y_true: npt.NDArray[np.integer[Any]], bins: int = ECE_BINS
 ) -> list[tuple[float, float, int]]:
-    """(mean confidence, accuracy, count) per non-empty bin, for the reliability plot."""
+    """(mean confidence, accuracy, count) per non-empty bin, for the reliability plot and the ECE."""
     confidence = probabilities.max(axis=1)
     correct = probabilities.argmax(axis=1) == y_true
     edges = np.linspace(0.0, 1.0, bins + 1)
