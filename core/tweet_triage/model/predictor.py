@@ -107,17 +107,16 @@ class Predictor:
         """
         batch_size = batch_size or self.batch_size
         encoded = self.token_ids(texts, keywords)
-        probabilities = np.zeros((len(encoded), len(self.labels)), np.float32)
-        embeddings = np.zeros((len(encoded), self.meta.embedding_dim), np.float32)
+        if not encoded:
+            empty = np.zeros((0, self.meta.embedding_dim), np.float32)
+            return ScoredBatch(np.zeros((0, len(self.labels)), np.float32), empty)
         lengths = [len(ids) for ids in encoded]
         order = np.argsort(lengths, kind="stable") if sort_by_length else np.arange(len(encoded))
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            logits, embedding = self._run([encoded[i] for i in chunk])
-            if embeddings.shape[1] != embedding.shape[1]:
-                embeddings = np.zeros((len(encoded), embedding.shape[1]), np.float32)
-            probabilities[chunk] = softmax(logits / self.meta.temperature)
-            embeddings[chunk] = embedding
+        chunks = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+        outputs = [self._run([encoded[i] for i in chunk]) for chunk in chunks]
+        positions = np.argsort(np.concatenate(chunks), kind="stable")  # back to input order
+        probabilities = softmax(np.concatenate([logits for logits, _ in outputs]) / self.meta.temperature)[positions]
+        embeddings = np.concatenate([embedding for _, embedding in outputs])[positions]
         return ScoredBatch(probabilities, embeddings)
 
     def token_ids(self, texts: Sequence[str], keywords: Sequence[str | None] | None = None) -> list[list[int]]:
