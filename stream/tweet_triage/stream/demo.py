@@ -130,15 +130,20 @@ def replay(settings: Settings, csv: Path, *, rate: float, limit: int | None, say
     return asyncio.run(run()), started
 
 
-def summarise(settings: Settings, published: int, since: datetime, worker_url: str, timeout_s: float) -> DemoSummary:
-    """Wait until the replayed tweets are stored, then measure what happened."""
+SCORED_METRIC = 'triage_worker_tweets_total{outcome="scored"}'
+
+
+def summarise(
+    settings: Settings, published: int, since: datetime, worker_url: str, scored_before: float, timeout_s: float
+) -> DemoSummary:
+    """Wait until the worker has stored the replayed tweets, then read them once and measure what happened."""
     deadline = time.monotonic() + timeout_s
-    records: list[PredictionRecord] = []
-    while time.monotonic() < deadline:
+    while _metric(worker_url, SCORED_METRIC) < scored_before + published and time.monotonic() < deadline:
+        time.sleep(1.0)  # the worker's own counter is cheap to poll; the store is read once below
+    records = _stored_since(settings, since)
+    while len(records) < published and time.monotonic() < deadline:  # re-deliveries can run the counter ahead
+        time.sleep(1.0)
         records = _stored_since(settings, since)
-        if len(records) >= published:
-            break
-        time.sleep(1.0)  # waiting for the stream to drain, bounded by the deadline
     latencies = (
         np.array([(r.scored_at - r.published_at).total_seconds() for r in records if r.published_at is not None])
         if records
@@ -190,6 +195,7 @@ def run_demo(settings: Settings, *, rate: float, limit: int | None, worker_port:
     from tweet_triage.training.datasets import DISASTER_TWEETS, pull
 
     [csv] = pull(DISASTER_TWEETS, data_dir=settings.data.data_dir, mirror_dir=settings.data.mirror_dir)
+    scored_before = _metric(worker_url, SCORED_METRIC)
     published, since = replay(settings, csv, rate=rate, limit=limit, say=say)
     say(f"published {published}; waiting for the worker to store them (model v{version})")
-    return summarise(settings, published, since, worker_url, timeout_s=max(120.0, 4 * published / rate))
+    return summarise(settings, published, since, worker_url, scored_before, timeout_s=max(120.0, 4 * published / rate))
