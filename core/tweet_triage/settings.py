@@ -122,6 +122,32 @@ class DataSettings(_Section):
     data_dir: Path = Field(Path(".triage/data"), description="Where pulled and prepared datasets are kept.")
 
 
+class ApiSettings(_Section):
+    """The scoring HTTP API (`triage api`)."""
+
+    host: str = Field("127.0.0.1", description="Interface the API binds to.")
+    port: int = Field(18000, ge=1, le=65535)
+
+
+class DashboardSettings(_Section):
+    """The relief dashboard (`triage dashboard`)."""
+
+    host: str = Field("127.0.0.1", description="Interface the dashboard binds to.")
+    port: int = Field(18501, ge=1, le=65535)
+
+
+class MonitorSettings(_Section):
+    """The drift and accuracy monitors (`triage monitor`)."""
+
+
+class AlertSettings(_Section):
+    """Where on-call alerts go and how they are deduplicated."""
+
+
+class RetrainSettings(_Section):
+    """When and where retraining runs."""
+
+
 class Settings(BaseSettings):
     """The effective configuration of one tweet-triage process."""
 
@@ -142,6 +168,11 @@ class Settings(BaseSettings):
     mlflow: MlflowSettings = MlflowSettings()
     azureml: AzureMlSettings = AzureMlSettings()
     data: DataSettings = DataSettings()
+    api: ApiSettings = ApiSettings()
+    dashboard: DashboardSettings = DashboardSettings()
+    monitor: MonitorSettings = MonitorSettings()
+    alerts: AlertSettings = AlertSettings()
+    retrain: RetrainSettings = RetrainSettings()
 
     @model_validator(mode="after")
     def _check_profile(self) -> Settings:
