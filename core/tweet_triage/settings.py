@@ -110,6 +110,22 @@ class AzureMlSettings(_Section):
     resource_group: str | None = None
     workspace_name: str | None = None
     compute: str = "cpu-cluster"
+    training_data: str = Field(
+        "azureml:disaster-tweets@latest",
+        description="Data asset (uri_folder) holding the labelled CSV the retraining pipeline prepares.",
+    )
+    training_file: str = Field("train.csv", min_length=1, description="The CSV inside TRAINING_DATA.")
+    experiment: str = Field("tweet-triage-retrain", min_length=1, description="Azure ML experiment of pipeline jobs.")
+    schedule_day: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = Field(
+        "monday", description="Day of the weekly retraining schedule (UTC)."
+    )
+    schedule_hour: int = Field(3, ge=0, le=23, description="Hour of the weekly retraining schedule (UTC).")
+    endpoint_name: str = Field("tweet-triage", min_length=3, max_length=32, description="Managed online endpoint.")
+    instance_type: str = Field("Standard_DS3_v2", description="VM size of each online deployment.")
+    instance_count: int = Field(1, ge=1, le=20, description="Instances per online deployment.")
+    credential_timeout_s: float = Field(
+        20.0, gt=0, le=300, description="How long to wait for an Azure credential before giving up."
+    )
 
 
 class DataSettings(_Section):
@@ -127,6 +143,17 @@ class ApiSettings(_Section):
 
     host: str = Field("127.0.0.1", description="Interface the API binds to.")
     port: int = Field(18000, ge=1, le=65535)
+    keys: SecretStr | None = Field(
+        None,
+        description="Comma-separated API keys accepted on write endpoints (Authorization: Bearer KEY or X-API-Key); "
+        "unset: write endpoints refuse every request.",
+    )
+    workers: int = Field(1, ge=1, le=16, description="Server processes (each loads the model once).")
+    threads: int = Field(2, ge=1, le=64, description="ONNX Runtime threads per server process.")
+    max_batch: int = Field(64, ge=1, le=1024, description="Most tweets in one /v1/predict request.")
+    max_text_chars: int = Field(1_000, ge=1, le=100_000, description="Longest tweet text accepted.")
+    max_body_bytes: int = Field(256 * 1024, ge=1024, description="Largest request body accepted (bytes).")
+    model_poll_s: float = Field(5.0, gt=0, description="Seconds between checks of the production alias (hot swap).")
 
 
 class DashboardSettings(_Section):
@@ -134,6 +161,11 @@ class DashboardSettings(_Section):
 
     host: str = Field("127.0.0.1", description="Interface the dashboard binds to.")
     port: int = Field(18501, ge=1, le=65535)
+    api_url: str | None = Field(None, description="Scoring API the dashboard calls; default: http://API_HOST:API_PORT.")
+    api_key: SecretStr | None = Field(None, description="API key the dashboard sends with feedback (one of API_KEYS).")
+    refresh_s: float = Field(10.0, ge=1, description="Seconds between automatic refreshes of the live feed.")
+    feed_limit: int = Field(500, ge=1, le=5_000, description="Newest predictions read for the feed and the chart.")
+    csv_max_rows: int = Field(200, ge=1, le=10_000, description="Most rows of an uploaded CSV that are scored.")
 
 
 class MonitorSettings(_Section):
@@ -218,6 +250,12 @@ class Settings(BaseSettings):
     @property
     def mlflow_tracking_uri(self) -> str:
         return self.mlflow.tracking_uri or f"http://{self.stack.host}:{self.stack.mlflow_port}"
+
+    @property
+    def api_url(self) -> str:
+        """Where the dashboard (and the demo) reach the scoring API."""
+        host = "127.0.0.1" if self.api.host == "0.0.0.0" else self.api.host
+        return (self.dashboard.api_url or f"http://{host}:{self.api.port}").rstrip("/")
 
 
 @dataclass(frozen=True)
