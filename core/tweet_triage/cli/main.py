@@ -11,8 +11,11 @@ import typer
 from rich.logging import RichHandler
 from rich.text import Text
 
+from tweet_triage.api.cli import api as api_command
 from tweet_triage.cli.config import app as config_app
 from tweet_triage.cli.context import CliContext, cli_context
+from tweet_triage.dashboard.cli import dashboard as dashboard_command
+from tweet_triage.deploy.azureml.cli import app as azure_app
 from tweet_triage.errors import TriageError
 from tweet_triage.stack.cli import app as stack_app
 from tweet_triage.stream import demo_cli, publish_cli, results_cli, worker_cli
@@ -36,6 +39,9 @@ app.command("publish")(publish_cli.publish)
 app.add_typer(results_cli.app, name="results")
 app.command("worker")(worker_cli.worker)
 app.command("demo")(demo_cli.demo)
+app.add_typer(azure_app, name="azure")
+app.command("api")(api_command)
+app.command("dashboard")(dashboard_command)
 
 
 def _version() -> str:

@@ -1,0 +1,169 @@
+"""Request and response bodies of the API, with the examples shown in the OpenAPI documentation.
+
+Static limits here are the hard caps (the tweet-event contract's text length, 1,024 tweets per request); the
+configured, usually lower, limits (``TRIAGE_API__MAX_BATCH``, ``TRIAGE_API__MAX_TEXT_CHARS``) are checked by the
+routes and written into the served OpenAPI document by :func:`tweet_triage.api.app.create_app`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from tweet_triage.stream.events import MAX_ID_CHARS, MAX_TEXT_CHARS, check_id
+from tweet_triage.stream.feedback import MAX_COMMENT_CHARS
+
+HARD_MAX_BATCH = 1_024
+MAX_KEYWORD_CHARS = 100
+MAX_NAME_CHARS = 200
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+def _storable_id(value: str) -> str:
+    problem = check_id(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+NonBlank = Annotated[str, AfterValidator(_not_blank)]
+TweetId = Annotated[str, AfterValidator(_storable_id)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TweetIn(_Body):
+    id: str | None = Field(None, min_length=1, max_length=MAX_ID_CHARS, description="Echoed back; optional.")
+    text: NonBlank = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="The tweet text.")
+    keyword: str | None = Field(None, max_length=MAX_KEYWORD_CHARS, description="Disaster keyword, if known.")
+
+
+class PredictRequest(_Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "tweets": [
+                        {"id": "t1", "text": "Forest fire near La Ronge Sask. Canada"},
+                        {"id": "t2", "text": "my new mixtape is fire", "keyword": "fire"},
+                    ]
+                }
+            ]
+        }
+    )
+
+    tweets: list[TweetIn] = Field(min_length=1, max_length=HARD_MAX_BATCH)
+
+
+class PredictionOut(BaseModel):
+    id: str | None
+    label: str
+    confidence: float = Field(ge=0, le=1, description="Probability of the predicted label (calibrated).")
+    probabilities: dict[str, float]
+    model_version: str
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: str
+
+
+class PredictResponse(BaseModel):
+    model: ModelRef
+    predictions: list[PredictionOut]
+    latency_ms: float = Field(description="Server-side time for this request, scoring included.")
+
+
+class ExplainRequest(_Body):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"text": "Forest fire near La Ronge Sask. Canada", "keyword": "fire"}]}
+    )
+
+    text: NonBlank = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    keyword: str | None = Field(None, max_length=MAX_KEYWORD_CHARS)
+
+
+class WordWeightOut(BaseModel):
+    word: str
+    start: int = Field(description="Character offset of the word in the text.")
+    end: int
+    weight: float = Field(
+        description="Drop of the predicted label's probability when the word is removed (> 0: supports the label)."
+    )
+
+
+class ExplainResponse(BaseModel):
+    label: str
+    confidence: float
+    probabilities: dict[str, float]
+    model_version: str
+    method: str = Field(description="How the weights were computed (word-occlusion).")
+    words: list[WordWeightOut]
+    latency_ms: float
+
+
+class FeedbackRequest(_Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "tweet_id": "1234567890",
+                    "label": "disaster",
+                    "annotator": "Ana (relief desk)",
+                    "model_version": "3",
+                    "comment": "people trapped, confirmed by phone",
+                }
+            ]
+        }
+    )
+
+    tweet_id: TweetId = Field(min_length=1, max_length=MAX_ID_CHARS, description="The tweet's id (as stored).")
+    label: NonBlank = Field(min_length=1, max_length=MAX_NAME_CHARS, description="The right label.")
+    annotator: NonBlank = Field(min_length=1, max_length=MAX_NAME_CHARS, description="Who gave the label.")
+    model_version: str | None = Field(None, max_length=MAX_NAME_CHARS, description="Version whose label was seen.")
+    comment: str | None = Field(None, max_length=MAX_COMMENT_CHARS)
+
+
+class FeedbackAccepted(BaseModel):
+    status: Literal["accepted"] = "accepted"
+    tweet_id: str
+    topic: str
+
+
+class ApprovalOut(BaseModel):
+    action: str
+    version: str
+    replaced_version: str | None
+    approver: str
+    reason: str
+    gate_passed: bool
+    override_reason: str | None
+    at: str
+
+
+class ModelInfoOut(BaseModel):
+    name: str
+    version: str
+    alias: str
+    labels: list[str]
+    metrics: dict[str, float] = Field(description="Test-split metrics recorded at registration (f1, ece).")
+    tags: dict[str, str] = Field(description="Lineage: dataset version, git commit, gate result, ...")
+    approvals: list[ApprovalOut] = Field(description="Approval records about this version, oldest first.")
+
+
+class Health(BaseModel):
+    status: str
+    model_version: str | None = None
+
+
+class Problem(BaseModel):
+    detail: str = Field(description="What was wrong, in words.")
+    errors: list[str] = Field(default_factory=list, description="One line per invalid field, when there are several.")

@@ -1,0 +1,70 @@
+"""What the routes do, as plain functions over whatever model is serving: no FastAPI in here."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Protocol
+
+from tweet_triage.api import explain as occlusion
+from tweet_triage.api.schemas import (
+    ExplainRequest,
+    ExplainResponse,
+    ModelRef,
+    PredictionOut,
+    PredictResponse,
+    TweetIn,
+    WordWeightOut,
+)
+from tweet_triage.model.predictor import Prediction
+
+
+class Scorer(occlusion.BatchScorer, Protocol):
+    """A loaded model version (``tweet_triage.model.predictor.Predictor`` is one)."""
+
+    def predict(self, texts: Sequence[str], keywords: Sequence[str | None] | None = None) -> list[Prediction]: ...
+
+
+class ModelSource(Protocol):
+    """The model serving right now (``tweet_triage.model.watcher.ModelWatcher`` is one)."""
+
+    @property
+    def ready(self) -> bool: ...
+
+    @property
+    def current(self) -> Scorer: ...
+
+
+def predict(scorer: Scorer, tweets: Sequence[TweetIn], *, model_name: str) -> PredictResponse:
+    """Score ``tweets`` with one model version (taken once, so every prediction names the version that made it)."""
+    started = time.perf_counter()
+    results = scorer.predict([t.text for t in tweets], [t.keyword for t in tweets])
+    predictions = [
+        PredictionOut(
+            id=tweet.id,
+            label=result.label,
+            confidence=round(result.confidence, 6),
+            probabilities={k: round(v, 6) for k, v in result.probabilities.items()},
+            model_version=result.model_version,
+        )
+        for tweet, result in zip(tweets, results, strict=True)
+    ]
+    return PredictResponse(
+        model=ModelRef(name=model_name, version=scorer.version),
+        predictions=predictions,
+        latency_ms=round(1e3 * (time.perf_counter() - started), 3),
+    )
+
+
+def explain(scorer: Scorer, request: ExplainRequest) -> ExplainResponse:
+    started = time.perf_counter()
+    result = occlusion.explain(scorer, request.text, request.keyword)
+    return ExplainResponse(
+        label=result.label,
+        confidence=round(result.confidence, 6),
+        probabilities={k: round(v, 6) for k, v in result.probabilities.items()},
+        model_version=result.model_version,
+        method=result.method,
+        words=[WordWeightOut(word=w.word, start=w.start, end=w.end, weight=round(w.weight, 6)) for w in result.words],
+        latency_ms=round(1e3 * (time.perf_counter() - started), 3),
+    )

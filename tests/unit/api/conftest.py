@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.unit.api.fakes import RecordingPublisher, SwappableModel, WordScorer
+from tweet_triage.api.app import ApiRuntime, Limits, create_app
+from tweet_triage.api.auth import ApiKeys
+from tweet_triage.api.schemas import ModelInfoOut
+
+KEY = "test-key-0123456789"
+
+
+@dataclass
+class Api:
+    client: TestClient
+    model: SwappableModel
+    publisher: RecordingPublisher
+    runtime: ApiRuntime
+
+
+def model_info(version: str, labels: list[str]) -> ModelInfoOut:
+    return ModelInfoOut(
+        name="fake", version=version, alias="production", labels=labels, metrics={"f1": 0.8}, tags={}, approvals=[]
+    )
+
+
+def make_runtime(model: SwappableModel, publisher: RecordingPublisher, *, keys: str = KEY) -> ApiRuntime:
+    from pydantic import SecretStr
+
+    return ApiRuntime(
+        model=model,
+        publisher=publisher,
+        model_info=model_info,
+        model_name="fake",
+        keys=ApiKeys.from_setting(SecretStr(keys)),
+        limits=Limits(max_batch=8, max_text_chars=300, max_body_bytes=16 * 1024),
+    )
+
+
+@pytest.fixture
+def api() -> Iterator[Api]:
+    model = SwappableModel(WordScorer())
+    publisher = RecordingPublisher()
+    runtime = make_runtime(model, publisher)
+    with TestClient(create_app(runtime)) as client:
+        yield Api(client, model, publisher, runtime)

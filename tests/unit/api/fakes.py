@@ -1,0 +1,82 @@
+"""A deterministic stand-in model and feedback publisher for API and dashboard unit tests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tweet_triage.api.feedback import FeedbackUnavailable
+from tweet_triage.model.predictor import Prediction, ScoredBatch
+from tweet_triage.stream.feedback import FeedbackEvent
+
+LABELS = ["not_disaster", "disaster"]
+ALARM_WORDS = {"fire": 0.3, "flood": 0.3, "trapped": 0.25, "help": 0.1}
+
+
+@dataclass
+class WordScorer:
+    """p(disaster) = 0.1 + the alarm words' weights (capped at 0.95): easy to reason about in tests."""
+
+    version: str = "7"
+    calls: list[int] = field(default_factory=list)  # batch sizes seen by score()
+
+    @property
+    def labels(self) -> list[str]:
+        return list(LABELS)
+
+    def score(self, texts: Sequence[str], keywords: Sequence[str | None] | None = None) -> ScoredBatch:
+        self.calls.append(len(texts))
+        disaster = np.array(
+            [min(0.95, 0.1 + sum(ALARM_WORDS.get(w.lower(), 0.0) for w in t.split())) for t in texts], np.float32
+        )
+        probabilities = np.stack([1 - disaster, disaster], axis=1).astype(np.float32)
+        return ScoredBatch(probabilities, np.zeros((len(texts), 4), np.float32))
+
+    def predict(self, texts: Sequence[str], keywords: Sequence[str | None] | None = None) -> list[Prediction]:
+        scored = self.score(texts, keywords)
+        results = []
+        for probs in scored.probabilities:
+            best = int(np.argmax(probs))
+            results.append(
+                Prediction(
+                    label=LABELS[best],
+                    confidence=float(probs[best]),
+                    probabilities={label: float(p) for label, p in zip(LABELS, probs, strict=True)},
+                    model_version=self.version,
+                )
+            )
+        return results
+
+
+@dataclass
+class SwappableModel:
+    scorer: WordScorer | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.scorer is not None
+
+    @property
+    def current(self) -> WordScorer:
+        assert self.scorer is not None
+        return self.scorer
+
+
+@dataclass
+class RecordingPublisher:
+    events: list[FeedbackEvent] = field(default_factory=list)
+    broken: bool = False
+    topic: str = "tweets-feedback"
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def publish(self, event: FeedbackEvent) -> None:
+        if self.broken:
+            raise FeedbackUnavailable("the feedback topic is down; try again")
+        self.events.append(event)
