@@ -43,3 +43,7 @@ class ModelError(TriageError):
 
 class StoreError(TriageError):
     """The results store (Cosmos DB) could not be reached or refused an operation."""
+
+
+class CloudError(TriageError):
+    """An Azure operation cannot run (no credential, workspace unreachable) or was refused."""

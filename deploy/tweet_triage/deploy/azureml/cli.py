@@ -1,0 +1,152 @@
+"""`triage azure ...`: validate the Azure ML definitions offline; submit, deploy and shift traffic with credentials."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from tweet_triage.cli.context import CliContext, cli_context
+from tweet_triage.deploy.azureml.stages import app as stage_app
+from tweet_triage.errors import CloudError, UsageError
+
+app = typer.Typer(help="Azure ML: validate definitions offline, retrain, deploy blue/green.", no_args_is_help=True)
+app.add_typer(stage_app, name="stage")
+
+
+def _quiet_sdk() -> None:
+    """azure-ai-ml logs experimental-class notices and anonymous-asset warnings for every definition it builds,
+    through a handler it installs at import: import it, then raise the level."""
+    try:
+        import azure.ai.ml  # noqa: F401
+    except ImportError:
+        raise CloudError("azure-ai-ml is not installed: pip install 'tweet-triage[azure]'") from None
+    for name in ("azure", "azure.ai.ml", "azure.identity"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+@app.command("validate")
+def validate(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option(help="Folder for the YAML definitions.")] = Path(".triage/azureml"),
+) -> None:
+    """Build every definition offline, validate it, write it as YAML and load it back. No credentials needed."""
+    from tweet_triage.deploy.azureml.validate import validate_all
+
+    _quiet_sdk()
+    context = cli_context(ctx)
+    report = validate_all(context.settings, out)
+    for path in report.written:
+        context.console.print(f"wrote {path}")
+    if not report.ok:
+        raise UsageError("Azure ML definitions are invalid:\n  " + "\n  ".join(report.problems))
+    context.console.print(f"[green]{len(report.written)} definitions valid[/] (built, validated, round-tripped)")
+
+
+@app.command("submit-retrain")
+def submit(
+    ctx: typer.Context,
+    reason: Annotated[str, typer.Option(help="Why retrain (recorded on the job and the model).")] = "manual",
+) -> None:
+    """Submit the retraining pipeline to the workspace; prints the job name. The result is a `candidate` only."""
+    from tweet_triage.deploy.azureml.jobs import submit_retrain
+
+    _quiet_sdk()
+    context = cli_context(ctx)
+    name = submit_retrain(context.settings, reason=reason)
+    context.console.print(f"submitted pipeline job [bold]{name}[/]")
+
+
+@app.command("schedule")
+def schedule(ctx: typer.Context) -> None:
+    """Create or update the weekly retraining schedule in the workspace."""
+    from tweet_triage.deploy.azureml.environment import build_environment
+    from tweet_triage.deploy.azureml.jobs import build_weekly_schedule
+    from tweet_triage.deploy.azureml.source import SourceTree
+    from tweet_triage.deploy.azureml.workspace import ml_client
+
+    _quiet_sdk()
+    context = cli_context(ctx)
+    client = ml_client(context.settings)
+    tree = SourceTree.locate()
+    client.environments.create_or_update(build_environment(tree))
+    created = client.schedules.begin_create_or_update(build_weekly_schedule(context.settings, tree=tree)).result()
+    context.console.print(f"schedule [bold]{created.name}[/] is active")
+
+
+@app.command("deploy")
+def deploy(
+    ctx: typer.Context,
+    slot: Annotated[str, typer.Option(help="blue | green: the slot that gets the model.")] = "green",
+    traffic: Annotated[int, typer.Option(min=0, max=100, help="Live traffic % for the slot (0: mirror only).")] = 10,
+    mirror: Annotated[int, typer.Option(min=0, max=50, help="Mirrored traffic % when --traffic is 0.")] = 10,
+    model: Annotated[str | None, typer.Option(help="Model version (default: the `candidate` alias).")] = None,
+) -> None:
+    """Deploy a model version to a slot of the online endpoint, then give it a share of live (or mirrored) traffic."""
+    from tweet_triage.deploy.azureml.endpoint import TrafficPlan, build_deployment, build_endpoint, checked_slot
+    from tweet_triage.deploy.azureml.environment import build_environment
+    from tweet_triage.deploy.azureml.source import SourceTree
+    from tweet_triage.deploy.azureml.workspace import ml_client
+
+    _quiet_sdk()
+    context = cli_context(ctx)
+    target = checked_slot(slot)
+    plan = TrafficPlan.canary(target, traffic) if traffic else TrafficPlan.mirrored(target, mirror)
+    client = ml_client(context.settings)
+    version = model or _candidate_version(context)
+    tree = SourceTree.locate()
+    client.environments.create_or_update(build_environment(tree))
+    endpoint = _endpoint_or_none(client, context.settings.azureml.endpoint_name)
+    if endpoint is None:
+        client.online_endpoints.begin_create_or_update(build_endpoint(context.settings, TrafficPlan.initial())).result()
+    deployment = build_deployment(context.settings, slot=target, model_version=version, tree=tree)
+    client.online_deployments.begin_create_or_update(deployment).result()
+    _apply(client, context, plan)
+    context.console.print(f"[green]v{version} on {target}[/]: live {plan.live}, mirrored {plan.mirror}")
+
+
+@app.command("promote-slot")
+def promote_slot(
+    ctx: typer.Context,
+    slot: Annotated[str | None, typer.Option(help="Slot to give 100 % (default: the canary slot).")] = None,
+) -> None:
+    """Shift all live traffic to a slot (the canary by default) and stop mirroring."""
+    from tweet_triage.deploy.azureml.endpoint import TrafficPlan, canary_slot, checked_slot
+    from tweet_triage.deploy.azureml.workspace import ml_client
+
+    _quiet_sdk()
+    context = cli_context(ctx)
+    requested = checked_slot(slot) if slot is not None else None
+    client = ml_client(context.settings)
+    endpoint = _endpoint_or_none(client, context.settings.azureml.endpoint_name)
+    if endpoint is None:
+        name = context.settings.azureml.endpoint_name
+        raise CloudError(f"endpoint {name!r} does not exist; run `triage azure deploy` first")
+    target = requested or canary_slot(dict(endpoint.traffic or {}))
+    plan = TrafficPlan.promote(target)
+    _apply(client, context, plan)
+    context.console.print(f"[green]{target} takes all live traffic[/]")
+
+
+def _candidate_version(context: CliContext) -> str:
+    from tweet_triage.model.registry import CANDIDATE, Registry
+
+    return Registry(context.settings).get(CANDIDATE).version
+
+
+def _endpoint_or_none(client: Any, name: str) -> Any:
+    from azure.core.exceptions import ResourceNotFoundError
+
+    try:
+        return client.online_endpoints.get(name)
+    except ResourceNotFoundError:
+        return None
+
+
+def _apply(client: Any, context: CliContext, plan: Any) -> None:
+    endpoint = client.online_endpoints.get(context.settings.azureml.endpoint_name)
+    endpoint.traffic = dict(plan.live)
+    endpoint.mirror_traffic = dict(plan.mirror)
+    client.online_endpoints.begin_create_or_update(endpoint).result()

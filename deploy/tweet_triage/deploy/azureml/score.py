@@ -1,0 +1,81 @@
+"""Scoring script of the managed online endpoint: the project's :class:`Predictor` on the deployed model package.
+
+Azure ML's inference server imports this file from the uploaded source tree and calls :func:`init` once and
+:func:`run` per request. Request: ``{"tweets": [{"id": "...", "text": "...", "keyword": null}, ...]}`` (or
+``{"texts": [...]}``); response: ``{"predictions": [{"id", "label", "confidence", "probabilities",
+"model_version"}, ...]}``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+MAX_TWEETS = 256
+_SOURCE_ROOT = Path(__file__).resolve().parents[4]
+_predictor: Any = None
+
+
+def _import_path() -> None:
+    """The uploaded tree is not installed: put each folder of the `tweet_triage` namespace package on sys.path."""
+    for folder in ("core", "stream", "training", "monitoring", "deploy"):
+        path = str(_SOURCE_ROOT / folder)
+        if (_SOURCE_ROOT / folder).is_dir() and path not in sys.path:
+            sys.path.append(path)
+
+
+def find_package(model_dir: Path) -> Path:
+    """The folder holding the model package (model.onnx next to its metadata) inside the registered model."""
+    from tweet_triage.errors import ModelError
+    from tweet_triage.model.package import MODEL_FILE
+
+    candidates = sorted(path.parent for path in model_dir.rglob(MODEL_FILE))
+    if len(candidates) != 1:
+        raise ModelError(f"expected one {MODEL_FILE} under {model_dir}, found {len(candidates)}")
+    return candidates[0]
+
+
+def init() -> None:
+    global _predictor
+    _import_path()
+    from tweet_triage.model.predictor import Predictor
+
+    model_dir = Path(os.environ.get("AZUREML_MODEL_DIR", "."))
+    version = os.environ.get("TRIAGE_MODEL_VERSION", "unknown")
+    _predictor = Predictor(
+        find_package(model_dir), version=version, threads=int(os.environ.get("TRIAGE_SCORING_THREADS", "2"))
+    )
+    log.info("loaded model v%s from %s", version, model_dir)
+
+
+def parse_request(raw: str | bytes | dict[str, Any]) -> list[dict[str, Any]]:
+    body = json.loads(raw) if isinstance(raw, str | bytes) else raw
+    if not isinstance(body, dict):
+        raise ValueError("the request body must be a JSON object")
+    tweets = [{"text": text} for text in body["texts"]] if "texts" in body else body.get("tweets")
+    if not isinstance(tweets, list) or not tweets:
+        raise ValueError("give a non-empty list as 'tweets' (objects with 'text') or 'texts' (strings)")
+    if len(tweets) > MAX_TWEETS:
+        raise ValueError(f"at most {MAX_TWEETS} tweets per request")
+    for tweet in tweets:
+        if not isinstance(tweet, dict) or not isinstance(tweet.get("text"), str) or not tweet["text"].strip():
+            raise ValueError("every tweet needs a non-blank 'text'")
+    return tweets
+
+
+def run(raw_data: str | bytes | dict[str, Any]) -> dict[str, Any]:
+    try:
+        tweets = parse_request(raw_data)
+    except (ValueError, TypeError) as exc:
+        return {"error": str(exc)}
+    results = _predictor.predict([t["text"] for t in tweets], [t.get("keyword") for t in tweets])
+    return {
+        "predictions": [
+            {**({"id": str(t["id"])} if "id" in t else {}), **p.to_dict()} for t, p in zip(tweets, results, strict=True)
+        ]
+    }
