@@ -1,0 +1,258 @@
+"""The dashboard page (Streamlit): a thin edge over :mod:`.views` and a :class:`.backend.DashboardBackend`.
+
+Written for relief coordinators: plain words ("Emergency", "85% — fairly sure"), emergencies in red and on top,
+a clear message when nothing is stored yet or the store cannot be reached, and one click to say "wrong".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import streamlit as st
+
+from tweet_triage.api.schemas import FeedbackRequest
+from tweet_triage.dashboard import views
+from tweet_triage.dashboard.api_client import ServiceUnavailable
+from tweet_triage.dashboard.backend import DashboardBackend
+from tweet_triage.errors import TriageError, UsageError
+from tweet_triage.stream.store.records import PredictionRecord
+
+LIVE = "Live tweets"
+CSV = "Check a CSV file"
+FEED_SHOWN = 50  # tweets listed at once; filters narrow the rest
+
+
+@dataclass(frozen=True)
+class PageOptions:
+    refresh_s: float = 10.0
+    feed_limit: int = 500
+    csv_max_rows: int = 200
+
+
+def render(backend: DashboardBackend, options: PageOptions = PageOptions()) -> None:
+    st.set_page_config(page_title="Disaster tweet triage", page_icon="🚨", layout="wide")
+    page = st.sidebar.radio("Page", [LIVE, CSV], key="page")
+    st.sidebar.text_input("Your name (sent with corrections)", value="relief coordinator", key="annotator")
+    _sidebar_status(backend)
+    if page == LIVE:
+        _live_page(backend, options)
+    else:
+        _csv_page(backend, options)
+
+
+# ---- sidebar ----------------------------------------------------------------------------------------------------
+
+
+def _sidebar_status(backend: DashboardBackend) -> None:
+    st.sidebar.divider()
+    st.sidebar.subheader("System")
+    status = backend.model_status()
+    if status.ok and status.info is not None:
+        f1 = status.info.metrics.get("f1")
+        quality = f" · test F1 {f1:.2f}" if f1 is not None else ""
+        st.sidebar.success(f"Model v{status.info.version} is working{quality}")
+    else:
+        st.sidebar.warning(f"Scoring service: {status.message}. Tweets still show; explanations and corrections wait.")
+    try:
+        alerts = backend.open_alerts()
+    except TriageError as exc:
+        st.sidebar.info(f"Alerts cannot be read right now ({exc}).")
+        return
+    if not alerts:
+        st.sidebar.info("No open alerts.")
+        return
+    st.sidebar.error(f"{len(alerts)} open alert{'s' if len(alerts) > 1 else ''}")
+    for alert in alerts[:10]:
+        when = alert.created_at.strftime("%d %b %H:%M") if alert.created_at else ""
+        st.sidebar.markdown(f"**{alert.severity.upper()}** · {alert.title}  \n{when} · {alert.kind}")
+
+
+# ---- live page --------------------------------------------------------------------------------------------------
+
+
+def _live_page(backend: DashboardBackend, options: PageOptions) -> None:
+    st.title("🚨 Disaster tweets — live triage")
+    st.caption(
+        "Each tweet is read by the model: **Emergency** means it is probably about a real disaster. "
+        f"Newest first; refreshes every {options.refresh_s:.0f} s. Click a tweet below the list to see why, "
+        "and tell us when the model is wrong."
+    )
+    try:
+        records = backend.recent(options.feed_limit)
+    except TriageError as exc:
+        st.error(
+            "**The tweet store cannot be reached right now**, so no tweets can be shown. "
+            "This page tries again by itself; if it lasts, tell the technical team.\n\n"
+            f"Details: {exc}"
+        )
+        return
+    if not records:
+        st.info(
+            "**No tweets have been triaged yet.** They appear here as soon as the stream worker stores them — "
+            "nothing to do on your side."
+        )
+        return
+    chosen = _filters(records)
+    shown = views.apply_filter(records, chosen, now=datetime.now(UTC))
+    _summary(records, shown)
+    _chart(shown)
+    _feed(shown)
+    _detail(backend, shown)
+
+
+def _filters(records: list[PredictionRecord]) -> views.FeedFilter:
+    with st.expander("Filter the tweets", expanded=False):
+        left, middle, right = st.columns(3)
+        labels = sorted({r.label for r in records}, key=lambda label: not views.is_emergency(label))
+        picked = left.multiselect("Show", labels, default=labels, format_func=views.plain_label, key="labels")
+        confidence = middle.slider("At least this sure", 0.0, 1.0, 0.0, 0.05, key="min_confidence")
+        window = right.selectbox("Time", list(views.TIME_WINDOWS), index=3, key="window")
+        keyword = left.text_input("Words in the tweet or place", key="keyword")
+        first = middle.checkbox("Emergencies at the top", value=True, key="emergencies_first")
+    return views.FeedFilter(
+        labels=frozenset(picked),
+        min_confidence=confidence,
+        window=views.TIME_WINDOWS[window],
+        keyword=keyword,
+        emergencies_first=first,
+    )
+
+
+def _summary(records: list[PredictionRecord], shown: list[PredictionRecord]) -> None:
+    emergencies = sum(views.is_emergency(r.label) for r in shown)
+    a, b, c = st.columns(3)
+    a.metric("Emergencies shown", emergencies)
+    b.metric("Tweets shown", len(shown), help=f"of the {len(records)} newest tweets loaded")
+    c.metric("Newest tweet", records[0].scored_at.strftime("%H:%M:%S UTC") if records else "—")
+
+
+def _chart(shown: list[PredictionRecord]) -> None:
+    table = views.counts_over_time(shown)
+    if not table.empty:
+        st.subheader("Tweets over time")
+        st.bar_chart(table)
+
+
+def _feed(shown: list[PredictionRecord]) -> None:
+    st.subheader("Tweets")
+    if not shown:
+        st.info("No tweet matches these filters.")
+        return
+    for record in shown[:FEED_SHOWN]:
+        meta = " · ".join(
+            part
+            for part in (
+                record.scored_at.strftime("%d %b %H:%M:%S"),
+                record.location,
+                f"#{record.keyword}" if record.keyword else None,
+                f"model v{record.model_version}",
+            )
+            if part
+        )
+        line = f"**{views.plain_label(record.label)}** ({views.sureness(record.confidence)})  \n{record.text}"
+        if views.is_emergency(record.label):
+            st.error(f"🚨 {line}  \n:small[{meta}]")
+        else:
+            st.container(border=True).markdown(f"{line}  \n:small[{meta}]")
+    if len(shown) > FEED_SHOWN:
+        st.caption(f"{len(shown) - FEED_SHOWN} more match; narrow the filters to see them.")
+
+
+def _detail(backend: DashboardBackend, shown: list[PredictionRecord]) -> None:
+    st.subheader("Look closer and correct")
+    by_id = {r.id: r for r in shown[:FEED_SHOWN]}
+    if not by_id:
+        return
+    tweet_id = st.selectbox(
+        "Tweet",
+        list(by_id),
+        format_func=lambda i: f"{views.plain_label(by_id[i].label)} · {by_id[i].text[:90]}",
+        key="detail",
+    )
+    record = by_id[tweet_id]
+    st.markdown(f"**{views.plain_label(record.label)}** — {views.sureness(record.confidence)}")
+    try:
+        explanation = backend.explain(record.text, record.keyword)
+    except ServiceUnavailable as exc:
+        st.warning(f"No explanation right now: {exc}")
+    else:
+        st.markdown(views.highlight_html(record.text, explanation.words), unsafe_allow_html=True)
+        st.caption(
+            f"Red words pushed the model towards “{views.plain_label(explanation.label)}”, blue words against it "
+            f"(model v{explanation.model_version})."
+        )
+    labels = sorted(record.probabilities, key=lambda label: not views.is_emergency(label))
+    left, right = st.columns(2)
+    if left.button("✅ Correct", key="correct", use_container_width=True):
+        _send(backend, record, record.label)
+    others = [label for label in labels if label != record.label] or labels
+    right_label = right.selectbox("The right label is", others, format_func=views.plain_label, key="right_label")
+    if right.button("❌ Wrong — send the right label", key="wrong", use_container_width=True):
+        _send(backend, record, right_label)
+
+
+def _send(backend: DashboardBackend, record: PredictionRecord, label: str) -> None:
+    annotator = str(st.session_state.get("annotator") or "").strip() or "relief coordinator"
+    try:
+        backend.send_feedback(
+            FeedbackRequest(
+                tweet_id=record.id, label=label, annotator=annotator, model_version=record.model_version, comment=None
+            )
+        )
+    except ServiceUnavailable as exc:
+        st.error(f"Your answer was NOT sent: {exc}. Please try again in a moment.")
+        return
+    st.success(f"Thank you — recorded “{views.plain_label(label)}” for this tweet.")
+
+
+# ---- CSV page ---------------------------------------------------------------------------------------------------
+
+
+def _csv_page(backend: DashboardBackend, options: PageOptions) -> None:
+    st.title("Check a file of tweets")
+    st.caption(
+        "Upload a CSV file with one tweet per row (a column named “text”, or pick one). Each tweet gets a label, "
+        f"how sure the model is, and the words that weighed most. At most {options.csv_max_rows} rows are checked."
+    )
+    upload = st.file_uploader("CSV file", type=["csv"], key="csv")
+    if upload is None:
+        return
+    try:
+        frame = views.read_csv(upload.getvalue())
+    except UsageError as exc:
+        st.error(str(exc))
+        return
+    columns = list(frame.columns)
+    guess = views.guess_text_column(columns)
+    column = st.selectbox("Column with the tweet text", columns, index=columns.index(guess) if guess else 0)
+    texts = [str(value) for value in frame[column]]
+    if len(texts) > options.csv_max_rows:
+        st.warning(f"The file has {len(texts)} rows; only the first {options.csv_max_rows} are checked.")
+        texts = texts[: options.csv_max_rows]
+    explain = st.checkbox("Explain each tweet (slower)", value=True)
+    if st.button("Check these tweets", type="primary"):
+        bar = st.progress(0.0)
+
+        def progress(fraction: float) -> None:
+            bar.progress(fraction)
+
+        try:
+            st.session_state["csv_result"] = views.check_texts(
+                texts,
+                predict=backend.predict,
+                explain=(lambda text: backend.explain(text, None)) if explain else None,
+                on_progress=progress,
+            )
+        except ServiceUnavailable as exc:
+            st.error(f"The file could not be checked: {exc}")
+            return
+    result = st.session_state.get("csv_result")
+    if result is not None:
+        st.dataframe(result, use_container_width=True, hide_index=True)
+        st.download_button(
+            "Download the results (CSV)",
+            result.to_csv(index=False).encode("utf-8"),
+            file_name="triaged.csv",
+            mime="text/csv",
+        )

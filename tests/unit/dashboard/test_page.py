@@ -1,0 +1,118 @@
+"""The dashboard page in Streamlit's AppTest, over an in-memory backend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streamlit.testing.v1 import AppTest
+
+from tests.unit.dashboard.fakes import FakeBackend, record
+from tweet_triage.dashboard.alerts import AlertView
+from tweet_triage.dashboard.app import CSV
+
+
+def page(backend: FakeBackend) -> AppTest:
+    def script(backend: "Any") -> None:  # noqa: UP037 - the script runs without postponed annotations
+        from tweet_triage.dashboard.app import render
+
+        render(backend)
+
+    app = AppTest.from_function(script, args=(backend,), default_timeout=30)
+    return app.run()
+
+
+def seeded() -> FakeBackend:
+    return FakeBackend(
+        records=[
+            record("t-old", "a quiet morning in town", "not_disaster", 0.9, minutes_ago=30),
+            record("t-fire", "forest fire near the school, people trapped", "disaster", 0.88, minutes_ago=10),
+            record("t-new", "my mixtape is fire", "not_disaster", 0.7, minutes_ago=1),
+        ]
+    )
+
+
+def texts(app: AppTest) -> str:
+    return "\n".join([e.value for e in app.error] + [m.value for m in app.markdown] + [i.value for i in app.info])
+
+
+def test_the_feed_shows_emergencies_first_in_red_then_the_newest() -> None:
+    app = page(seeded())
+    assert not app.exception
+    assert app.title[0].value.startswith("🚨 Disaster tweets")
+    emergency = [e.value for e in app.error]
+    assert any("forest fire near the school" in v and "Emergency" in v for v in emergency)
+    feed = [m.value for m in app.markdown if "Not an emergency" in m.value]
+    assert feed[0].find("my mixtape") >= 0 and feed[1].find("quiet morning") >= 0
+    assert app.metric[0].value == "1" and app.metric[1].value == "3"
+
+
+def test_filters_narrow_the_feed() -> None:
+    app = page(seeded())
+    app.text_input(key="keyword").input("mixtape").run()
+    assert "my mixtape is fire" in texts(app)
+    assert "forest fire near the school" not in texts(app)
+    assert app.metric[1].value == "1"
+
+
+def test_tweet_detail_shows_highlighted_words_and_sends_a_correction() -> None:
+    backend = seeded()
+    app = page(backend)
+    assert app.selectbox(key="detail").value == "t-fire"
+    assert any("<span" in m.value and "trapped" in m.value for m in app.markdown)
+    app.button(key="wrong").click().run()
+    [sent] = backend.feedback
+    assert (sent.tweet_id, sent.label, sent.model_version, sent.annotator) == (
+        "t-fire",
+        "not_disaster",
+        "7",
+        "relief coordinator",
+    )
+    assert "Thank you" in app.success[-1].value
+
+
+def test_correct_sends_the_models_own_label_with_the_name_given() -> None:
+    backend = seeded()
+    app = page(backend)
+    app.text_input(key="annotator").input("Ana").run()
+    app.selectbox(key="detail").select("t-new").run()
+    app.button(key="correct").click().run()
+    assert [(f.tweet_id, f.label, f.annotator) for f in backend.feedback] == [("t-new", "not_disaster", "Ana")]
+
+
+def test_empty_store_says_so_plainly() -> None:
+    app = page(FakeBackend())
+    assert not app.exception
+    assert "No tweets have been triaged yet" in app.main.info[0].value
+
+
+def test_unreachable_store_is_a_clear_message_not_a_traceback() -> None:
+    app = page(FakeBackend(store_down=True))
+    assert not app.exception
+    assert "The tweet store cannot be reached right now" in app.error[0].value
+
+
+def test_when_the_api_is_down_tweets_still_show_and_feedback_says_not_sent() -> None:
+    backend = seeded()
+    backend.api_down = True
+    app = page(backend)
+    assert not app.exception
+    assert any("Scoring service" in w.value for w in app.sidebar.warning)
+    assert "forest fire near the school" in texts(app)
+    app.button(key="correct").click().run()
+    assert "NOT sent" in app.error[-1].value
+    assert backend.feedback == []
+
+
+def test_open_alerts_are_listed() -> None:
+    backend = seeded()
+    backend.alerts = [AlertView(id="a1", kind="drift", severity="high", title="Language drift in the stream")]
+    app = page(backend)
+    assert "1 open alert" in app.sidebar.error[0].value
+    assert any("Language drift in the stream" in m.value for m in app.sidebar.markdown)
+
+
+def test_the_csv_page_asks_for_a_file() -> None:
+    app = page(seeded())
+    app.sidebar.radio(key="page").set_value(CSV).run()
+    assert not app.exception
+    assert app.title[0].value == "Check a file of tweets"
