@@ -15,6 +15,7 @@ from tweet_triage.training.finetune import TrainConfig
 from tweet_triage.training.pipeline import PipelineConfig, PipelineResult, run_pipeline
 from tweet_triage.training.prepare import PreparedDataset, PrepareOptions, prepare, write
 
+SERVING_MODEL = "tweet-triage-serving-test"
 QUICK = PipelineConfig(train=TrainConfig(epochs=1, max_samples=300, max_steps=20, batch_size=16))
 
 
@@ -48,6 +49,13 @@ def first_candidate(training_settings: Settings, kaggle_dataset: PreparedDataset
 
 
 @pytest.fixture(scope="session")
+def serving_model(first_candidate: PipelineResult, registry: Registry, training_settings: Settings) -> str:
+    """A model name with one version in production, for the API and dashboard tests (they never move its alias)."""
+    register_copies(first_candidate, registry, training_settings, SERVING_MODEL, count=1)
+    return SERVING_MODEL
+
+
+@pytest.fixture(scope="session")
 def cli_env(training_settings: Settings) -> Iterator[dict[str, str]]:
     stack = training_settings.stack
     yield {
@@ -62,3 +70,31 @@ def cli_env(training_settings: Settings) -> Iterator[dict[str, str]]:
 
 def package_dir(registry: Registry, version: str) -> Path:
     return registry.download(registry.get(version))
+
+
+def register_copies(
+    first_candidate: PipelineResult, registry: Registry, training_settings: Settings, model_name: str, *, count: int = 2
+) -> list[str]:
+    """``count`` versions of the session's quick-profile package registered under ``model_name`` (a name of the
+    caller's own, so tests that move its aliases never disturb others); the first one is promoted to production."""
+    from tweet_triage.training.pipeline import approval_log
+    from tweet_triage.training.promotion import promote
+
+    settings = load_settings(
+        stack=training_settings.stack.model_dump(), mlflow={"model_name": model_name, "experiment": model_name}
+    )
+    target = Registry(settings)
+    package = registry.download(first_candidate.version)
+    tags = {"gate.passed": "false", "dataset.version": first_candidate.version.tags["dataset.version"]}
+    versions = [
+        target.register(first_candidate.run_id, package, tags, f"{model_name} copy").version for _ in range(count)
+    ]
+    promote(
+        target,
+        approval_log(target),
+        version=versions[0],
+        approver="tests",
+        reason=f"{model_name} tests",
+        override_reason="quick profile",
+    )
+    return versions

@@ -36,7 +36,8 @@ def render(backend: DashboardBackend, options: PageOptions = PageOptions()) -> N
     st.sidebar.text_input("Your name (sent with corrections)", value="relief coordinator", key="annotator")
     _sidebar_status(backend)
     if page == LIVE:
-        _live_page(backend, options)
+        # Only this part reruns on the timer: the feed stays live without reloading the page.
+        st.fragment(_live_page, run_every=options.refresh_s)(backend, options)
     else:
         _csv_page(backend, options)
 

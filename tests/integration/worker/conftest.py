@@ -22,12 +22,12 @@ import pytest
 
 from tests.conftest import free_port
 from tests.helpers import wait_until
+from tests.integration.conftest import register_copies
 from tweet_triage.model.registry import PRODUCTION, Registry
 from tweet_triage.settings import Settings, load_settings
 from tweet_triage.stream.store.reader import PredictionReader
 from tweet_triage.stream.store.records import PredictionRecord
-from tweet_triage.training.pipeline import PipelineResult, approval_log
-from tweet_triage.training.promotion import promote
+from tweet_triage.training.pipeline import PipelineResult
 
 TRIAGE = str(Path(sys.executable).with_name("triage"))
 STREAM_MODEL = "tweet-triage-stream-test"
@@ -42,22 +42,7 @@ class StreamModels:
 @pytest.fixture(scope="session")
 def stream_models(first_candidate: PipelineResult, registry: Registry, training_settings: Settings) -> StreamModels:
     """Two registered versions of the quick-profile package under their own name; the first in production."""
-    settings = load_settings(
-        stack=training_settings.stack.model_dump(), mlflow={"model_name": STREAM_MODEL, "experiment": STREAM_MODEL}
-    )
-    stream_registry = Registry(settings)
-    package = registry.download(first_candidate.version)
-    tags = {"gate.passed": "false", "dataset.version": first_candidate.version.tags["dataset.version"]}
-    versions = [stream_registry.register(first_candidate.run_id, package, tags, "stream test").version for _ in "ab"]
-    promote(
-        stream_registry,
-        approval_log(stream_registry),
-        version=versions[0],
-        approver="tests",
-        reason="stream tests",
-        override_reason="quick profile",
-    )
-    return StreamModels(*versions)
+    return StreamModels(*register_copies(first_candidate, registry, training_settings, STREAM_MODEL))
 
 
 @dataclass

@@ -1,0 +1,160 @@
+"""The scoring API as a real server process, with the session's quick-profile model from the local MLflow registry."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+
+import httpx
+import pytest
+
+from tests.fuzz import fuzz_asgi_app
+from tests.helpers import wait_until
+from tests.integration.conftest import register_copies
+from tests.integration.serving import API_KEY, Server, ServingEnv
+from tweet_triage.model.registry import PRODUCTION, Registry
+from tweet_triage.settings import Settings
+from tweet_triage.training.pipeline import PipelineResult, approval_log
+from tweet_triage.training.promotion import promote
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+TWEETS = [
+    "Forest fire near La Ronge Sask. Canada",
+    "All residents asked to 'shelter in place' are being notified by officers",
+    "13,000 people receive #wildfires evacuation orders in California",
+    "I love fruits",
+    "my new mixtape is fire",
+]
+LONG_TWEET = (
+    "URGENT: flood waters rising fast on Main Street, families trapped on roofs near the old bridge, the shelter at "
+    "the school is full, roads to the hospital are cut off and we need boats and drinking water now please share!!"
+)
+
+
+def test_predict_returns_the_production_models_labels(serving: ServingEnv, api_server: Server) -> None:
+    version = Registry(serving.settings).get(PRODUCTION).version
+    body = {"tweets": [{"id": f"t{i}", "text": t} for i, t in enumerate(TWEETS)]}
+    response = httpx.post(f"{api_server.url}/v1/predict", json=body, timeout=30)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["model"]["version"] == version
+    assert [p["id"] for p in answer["predictions"]] == [f"t{i}" for i in range(len(TWEETS))]
+    for prediction in answer["predictions"]:
+        assert set(prediction["probabilities"]) == {"not_disaster", "disaster"}
+        assert sum(prediction["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+        assert prediction["confidence"] == max(prediction["probabilities"].values())
+        assert prediction["label"] == max(prediction["probabilities"], key=prediction["probabilities"].get)
+        assert prediction["model_version"] == version
+    alone = httpx.post(f"{api_server.url}/v1/predict", json={"tweets": [body["tweets"][2]]}, timeout=30).json()
+    assert alone["predictions"][0]["probabilities"] == pytest.approx(
+        answer["predictions"][2]["probabilities"], abs=1e-5
+    )
+
+
+def test_explain_has_one_weight_per_word_within_a_second(api_server: Server) -> None:
+    url = f"{api_server.url}/v1/explain"
+    httpx.post(url, json={"text": TWEETS[0]}, timeout=30).raise_for_status()  # warm-up
+    timings, answer = [], {}
+    for _ in range(5):
+        started = time.perf_counter()
+        response = httpx.post(url, json={"text": LONG_TWEET}, timeout=30)
+        timings.append(time.perf_counter() - started)
+        assert response.status_code == 200, response.text
+        answer = response.json()
+    words = LONG_TWEET.split()
+    assert [w["word"] for w in answer["words"]] == words
+    assert all(LONG_TWEET[w["start"] : w["end"]] == w["word"] for w in answer["words"])
+    assert answer["method"] == "word-occlusion"
+    assert any(abs(w["weight"]) > 1e-3 for w in answer["words"]), "some word must move the score"
+    assert statistics.median(timings) <= 1.0, f"explain took {timings} s for a {len(words)}-word tweet"
+
+
+def test_model_endpoint_shows_metrics_lineage_and_approval(serving: ServingEnv, api_server: Server) -> None:
+    answer = httpx.get(f"{api_server.url}/v1/model", timeout=30).json()
+    assert answer["version"] == Registry(serving.settings).get(PRODUCTION).version
+    assert sorted(answer["labels"]) == ["disaster", "not_disaster"]
+    assert 0 < answer["metrics"]["f1"] <= 1
+    assert answer["tags"]["dataset.version"]
+    assert answer["approvals"][-1]["approver"] == "tests"
+    assert answer["approvals"][-1]["action"] == "promote"
+
+
+def test_feedback_needs_a_key_and_reaches_the_feedback_topic(serving: ServingEnv, api_server: Server) -> None:
+    url = f"{api_server.url}/v1/feedback"
+    body = {"tweet_id": "t-42", "label": "disaster", "annotator": "Ana", "model_version": "1"}
+    refused = httpx.post(url, json=body, timeout=10)
+    assert refused.status_code == 401
+    wrong = httpx.post(url, json=body, headers={"Authorization": "Bearer nope"}, timeout=10)
+    assert wrong.status_code == 401
+    accepted = httpx.post(url, json=body, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=10)
+    assert accepted.status_code == 202, accepted.text
+    [event] = serving.feedback_events(1)
+    assert (event.tweet_id, event.label, event.annotator, event.model_version) == ("t-42", "disaster", "Ana", "1")
+
+
+def test_limits_and_health(api_server: Server) -> None:
+    too_many = {"tweets": [{"text": "x"}] * 65}
+    response = httpx.post(f"{api_server.url}/v1/predict", json=too_many, timeout=10)
+    assert response.status_code == 422 and "at most 64 tweets" in response.json()["detail"]
+    huge = b'{"tweets": [{"text": "' + b"a" * 300_000 + b'"}]}'
+    response = httpx.post(
+        f"{api_server.url}/v1/predict", content=huge, headers={"Content-Type": "application/json"}, timeout=10
+    )
+    assert response.status_code == 413
+    assert httpx.get(f"{api_server.url}/healthz", timeout=5).json() == {"status": "ok", "model_version": None}
+    assert "triage_api_requests_total" in httpx.get(f"{api_server.url}/metrics", timeout=5).text
+
+
+def test_production_model_hot_swaps_without_a_restart_or_a_failed_request(
+    local_stack: Settings, first_candidate: PipelineResult, registry: Registry, training_settings: Settings
+) -> None:
+    name = "tweet-triage-api-swap-test"
+    first, second = register_copies(first_candidate, registry, training_settings, name)
+    serving = ServingEnv.create(local_stack, name)
+    try:
+        server = serving.start_api()
+        versions: list[str] = []
+        failures: list[str] = []
+        stop = threading.Event()
+
+        def keep_asking() -> None:
+            with httpx.Client(base_url=server.url, timeout=30) as client:
+                while not stop.is_set():
+                    response = client.post("/v1/predict", json={"tweets": [{"text": TWEETS[0]}]})
+                    if response.status_code != 200:
+                        failures.append(response.text)
+                    else:
+                        versions.append(response.json()["model"]["version"])
+
+        caller = threading.Thread(target=keep_asking)
+        caller.start()
+        try:
+            wait_until(lambda: first in versions, timeout_s=30, what=f"v{first} answering")
+            target = Registry(serving.settings)
+            promote(target, approval_log(target), version=second, approver="tests", reason="swap", override_reason="q")
+            wait_until(lambda: versions[-1] == second, timeout_s=60, what=f"v{second} answering after promotion")
+        finally:
+            stop.set()
+            caller.join()
+        assert failures == []
+        assert server.proc.poll() is None, "the same process answered before and after the swap"
+        assert versions.index(second) > versions.index(first)
+        assert set(versions[versions.index(second) :]) == {second}, "no flapping back to the old version"
+        ready = httpx.get(f"{server.url}/readyz", timeout=5).json()
+        assert ready == {"status": "ready", "model_version": second}
+    finally:
+        serving.stop_all()
+
+
+def test_generated_requests_never_get_a_server_error(serving: ServingEnv) -> None:
+    """schemathesis against the real app (real model, real feedback topic), in-process."""
+    from tweet_triage.api.app import create_app, runtime_from_settings
+
+    runtime = runtime_from_settings(serving.settings)
+    assert runtime.refresh is not None
+    runtime.refresh()
+    assert runtime.model.ready
+    exercised = fuzz_asgi_app(create_app(runtime), headers=[{}, {"X-API-Key": API_KEY}], max_examples=25)
+    assert "POST /v1/predict" in exercised and "POST /v1/feedback" in exercised
