@@ -3,7 +3,8 @@
 1. start the local stack;
 2. make sure a production model exists — if none, pull and prepare the dataset, train with the quick profile and
    record a clearly labelled *bootstrap* approval (never used once a production model exists);
-3. start the stream worker in the background (stopped by `triage stack down`);
+3. start the stream worker in the background (stopped by `triage stack down`), and the scoring API and the relief
+   dashboard next to it (stopped the same way), printing their URLs;
 4. replay the dataset through the producer at a steady rate;
 5. wait until every replayed tweet is stored, then summarise: tweets in/out, labels, throughput, publish→stored
    latency (p50/p99), dead letters — and leave everything running.
@@ -18,7 +19,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -54,6 +55,8 @@ class DemoSummary:
     p99_s: float
     model_version: str
     worker_url: str
+    api_url: str = ""
+    dashboard_url: str = ""
 
 
 def ensure_production_model(settings: Settings, say: Say) -> str:
@@ -192,10 +195,17 @@ def run_demo(settings: Settings, *, rate: float, limit: int | None, worker_port:
     StackManager(settings).up(on_event=lambda line: say(f"  {line}"))
     version = ensure_production_model(settings, say)
     worker_url = start_worker(settings, worker_port, say)
+    from tweet_triage.api.launch import start_serving
     from tweet_triage.training.datasets import DISASTER_TWEETS, pull
+
+    serving = start_serving(settings, say)
+    say(f"scoring API: {serving.api}/docs   relief dashboard: {serving.dashboard}   (both live during the replay)")
 
     [csv] = pull(DISASTER_TWEETS, data_dir=settings.data.data_dir, mirror_dir=settings.data.mirror_dir)
     scored_before = _metric(worker_url, SCORED_METRIC)
     published, since = replay(settings, csv, rate=rate, limit=limit, say=say)
     say(f"published {published}; waiting for the worker to store them (model v{version})")
-    return summarise(settings, published, since, worker_url, scored_before, timeout_s=max(120.0, 4 * published / rate))
+    summary = summarise(
+        settings, published, since, worker_url, scored_before, timeout_s=max(120.0, 4 * published / rate)
+    )
+    return replace(summary, api_url=serving.api, dashboard_url=serving.dashboard)
