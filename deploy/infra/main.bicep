@@ -47,6 +47,15 @@ param operatorsObjectId string
 @minValue(1)
 param trainingMaxNodes int = 2
 
+@description('Images of the long-running apps (registry/name:tag); empty on the first deployment, set by CD.')
+param workerImage string = ''
+param apiImage string = ''
+param dashboardImage string = ''
+
+@description('Worker replicas in the consumer group (at most the number of partitions).')
+@minValue(1)
+param workerReplicas int = 2
+
 var suffix = uniqueString(resourceGroup().id, environment)
 var tags = {
   project: 'tweet-triage'
@@ -113,9 +122,30 @@ module machineLearning 'modules/machinelearning.bicep' = {
   }
 }
 
+module containerApps 'modules/containerapps.bicep' = {
+  name: 'containerapps'
+  params: {
+    environmentName: 'cae-${prefix}-${environment}'
+    location: location
+    tags: tags
+    identityId: identity.id
+    identityClientId: identity.properties.clientId
+    keyVaultUri: keyVault.outputs.uri
+    registryServer: machineLearning.outputs.registryLoginServer
+    cosmosEndpoint: cosmos.outputs.endpoint
+    mlflowTrackingUri: machineLearning.outputs.mlflowTrackingUri
+    workerImage: workerImage
+    apiImage: apiImage
+    dashboardImage: dashboardImage
+    workerReplicas: workerReplicas
+  }
+}
+
 output keyVaultName string = keyVault.outputs.name
 output eventHubsNamespace string = eventHubs.outputs.namespaceName
 output cosmosEndpoint string = cosmos.outputs.endpoint
 output workspaceName string = machineLearning.outputs.workspaceName
 output containerRegistry string = machineLearning.outputs.registryLoginServer
 output identityClientId string = identity.properties.clientId
+output mlflowTrackingUri string = machineLearning.outputs.mlflowTrackingUri
+output apiUrl string = containerApps.outputs.apiUrl

@@ -50,3 +50,4 @@ resource operators 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 
 output name string = vault.name
 output id string = vault.id
+output uri string = vault.properties.vaultUri

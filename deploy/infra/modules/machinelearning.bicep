@@ -105,3 +105,4 @@ resource pull 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 
 output workspaceName string = workspace.name
 output registryLoginServer string = registry.properties.loginServer
+output mlflowTrackingUri string = workspace.properties.mlFlowTrackingUri

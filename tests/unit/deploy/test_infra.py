@@ -45,6 +45,7 @@ def test_resources_cover_the_system() -> None:
         "Microsoft.MachineLearningServices/workspaces",
         "Microsoft.KeyVault/vaults",
         "Microsoft.KeyVault/vaults/secrets",
+        "Microsoft.App/containerApps",
     } <= types
     main = parse(INFRA_DIR / "main.bicep")
     assert "Microsoft.ManagedIdentity/userAssignedIdentities" in {r["type"] for r in main["resources"].values()}
@@ -64,8 +65,11 @@ def test_no_secret_is_a_parameter_or_an_output() -> None:
                 assert not any(word in words for word in secretive), f"{path.name}: {section[:-1]} {name}"
         assert "listkeys" not in str(tree.get("outputs", {})).lower()
         for symbol, resource in tree.get("resources", {}).items():
-            if "listKeys" in str(resource):
-                assert resource["type"] == "Microsoft.KeyVault/vaults/secrets", f"{path.name}: {symbol} reads keys"
+            if "listKeys" in str(resource):  # into Key Vault, or Log Analytics' key into the Container Apps env
+                assert resource["type"] in (
+                    "Microsoft.KeyVault/vaults/secrets",
+                    "Microsoft.App/managedEnvironments",
+                ), f"{path.name}: {symbol} reads keys"
 
 
 def test_a_syntax_error_is_reported(infra: Path) -> None:
@@ -108,3 +112,11 @@ def test_hubs_must_match_the_topics(infra: Path) -> None:
     _edit(infra / "modules" / "eventhubs.bicep", "name: 'tweets-dlq'", "name: 'tweets-deadletters'")
     problems = check_infra(infra).problems
     assert any("differ from the Kafka topics" in p for p in problems), problems
+
+
+def test_workers_never_outnumber_partitions() -> None:
+    for environment in ("staging", "production"):
+        path = INFRA_DIR / "parameters" / f"{environment}.parameters.json"
+        values = {k: v["value"] for k, v in json.loads(path.read_text())["parameters"].items()}
+        assert values["environment"] == environment
+        assert values["workerReplicas"] <= values["partitionCount"], environment

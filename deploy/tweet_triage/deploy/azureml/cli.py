@@ -45,6 +45,18 @@ def validate(
     context.console.print(f"[green]{len(report.written)} definitions valid[/] (built, validated, round-tripped)")
 
 
+@app.command("validate-infra")
+def validate_infra(ctx: typer.Context) -> None:
+    """Check the Bicep in deploy/infra offline: syntax, modules, parameter files, agreement with the code."""
+    from tweet_triage.deploy.infra import check_infra
+
+    context = cli_context(ctx)
+    report = check_infra()
+    if not report.ok:
+        raise UsageError("infrastructure definitions are invalid:\n  " + "\n  ".join(report.problems))
+    context.console.print(f"[green]{len(report.files)} infrastructure files valid[/] (parsed, cross-checked)")
+
+
 @app.command("submit-retrain")
 def submit(
     ctx: typer.Context,
