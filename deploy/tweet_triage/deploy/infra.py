@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from tweet_triage.errors import UsageError
 from tweet_triage.settings import AzureMlSettings, CosmosSettings, KafkaSettings
@@ -40,8 +40,7 @@ def parse(path: Path) -> dict[str, Any]:
         from pycep import BicepParser
     except ImportError:
         raise UsageError("pycep-parser is not installed: pip install -c constraints.txt -e '.[dev]'") from None
-    tree: dict[str, Any] = BicepParser().parse(file_path=path)
-    return tree
+    return cast(dict[str, Any], BicepParser().parse(file_path=path))
 
 
 def _decorators(declaration: dict[str, Any]) -> dict[str, Any]:
