@@ -18,7 +18,7 @@ from tweet_triage.dashboard.cli import dashboard as dashboard_command
 from tweet_triage.deploy.azureml.cli import app as azure_app
 from tweet_triage.errors import TriageError
 from tweet_triage.stack.cli import app as stack_app
-from tweet_triage.stream import demo_cli, publish_cli, results_cli, worker_cli
+from tweet_triage.stream import demo_cli, publish_cli, results_cli, shadow_cli, worker_cli
 from tweet_triage.training import cli as training_cli
 
 app = typer.Typer(
@@ -32,6 +32,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(stack_app, name="stack")
 app.add_typer(training_cli.data_app, name="data")
 app.command("train")(training_cli.train)
+training_cli.model_app.command("compare-shadow")(shadow_cli.compare_shadow)
 app.add_typer(training_cli.model_app, name="model")
 app.command("predict")(training_cli.predict)
 app.add_typer(training_cli.audit_app, name="audit")

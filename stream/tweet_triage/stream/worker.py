@@ -27,6 +27,8 @@ from tweet_triage.settings import Settings
 from tweet_triage.stream.kafka_client import EVENTHUBS_SASL_USERNAME, kafka_client_options
 from tweet_triage.stream.metrics import WorkerMetrics
 from tweet_triage.stream.scoring import InboundMessage, ScoringService, Topics
+from tweet_triage.stream.shadow import DiscardingPublisher, shadow_item
+from tweet_triage.stream.store.cosmos import SHADOW
 from tweet_triage.stream.store.retry import RetryNotice, RetryPolicy
 from tweet_triage.stream.store.writer import PredictionWriter
 
@@ -42,6 +44,7 @@ class WorkerOptions:
     web_host: str = "127.0.0.1"
     web_port: int = 16066
     partitions: int = 2
+    shadow_version: str | None = None  # score with this fixed version into `shadow`, publish nothing (see shadow.py)
 
 
 class KafkaSender:
@@ -75,9 +78,16 @@ class WorkerRuntime:
         self.settings = settings
         self.options = options
         self.metrics = metrics
-        self.watcher = ModelWatcher(Registry(settings), on_swap=self._on_swap)
-        self.sender = KafkaSender(settings)
-        self.writer = PredictionWriter(settings, policy=RetryPolicy.forever(on_retry=self._on_store_retry))
+        policy = RetryPolicy.forever(on_retry=self._on_store_retry)
+        self.sender: KafkaSender | DiscardingPublisher
+        if options.shadow_version is None:
+            self.watcher = ModelWatcher(Registry(settings), on_swap=self._on_swap)
+            self.sender = KafkaSender(settings)
+            self.writer = PredictionWriter(settings, policy=policy)
+        else:
+            self.watcher = ModelWatcher(Registry(settings), alias=options.shadow_version, on_swap=self._on_swap)
+            self.sender = DiscardingPublisher()
+            self.writer = PredictionWriter(settings, policy=policy, role=SHADOW, to_item=shadow_item)
         self.service: ScoringService | None = None
         self.last_batch_at: datetime | None = None
         self._lifecycle = asyncio.Lock()

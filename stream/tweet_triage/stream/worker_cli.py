@@ -17,11 +17,23 @@ def worker(
     web_port: Annotated[int, typer.Option(min=1, max=65535, help="Port of /healthz and /metrics.")] = 16066,
     partitions: Annotated[int, typer.Option(min=1, help="Partitions for topics the worker creates.")] = 2,
     concurrency: Annotated[int, typer.Option(min=1, max=8, help="Agent instances (batches in flight).")] = 1,
+    shadow: Annotated[
+        str | None,
+        typer.Option(
+            metavar="VERSION",
+            help="Shadow mode: score a copy of the stream with model VERSION (own consumer group) into the shadow "
+            "container only; publishes nothing. Compare with `triage model compare-shadow VERSION`.",
+        ),
+    ] = None,
 ) -> None:
     """Consume tweets, score them with the production model, store predictions; runs until stopped."""
+    from tweet_triage.errors import UsageError
+    from tweet_triage.stream.shadow import shadow_settings
     from tweet_triage.stream.worker import WorkerOptions, run_worker
 
     context = cli_context(ctx)
+    if shadow is not None and not shadow.isdigit():
+        raise UsageError(f"--shadow needs a version number (not an alias that can move), not {shadow!r}")
     options = WorkerOptions(
         batch_size=batch_size,
         batch_window_s=batch_window,
@@ -30,5 +42,6 @@ def worker(
         web_port=web_port,
         partitions=partitions,
         concurrency=concurrency,
+        shadow_version=shadow,
     )
-    run_worker(context.settings, options)
+    run_worker(shadow_settings(context.settings, shadow) if shadow else context.settings, options)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -162,8 +162,13 @@ class PredictionWriter:
         concurrency: int = DEFAULT_CONCURRENCY,
         request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S,
         sleep: Sleep = asyncio.sleep,
+        role: str = PREDICTIONS,
+        to_item: Callable[[PredictionRecord], Mapping[str, Any]] = PredictionRecord.to_item,
     ) -> None:
+        """``role``/``to_item``: the container and item shape (the shadow scorer writes to ``shadow``)."""
         self._settings = settings
+        self._role = role
+        self._to_item = to_item
         self._policy = policy
         self._concurrency = concurrency
         self._timeout = request_timeout_s
@@ -178,7 +183,7 @@ class PredictionWriter:
             async with asyncio.timeout(self._timeout * 3):
                 await client.__aenter__()
                 database = await ensure_schema_async(client, self._settings)
-            return database.get_container_client(container_specs(self._settings.cosmos)[PREDICTIONS].name)
+            return database.get_container_client(container_specs(self._settings.cosmos)[self._role].name)
 
         try:
             self._container = await call_with_retries(
@@ -198,11 +203,12 @@ class PredictionWriter:
     async def write(self, records: Iterable[PredictionRecord]) -> WriteReport:
         if self._container is None:
             raise RuntimeError("PredictionWriter is not open; use it with `async with`")
-        return await upsert_predictions(
+        return await upsert_items(
             self._container,
-            records,
+            (self._to_item(record) for record in records),
             policy=self._policy,
             concurrency=self._concurrency,
             request_timeout_s=self._timeout,
             sleep=self._sleep,
+            what=f"upsert {self._role}",
         )
