@@ -47,3 +47,11 @@ class StoreError(TriageError):
 
 class CloudError(TriageError):
     """An Azure operation cannot run (no credential, workspace unreachable) or was refused."""
+
+
+class MonitorError(TriageError):
+    """A drift or accuracy monitor cannot be configured, or its saved state does not fit."""
+
+
+class AlertNotFound(TriageError):
+    """No alert has the given id."""

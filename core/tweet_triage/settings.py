@@ -171,13 +171,63 @@ class DashboardSettings(_Section):
 class MonitorSettings(_Section):
     """The drift and accuracy monitors (`triage monitor`)."""
 
+    engine: Literal["mmd", "lsdd"] = Field(
+        "mmd", description="Online drift detector on the embeddings (alibi-detect MMDDriftOnline or LSDDDriftOnline)."
+    )
+    ert: int = Field(
+        20_000, ge=100, description="Expected run time: tweets between false alarms when nothing has drifted."
+    )
+    window_size: int = Field(20, ge=5, le=500, description="Test window of the embedding detector (tweets).")
+    output_window_size: int = Field(50, ge=5, le=1000, description="Test window of the output detector (tweets).")
+    n_bootstraps: int = Field(
+        50_000, ge=1000, description="Bootstrap streams that calibrate the thresholds (well above ERT; cached)."
+    )
+    confirm_updates: int = Field(
+        5, ge=1, description="Consecutive drifted updates before a drift incident opens (damps single spikes)."
+    )
+    seed: int = Field(0, description="Seed of the threshold bootstrap: the same settings give the same thresholds.")
+    state_dir: Path | None = Field(None, description="Detector state and threshold cache (default: STATE_DIR/monitor).")
+    save_every_s: float = Field(30.0, gt=0, description="How often detector state is saved.")
+    model_poll_s: float = Field(30.0, gt=0, description="How often the production alias is checked.")
+    accuracy_window: int = Field(200, ge=10, description="Most recent feedback items per model version that count.")
+    accuracy_min_feedback: int = Field(30, ge=1, description="Feedback items needed before accuracy can alert.")
+    accuracy_threshold: float = Field(0.7, gt=0, lt=1, description="Rolling accuracy below this raises an alert.")
+    consumer_group: str = Field("tweet-triage-monitor", min_length=1)
+    web_port: int = Field(16067, ge=1, le=65535, description="Port of the monitor's /healthz and /metrics.")
+
+    def resolved_state_dir(self, stack: StackSettings) -> Path:
+        return self.state_dir if self.state_dir is not None else stack.state_dir / "monitor"
+
 
 class AlertSettings(_Section):
     """Where on-call alerts go and how they are deduplicated."""
 
+    webhook_url: SecretStr | None = Field(
+        None, description="Incoming-webhook URL (Slack/Teams style, JSON with a `text` field); a secret."
+    )
+    webhook_timeout_s: float = Field(5.0, gt=0)
+    webhook_attempts: int = Field(5, ge=1, le=20, description="Delivery attempts before giving up (backoff between).")
+    cooldown_s: float = Field(
+        3600.0, ge=0, description="Repeats of an open alert (same kind and model) within this are one incident."
+    )
+
 
 class RetrainSettings(_Section):
-    """When and where retraining runs."""
+    """When and where retraining runs. Nothing is ever promoted automatically."""
+
+    backend: Literal["local", "azureml", "record-only"] = Field(
+        "local", description="local: train here; azureml: submit the Azure ML pipeline; record-only: just record."
+    )
+    cooldown_s: float = Field(6 * 3600.0, ge=0, description="Automatic triggers of one kind at most this often.")
+    min_interval_s: float = Field(3600.0, ge=0, description="Least time between any two retrainings.")
+    max_per_day: int = Field(3, ge=1, description="Most retrainings in any 24 hours (manual ones included).")
+    weekly_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    weekly_hour: int = Field(3, ge=0, le=23, description="UTC hour of the weekly retraining.")
+    on_drift: bool = True
+    on_accuracy: bool = True
+    weekly: bool = True
+    epochs: int = Field(3, ge=1, description="Epochs of a local retraining.")
+    max_samples: int | None = Field(None, ge=10, description="Cap on training tweets (quick retraining).")
 
 
 class Settings(BaseSettings):

@@ -1,0 +1,109 @@
+"""The ``alerts`` container: create, read, list and acknowledge alerts (synchronous SDK; alerts are rare).
+
+Queries use only what both real Cosmos DB and the local server support: ``TOP``, ``WHERE``, ``ORDER BY`` on the
+stored ``order_key`` (``<created_at>#<id>``); single alerts are read by a query on ``c.id`` with the partition key.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from tweet_triage.errors import AlertNotFound
+from tweet_triage.monitoring.alerts.records import Alert, AlertKind, Status
+from tweet_triage.settings import Settings
+from tweet_triage.stream.store.cosmos import ALERTS, container_specs, ensure_schema, open_client, translate_errors
+from tweet_triage.stream.timestamps import format_utc
+
+if TYPE_CHECKING:
+    from azure.cosmos import ContainerProxy
+
+log = logging.getLogger(__name__)
+
+
+class AlertStore:
+    def __init__(self, container: ContainerProxy, settings: Settings) -> None:
+        self._container = container
+        self._settings = settings
+        self._name = container_specs(settings.cosmos)[ALERTS].name
+
+    @classmethod
+    @contextmanager
+    def open(cls, settings: Settings, *, create: bool = False) -> Iterator[AlertStore]:
+        """Connect; with ``create`` the database and containers are created first (the monitor does this)."""
+        client = open_client(settings)
+        try:
+            if create:
+                database = ensure_schema(client, settings)
+            else:
+                database = client.get_database_client(settings.cosmos.database)
+            yield cls(database.get_container_client(container_specs(settings.cosmos)[ALERTS].name), settings)
+        finally:
+            client.close()
+
+    def save(self, alert: Alert) -> Alert:
+        with translate_errors(self._settings, container=self._name):
+            self._container.upsert_item(alert.to_item())
+        return alert
+
+    def get(self, alert_id: str) -> Alert:
+        rows = self._query("SELECT * FROM c WHERE c.id = @id", {"@id": alert_id}, partition_key=alert_id)
+        if not rows:
+            raise AlertNotFound(f"no alert {alert_id!r}; `triage alerts list` shows the recent ones")
+        return Alert.from_item(rows[0])
+
+    def recent(
+        self,
+        *,
+        status: Status | None = None,
+        kind: AlertKind | None = None,
+        since: datetime | None = None,
+        limit: int = 50,
+    ) -> list[Alert]:
+        """Newest first."""
+        conditions = ["IS_STRING(c.order_key)"]
+        parameters: dict[str, Any] = {"@n": max(1, limit)}
+        for field, value in (("status", status), ("kind", kind)):
+            if value is not None:
+                conditions.append(f"c.{field} = @{field}")
+                parameters[f"@{field}"] = value
+        if since is not None:
+            conditions.append("c.order_key >= @since")
+            parameters["@since"] = format_utc(since)
+        where = " AND ".join(conditions)
+        query = f"SELECT TOP @n * FROM c WHERE {where} ORDER BY c.order_key DESC"  # noqa: S608 - fixed fragments
+        return [alert for item in self._query(query, parameters) if (alert := _to_alert(item)) is not None]
+
+    def latest(self, dedup_key: str) -> Alert | None:
+        query = "SELECT TOP 1 * FROM c WHERE c.dedup_key = @key ORDER BY c.order_key DESC"
+        rows = [alert for item in self._query(query, {"@key": dedup_key}) if (alert := _to_alert(item)) is not None]
+        return rows[0] if rows else None
+
+    def ack(self, alert_id: str, *, by: str, at: datetime) -> Alert:
+        alert = self.get(alert_id)
+        if alert.status == "acked":
+            return alert
+        return self.save(alert.model_copy(update={"status": "acked", "acked_by": by, "acked_at": at}))
+
+    def _query(
+        self, query: str, parameters: Mapping[str, Any], *, partition_key: str | None = None
+    ) -> list[dict[str, Any]]:
+        params = [{"name": name, "value": value} for name, value in parameters.items()]
+        options: dict[str, Any] = (
+            {"partition_key": partition_key} if partition_key is not None else {"enable_cross_partition_query": True}
+        )
+        with translate_errors(self._settings, container=self._name):
+            return list(self._container.query_items(query, parameters=params, **options))
+
+
+def _to_alert(item: Mapping[str, Any]) -> Alert | None:
+    try:
+        return Alert.from_item(item)
+    except ValidationError as exc:
+        log.warning("skipping stored item %r that is not an alert: %s", item.get("id"), exc)
+        return None

@@ -1,0 +1,254 @@
+"""alibi-detect 0.13 engines behind :class:`~tweet_triage.monitoring.drift.detector.OnlineDetector`.
+
+* **Embeddings** — ``MMDDriftOnline`` (default) or ``LSDDDriftOnline`` (PyTorch backend) on the 384-dim pooled
+  embedding the scorer already emits. MMD detects an abrupt shift in fewer updates (5–9 vs 12–15 measured in
+  ML_STACK.md) at a per-update cost that still fits the 1 ms budget; LSDD is the cheaper choice per update.
+* **Outputs** — ``CVMDriftOnline`` on the model's class probabilities (all but the last class, which is implied):
+  a change in the emergency rate or in how confident the model is. Its thresholds do not depend on the data
+  (a rank test), only on the reference size, so 300 reference points keep calibration short.
+
+Two things alibi-detect does not do that a long-running monitor needs:
+
+* **Cached thresholds.** Configuring thresholds simulates ``n_bootstraps`` streams (about 1.2 ms each for MMD with a
+  1,000-tweet reference here) and must be well above the ERT, so it takes a minute per model version. The
+  thresholds depend only on the reference, the settings and the seed; they are computed once and kept in
+  ``<cache>/<key>.npy`` (plain arrays, no pickle). Only ``_configure_thresholds`` is overridden to read them.
+* **Bounded memory.** alibi-detect appends every test statistic (and, for CVM, every observation) to arrays that grow
+  forever and are copied on each update; the wrapper trims them to the last window after each update.
+
+State is saved as plain arrays (``numpy.savez``, ``allow_pickle=False``): alibi's own ``save_state`` for the PyTorch
+backend uses ``torch.load(weights_only=False)``, i.e. unpickling.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Final, cast
+
+import numpy as np
+import numpy.typing as npt
+
+from tweet_triage.errors import MonitorError
+from tweet_triage.monitoring.drift.detector import DetectorSpec, DriftReading, output_features
+
+log = logging.getLogger(__name__)
+
+EMBEDDING_ENGINES: Final = ("mmd", "lsdd")
+OUTPUT_ENGINE: Final = "cvm"
+OUTPUT_REFERENCE_SIZE: Final = 300  # a 1-D rank test needs far fewer reference points than 384-dim MMD
+_STATE_FILE: Final = "state.npz"
+_TORCH_PREFIX: Final = "torch:"
+_ALIBI_VERSION: Final = "0.13.0"
+
+
+class AlibiOnlineDetector:
+    """One alibi-detect online detector with cached thresholds, bounded history and pickle-free state."""
+
+    def __init__(self, name: str, spec: DetectorSpec, backend: Any) -> None:
+        self._name = name
+        self._spec = spec
+        self._backend = backend
+        self._keep = max(spec.window_size, 1)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def spec(self) -> DetectorSpec:
+        return self._spec
+
+    @property
+    def t(self) -> int:
+        return int(self._backend.t)
+
+    def update(self, x: npt.NDArray[np.float32]) -> DriftReading:
+        result = self._backend.predict(np.asarray(x, dtype=np.float32), return_test_stat=True)["data"]
+        self._trim_history()
+        statistic, threshold = _scalar(result["test_stat"]), _scalar(result["threshold"])
+        return DriftReading(self._name, int(result["time"]), statistic, threshold, bool(result["is_drift"]))
+
+    def save_state(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, npt.NDArray[Any]] = {}
+        for key in self._backend.online_state_keys:
+            value = getattr(self._backend, key, None)
+            if value is None:
+                continue
+            if _is_tensor(value):
+                arrays[_TORCH_PREFIX + key] = value.detach().cpu().numpy()
+            else:
+                arrays[key] = np.asarray(value)
+        partial = folder / (_STATE_FILE + ".part.npz")
+        np.savez(partial, **arrays)
+        partial.replace(folder / _STATE_FILE)
+
+    def load_state(self, folder: Path) -> None:
+        path = folder / _STATE_FILE
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                loaded = {name: data[name] for name in data.files}
+        except (OSError, ValueError) as exc:
+            raise MonitorError(f"{path}: unreadable detector state ({exc})") from exc
+        expected = set(self._backend.online_state_keys)
+        for stored, value in loaded.items():
+            key = stored.removeprefix(_TORCH_PREFIX)
+            if key not in expected:
+                raise MonitorError(f"{path}: state key {key!r} does not belong to detector {self._name!r}")
+            if stored.startswith(_TORCH_PREFIX):
+                import torch
+
+                current = getattr(self._backend, key)
+                if tuple(current.shape) != value.shape:
+                    raise MonitorError(
+                        f"{path}: {key} has shape {value.shape}, the detector needs {tuple(current.shape)} "
+                        "(saved with other settings?)"
+                    )
+                setattr(self._backend, key, torch.from_numpy(value).to(current.dtype))
+            elif key == "t":
+                self._backend.t = int(value)
+            else:
+                setattr(self._backend, key, value)
+
+    def reset_state(self) -> None:
+        self._backend.reset_state()
+
+    def _trim_history(self) -> None:
+        backend = self._backend
+        backend.test_stats = backend.test_stats[-self._keep :]
+        backend.drift_preds = backend.drift_preds[-self._keep :]
+        xs = getattr(backend, "xs", None)
+        if isinstance(xs, np.ndarray) and xs.ndim > 0 and len(xs) > self._keep:
+            backend.xs = xs[-self._keep :]
+
+
+def embedding_detector(
+    reference: npt.NDArray[np.float32], spec: DetectorSpec, cache_dir: Path, *, progress: bool = False
+) -> AlibiOnlineDetector:
+    """MMD or LSDD on the embeddings, thresholds from the cache when this reference and spec were seen before."""
+    if spec.engine not in EMBEDDING_ENGINES:
+        choices = ", ".join(EMBEDDING_ENGINES)
+        raise MonitorError(f"unknown embedding drift engine {spec.engine!r} (choose from {choices})")
+    _check_reference(reference, spec, "embedding")
+    if spec.engine == "mmd":
+        from alibi_detect.cd.pytorch.mmd_online import MMDDriftOnlineTorch as Backend
+    else:
+        from alibi_detect.cd.pytorch.lsdd_online import LSDDDriftOnlineTorch as Backend
+    kwargs = {"ert": spec.ert, "window_size": spec.window_size, "n_bootstraps": spec.n_bootstraps, "device": "cpu"}
+    backend = _build(Backend, reference, spec, kwargs, cache_dir, progress=progress)
+    return AlibiOnlineDetector("embedding", spec, backend)
+
+
+def output_detector(
+    reference_probabilities: npt.NDArray[np.float32], spec: DetectorSpec, cache_dir: Path, *, progress: bool = False
+) -> AlibiOnlineDetector:
+    """CVM on the class probabilities (the last class is implied by the others and left out)."""
+    features = output_features(reference_probabilities)
+    if len(features) > OUTPUT_REFERENCE_SIZE:  # CVM calibration costs (n_ref + 2 * window)^2 per bootstrap stream
+        keep = np.random.default_rng(spec.seed).permutation(len(features))[:OUTPUT_REFERENCE_SIZE]
+        features = features[np.sort(keep)]
+    _check_reference(features, spec, "output")
+    from alibi_detect.cd.cvm_online import CVMDriftOnline as Backend
+
+    kwargs = {"ert": spec.ert, "window_sizes": [spec.window_size], "n_bootstraps": spec.n_bootstraps}
+    backend = _build(Backend, features, spec, kwargs, cache_dir, progress=progress)
+    return AlibiOnlineDetector("output", spec, backend)
+
+
+def thresholds_key(reference: npt.NDArray[np.float32], spec: DetectorSpec) -> str:
+    digest = hashlib.sha256()
+    digest.update(np.ascontiguousarray(reference, dtype=np.float32).tobytes())
+    digest.update(str(reference.shape).encode())
+    digest.update(json.dumps({**asdict(spec), "alibi": _ALIBI_VERSION}, sort_keys=True).encode())
+    return f"{spec.engine}-{digest.hexdigest()[:24]}"
+
+
+def _build(
+    backend_class: Any,
+    reference: npt.NDArray[np.float32],
+    spec: DetectorSpec,
+    kwargs: dict[str, Any],
+    cache_dir: Path,
+    *,
+    progress: bool,
+) -> Any:
+    import torch
+
+    cache_file = cache_dir / f"{thresholds_key(reference, spec)}.npy"
+    cached = _read_thresholds(cache_file)
+    cls = _with_thresholds(backend_class)
+    if cached is None:
+        log.warning(
+            "calibrating the %s detector (%d bootstrap streams, once per model version and settings)...",
+            spec.engine,
+            spec.n_bootstraps,
+        )
+    torch.manual_seed(spec.seed)  # the bootstrap and the initial reference split draw from torch's generator
+    np.random.seed(spec.seed)  # CVM's simulation draws from numpy's global generator
+    backend = cls(reference, thresholds=cached, verbose=progress, **kwargs)
+    if cached is None:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        partial = cache_file.with_suffix(".part.npy")
+        np.save(partial, _thresholds_array(backend.thresholds), allow_pickle=False)
+        partial.replace(cache_file)
+    return backend
+
+
+def _with_thresholds(backend_class: Any) -> Any:
+    """A subclass of the alibi-detect backend whose ``_configure_thresholds`` takes precomputed thresholds."""
+
+    class WithThresholds(backend_class):  # type: ignore[misc]
+        def __init__(self, *args: Any, thresholds: npt.NDArray[Any] | None = None, **kwargs: Any) -> None:
+            self._given_thresholds = thresholds
+            super().__init__(*args, **kwargs)
+
+        def _configure_thresholds(self) -> None:
+            if self._given_thresholds is None:
+                super()._configure_thresholds()
+            elif isinstance(getattr(self, "backend", None), str) and self.backend == "pytorch":
+                import torch
+
+                self.thresholds = [torch.tensor(value) for value in self._given_thresholds]
+            else:
+                self.thresholds = cast(Any, self._given_thresholds)
+
+    WithThresholds.__name__ = f"{backend_class.__name__}WithThresholds"
+    return WithThresholds
+
+
+def _thresholds_array(thresholds: Any) -> npt.NDArray[Any]:
+    if isinstance(thresholds, list):
+        return np.asarray([float(value) for value in thresholds], dtype=np.float64)
+    return np.asarray(thresholds)
+
+
+def _read_thresholds(path: Path) -> npt.NDArray[Any] | None:
+    if not path.exists():
+        return None
+    try:
+        return np.load(path, allow_pickle=False)  # type: ignore[no-any-return]
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring unreadable threshold cache %s (%s); recalibrating", path, exc)
+        return None
+
+
+def _check_reference(reference: npt.NDArray[np.float32], spec: DetectorSpec, what: str) -> None:
+    if reference.ndim != 2 or len(reference) < 2 * spec.window_size + 10:
+        raise MonitorError(
+            f"the {what} detector needs a 2-D reference with more than twice the window ({spec.window_size}) rows; "
+            f"got shape {reference.shape}"
+        )
+    if not np.isfinite(reference).all():
+        raise MonitorError(f"the {what} reference holds NaN or infinite values")
+
+
+def _is_tensor(value: Any) -> bool:
+    return type(value).__module__.startswith("torch") and hasattr(value, "detach")
+
+
+def _scalar(value: Any) -> float:
+    return float(np.max(np.asarray(value, dtype=np.float64)))
