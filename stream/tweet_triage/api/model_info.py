@@ -3,6 +3,7 @@ version (versions are immutable; approvals about a version are re-read when it c
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -28,12 +29,7 @@ class RegistryModelInfo:
         if cached is not None:
             return cached
         mv = self._registry.get(version)
-        metrics = {}
-        for key in _METRIC_TAGS:
-            try:
-                metrics[key.removeprefix("test.")] = float(mv.tags[key])
-            except (KeyError, ValueError):
-                continue
+        metrics = self._metrics(mv.tags, mv.run_id)
         info = ModelInfoOut(
             name=mv.name,
             version=mv.version,
@@ -58,3 +54,16 @@ class RegistryModelInfo:
         with self._lock:
             self._cache = {version: info}  # only the serving version is worth keeping
         return info
+
+    def _metrics(self, tags: dict[str, str], run_id: str | None) -> dict[str, float]:
+        """Test F1 and ECE from the version's tags, else from its training run's metrics."""
+        found: dict[str, float] = {}
+        for key in _METRIC_TAGS:
+            with contextlib.suppress(KeyError, ValueError):
+                found[key.removeprefix("test.")] = float(tags[key])
+        if len(found) < len(_METRIC_TAGS) and run_id is not None:
+            run_metrics = self._registry.client.get_run(run_id).data.metrics
+            for key in _METRIC_TAGS:
+                if key in run_metrics:
+                    found.setdefault(key.removeprefix("test."), float(run_metrics[key]))
+        return found

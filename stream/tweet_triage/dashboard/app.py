@@ -179,10 +179,18 @@ def _detail(backend: DashboardBackend, shown: list[PredictionRecord]) -> None:
         st.warning(f"No explanation right now: {exc}")
     else:
         st.markdown(views.highlight_html(record.text, explanation.words), unsafe_allow_html=True)
-        st.caption(
-            f"Red words pushed the model towards “{views.plain_label(explanation.label)}”, blue words against it "
-            f"(model v{explanation.model_version})."
-        )
+        if views.any_notable(explanation.words):
+            st.caption(
+                f"Red words pushed the model towards “{views.plain_label(explanation.label)}”, blue words against "
+                f"it (model v{explanation.model_version})."
+            )
+        else:
+            st.caption("No single word moved the model much: it read the tweet as a whole.")
+        if explanation.label != record.label:
+            st.caption(
+                f"Note: the model serving now (v{explanation.model_version}) reads this tweet as "
+                f"“{views.plain_label(explanation.label)}”; the label above is from v{record.model_version}."
+            )
     labels = sorted(record.probabilities, key=lambda label: not views.is_emergency(label))
     left, right = st.columns(2)
     if left.button("✅ Correct", key="correct", use_container_width=True):

@@ -43,6 +43,8 @@ def dashboard(
         "true",
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",
+        "viewer",
         "--server.fileWatcherType",
         "none",
         "--server.maxUploadSize",

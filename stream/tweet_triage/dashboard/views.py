@@ -120,6 +120,11 @@ def highlight_html(text: str, words: Sequence[WordWeightOut]) -> str:
     return "".join(parts)
 
 
+def any_notable(words: Sequence[WordWeightOut]) -> bool:
+    """Whether any word moved the score enough to be shaded."""
+    return any(abs(w.weight) >= _NOTABLE for w in words)
+
+
 def top_words(words: Sequence[WordWeightOut], n: int = 3) -> str:
     """The words that pushed most towards the label, e.g. ``fire (+0.31), flood (+0.12)``."""
     best = sorted((w for w in words if w.weight >= _NOTABLE), key=lambda w: w.weight, reverse=True)[:n]

@@ -48,7 +48,8 @@ def test_feed_detail_and_feedback_with_apptest(serving: ServingEnv, api_server: 
     assert "lovely sunny afternoon" in shown and "straight fire" in shown
     assert any("is working" in s.value for s in app.sidebar.success), "model version and health from the API"
     assert app.selectbox(key="detail").value == "e2e-flood"
-    assert any("<span" in m.value and "Flood" in m.value for m in app.main.markdown), "highlighted words"
+    explained = [c.value for c in app.main.caption]
+    assert any("pushed the model" in c or "No single word" in c for c in explained), "the explanation is shown"
     app.button(key="correct").click().run()
     assert "Thank you" in app.main.success[-1].value
     [event] = serving.feedback_events(1)

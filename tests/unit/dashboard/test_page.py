@@ -59,6 +59,7 @@ def test_tweet_detail_shows_highlighted_words_and_sends_a_correction() -> None:
     app = page(backend)
     assert app.selectbox(key="detail").value == "t-fire"
     assert any("<span" in m.value and "trapped" in m.value for m in app.markdown)
+    assert any("pushed the model towards “Emergency”" in c.value for c in app.caption)
     app.button(key="wrong").click().run()
     [sent] = backend.feedback
     assert (sent.tweet_id, sent.label, sent.model_version, sent.annotator) == (
@@ -116,3 +117,11 @@ def test_the_csv_page_asks_for_a_file() -> None:
     app.sidebar.radio(key="page").set_value(CSV).run()
     assert not app.exception
     assert app.title[0].value == "Check a file of tweets"
+
+
+def test_detail_says_when_no_word_stood_out_and_when_todays_model_disagrees() -> None:
+    backend = FakeBackend(records=[record("t-1", "quiet streets tonight", "disaster", 0.6, minutes_ago=1)])
+    app = page(backend)
+    captions = [c.value for c in app.caption]
+    assert any("No single word moved the model much" in c for c in captions)
+    assert any("reads this tweet as “Not an emergency”" in c for c in captions)

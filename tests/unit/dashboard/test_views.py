@@ -71,6 +71,7 @@ def test_highlight_escapes_text_and_shades_only_notable_words() -> None:
     assert out.count("<span") == 2
     assert "rgba(220, 38, 38" in out and "rgba(37, 99, 235" in out
     assert views.top_words(words) == "<b>fire</b> (+0.40)"
+    assert views.any_notable(words) and not views.any_notable(words[1:2])
 
 
 def test_plain_words() -> None:
