@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from tweet_triage.errors import AlertNotFound
 from tweet_triage.monitoring.alerts.records import Alert, AlertKind, Status
 from tweet_triage.settings import Settings
-from tweet_triage.stream.store.cosmos import ALERTS, container_specs, ensure_schema, open_client, translate_errors
+from tweet_triage.stream.store.cosmos import ALERTS, container_specs, open_container, query, translate_errors
 from tweet_triage.stream.timestamps import format_utc
 
 if TYPE_CHECKING:
@@ -36,15 +36,8 @@ class AlertStore:
     @contextmanager
     def open(cls, settings: Settings, *, create: bool = False) -> Iterator[AlertStore]:
         """Connect; with ``create`` the database and containers are created first (the monitor does this)."""
-        client = open_client(settings)
-        try:
-            if create:
-                database = ensure_schema(client, settings)
-            else:
-                database = client.get_database_client(settings.cosmos.database)
-            yield cls(database.get_container_client(container_specs(settings.cosmos)[ALERTS].name), settings)
-        finally:
-            client.close()
+        with open_container(settings, ALERTS, create=create) as container:
+            yield cls(container, settings)
 
     def save(self, alert: Alert) -> Alert:
         with translate_errors(self._settings, container=self._name):
@@ -91,14 +84,9 @@ class AlertStore:
         return self.save(alert.model_copy(update={"status": "acked", "acked_by": by, "acked_at": at}))
 
     def _query(
-        self, query: str, parameters: Mapping[str, Any], *, partition_key: str | None = None
+        self, text: str, parameters: Mapping[str, Any], *, partition_key: str | None = None
     ) -> list[dict[str, Any]]:
-        params = [{"name": name, "value": value} for name, value in parameters.items()]
-        options: dict[str, Any] = (
-            {"partition_key": partition_key} if partition_key is not None else {"enable_cross_partition_query": True}
-        )
-        with translate_errors(self._settings, container=self._name):
-            return list(self._container.query_items(query, parameters=params, **options))
+        return query(self._container, self._settings, text, parameters, partition_key=partition_key)
 
 
 def _to_alert(item: Mapping[str, Any]) -> Alert | None:

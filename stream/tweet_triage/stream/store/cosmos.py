@@ -7,7 +7,7 @@ for ``http://`` endpoints; a real account (``https://``) keeps the SDK defaults.
 from __future__ import annotations
 
 import binascii
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -16,7 +16,7 @@ from tweet_triage.errors import StoreError
 from tweet_triage.settings import CosmosSettings, Settings, env_name
 
 if TYPE_CHECKING:
-    from azure.cosmos import CosmosClient, DatabaseProxy
+    from azure.cosmos import ContainerProxy, CosmosClient, DatabaseProxy
     from azure.cosmos.aio import CosmosClient as AsyncCosmosClient
     from azure.cosmos.aio import DatabaseProxy as AsyncDatabaseProxy
 
@@ -94,6 +94,34 @@ async def ensure_schema_async(client: AsyncCosmosClient, settings: Settings) -> 
     for spec in container_specs(settings.cosmos).values():
         await database.create_container_if_not_exists(spec.name, partition_key=PartitionKey(path=spec.partition_key))
     return database
+
+
+@contextmanager
+def open_container(settings: Settings, role: str, *, create: bool = False) -> Iterator[ContainerProxy]:
+    """One container by role, on a client closed afterwards; with ``create`` the schema is ensured first."""
+    client = open_client(settings)
+    try:
+        database = ensure_schema(client, settings) if create else client.get_database_client(settings.cosmos.database)
+        yield database.get_container_client(container_specs(settings.cosmos)[role].name)
+    finally:
+        client.close()
+
+
+def query(
+    container: ContainerProxy,
+    settings: Settings,
+    text: str,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    partition_key: str | None = None,
+) -> list[Any]:
+    """Run a parameterised query (cross-partition unless a partition key is given), errors translated."""
+    params = [{"name": name, "value": value} for name, value in (parameters or {}).items()]
+    options: dict[str, Any] = (
+        {"partition_key": partition_key} if partition_key is not None else {"enable_cross_partition_query": True}
+    )
+    with translate_errors(settings, container=container.id):
+        return list(container.query_items(text, parameters=params, **options))
 
 
 @contextmanager

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 from pydantic import ValidationError
 
 from tweet_triage.settings import Settings
-from tweet_triage.stream.store.cosmos import PREDICTIONS, container_specs, open_client, translate_errors
+from tweet_triage.stream.store.cosmos import PREDICTIONS, open_container, query
 from tweet_triage.stream.store.records import PredictionRecord
 
 if TYPE_CHECKING:
@@ -42,13 +42,8 @@ class PredictionReader:
     @contextmanager
     def open(cls, settings: Settings) -> Iterator[PredictionReader]:
         """Connect with the settings' endpoint and key; the container must exist (the worker creates it)."""
-        client = open_client(settings)
-        try:
-            database = client.get_database_client(settings.cosmos.database)
-            container = database.get_container_client(container_specs(settings.cosmos)[PREDICTIONS].name)
+        with open_container(settings, PREDICTIONS) as container:
             yield cls(container, settings)
-        finally:
-            client.close()
 
     # ---- counts -----------------------------------------------------------------------------------------------
 
@@ -96,8 +91,8 @@ class PredictionReader:
         cursor: str | None = None
         while True:
             where = f"WHERE c.order_key {compare} @cursor " if cursor is not None else "WHERE IS_STRING(c.order_key) "
-            query = f"SELECT TOP @n * FROM c {where}ORDER BY c.order_key {direction}"  # noqa: S608 - fixed fragments
-            page = self._query(query, {"@n": page_size, **({"@cursor": cursor} if cursor is not None else {})})
+            text = f"SELECT TOP @n * FROM c {where}ORDER BY c.order_key {direction}"  # noqa: S608 - fixed fragments
+            page = self._query(text, {"@n": page_size, **({"@cursor": cursor} if cursor is not None else {})})
             for item in page:
                 yield {k: v for k, v in item.items() if k not in _SYSTEM_PROPERTIES}
             if len(page) < page_size:
@@ -121,15 +116,9 @@ class PredictionReader:
     # ---- plumbing ---------------------------------------------------------------------------------------------
 
     def _query(
-        self, query: str, parameters: Mapping[str, Any] | None = None, *, partition_key: str | None = None
+        self, query_text: str, parameters: Mapping[str, Any] | None = None, *, partition_key: str | None = None
     ) -> list[Any]:
-        params = [{"name": name, "value": value} for name, value in (parameters or {}).items()]
-        options: dict[str, Any] = (
-            {"partition_key": partition_key} if partition_key is not None else {"enable_cross_partition_query": True}
-        )
-        name = container_specs(self._settings.cosmos)[PREDICTIONS].name
-        with translate_errors(self._settings, container=name):
-            return list(self._container.query_items(query, parameters=params, **options))
+        return query(self._container, self._settings, query_text, parameters, partition_key=partition_key)
 
 
 def _to_record(item: Mapping[str, Any]) -> PredictionRecord | None:
