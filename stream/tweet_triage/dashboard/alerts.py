@@ -1,62 +1,45 @@
-"""Open alerts for the dashboard, read from the Cosmos DB ``alerts`` container.
+"""Open alerts for the dashboard, read through the monitoring loop's :class:`AlertStore` (the ``alerts`` container).
 
-The monitoring loop writes the alerts; this module only reads them. Fields used: ``id``, ``kind``, ``severity``,
-``title``, ``status`` (``open``/``acked``), ``created_at``, ``model_version``. Items that do not look like alerts are
-skipped, never fatal.
+The dashboard only reads; it shows each alert's severity, title and plain-words summary. No alerts container yet (the
+monitor creates it with its first alert) means nothing is open.
 """
 
 from __future__ import annotations
 
-import logging
-from typing import Any
+from pydantic import BaseModel, ConfigDict
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-
+from tweet_triage.errors import StoreError
 from tweet_triage.settings import Settings
-from tweet_triage.stream.store.cosmos import ALERTS, container_specs, open_client, translate_errors
 from tweet_triage.stream.timestamps import UtcDatetime
-
-log = logging.getLogger(__name__)
 
 MAX_ALERTS = 50
 
 
 class AlertView(BaseModel):
+    """What the dashboard shows of one alert."""
+
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     id: str
-    kind: str = "alert"
-    severity: str = "warning"
+    kind: str
+    severity: str
     title: str
-    status: str = "open"
+    summary: str = ""
     created_at: UtcDatetime | None = None
     model_version: str | None = None
 
 
 def read_open_alerts(settings: Settings, *, limit: int = MAX_ALERTS) -> list[AlertView]:
-    """The newest open alerts (no container yet means none)."""
+    """The newest open alerts, newest first."""
     from azure.cosmos.exceptions import CosmosResourceNotFoundError
 
-    name = container_specs(settings.cosmos)[ALERTS].name
-    client = open_client(settings)
+    from tweet_triage.monitoring.alerts.store import AlertStore
+
     try:
-        container = client.get_database_client(settings.cosmos.database).get_container_client(name)
-        query = "SELECT TOP @n * FROM c WHERE c.status = 'open' ORDER BY c.created_at DESC"
-        with translate_errors(settings, container=name):
-            try:
-                items: list[dict[str, Any]] = list(
-                    container.query_items(
-                        query, parameters=[{"name": "@n", "value": limit}], enable_cross_partition_query=True
-                    )
-                )
-            except CosmosResourceNotFoundError:  # no alerts container (or database) yet: nothing is open
-                return []
-    finally:
-        client.close()
-    alerts = []
-    for item in items:
-        try:
-            alerts.append(AlertView.model_validate(item))
-        except ValidationError as exc:
-            log.warning("skipping an item of %s that is not an alert: %s", name, exc)
-    return alerts
+        with AlertStore.open(settings) as store:
+            alerts = store.recent(status="open", limit=limit)
+    except StoreError as exc:
+        if isinstance(exc.__cause__, CosmosResourceNotFoundError):
+            return []
+        raise
+    return [AlertView.model_validate(alert.model_dump()) for alert in alerts]

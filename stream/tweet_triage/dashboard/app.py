@@ -66,7 +66,9 @@ def _sidebar_status(backend: DashboardBackend) -> None:
     st.sidebar.error(f"{len(alerts)} open alert{'s' if len(alerts) > 1 else ''}")
     for alert in alerts[:10]:
         when = alert.created_at.strftime("%d %b %H:%M") if alert.created_at else ""
-        st.sidebar.markdown(f"**{alert.severity.upper()}** · {alert.title}  \n{when} · {alert.kind}")
+        st.sidebar.markdown(
+            f"**{alert.severity.upper()}** · {alert.title}  \n{alert.summary}  \n:small[{when} · {alert.kind}]"
+        )
 
 
 # ---- live page --------------------------------------------------------------------------------------------------

@@ -56,6 +56,45 @@ def test_feed_detail_and_feedback_with_apptest(serving: ServingEnv, api_server: 
     assert (event.tweet_id, event.label, event.annotator) == ("e2e-flood", "disaster", "relief coordinator")
 
 
+def test_open_alerts_from_the_monitor_show_in_the_sidebar(serving: ServingEnv) -> None:
+    from tweet_triage.monitoring.alerts.records import Alert
+    from tweet_triage.monitoring.alerts.store import AlertStore
+    from tweet_triage.stream.timestamps import utc_now
+
+    now = utc_now()
+    common = {"created_at": now, "last_seen_at": now, "model_version": "1"}
+    with AlertStore.open(serving.settings, create=True) as store:
+        store.save(
+            Alert(
+                id="al-open",
+                kind="drift",
+                severity="warning",
+                title="Language drift in the stream",
+                summary="Tweets no longer look like the training data; compare before trusting scores.",
+                dedup_key="drift:1",
+                **common,
+            )
+        )
+        store.save(
+            Alert(
+                id="al-acked",
+                kind="accuracy",
+                severity="critical",
+                title="Accuracy fell",
+                summary="-",
+                dedup_key="accuracy:1",
+                status="acked",
+                **common,
+            )
+        )
+    app = page(LiveBackend(serving.settings))
+    assert not app.exception
+    assert "1 open alert" in app.sidebar.error[0].value
+    listed = "\n".join(m.value for m in app.sidebar.markdown)
+    assert "Language drift in the stream" in listed and "compare before trusting" in listed
+    assert "Accuracy fell" not in listed
+
+
 def test_empty_store_and_unreachable_store_with_apptest(serving: ServingEnv) -> None:
     empty = page(LiveBackend(serving.settings))
     assert not empty.exception
@@ -88,6 +127,14 @@ def test_a_coordinator_sees_the_tweets_and_sends_a_correction_in_a_real_browser(
             tab.get_by_role("button", name="Wrong — send the right label").click()
             expect(tab.get_by_text("Thank you").first).to_be_visible(timeout=30_000)
             tab.screenshot(path=str(ARTIFACTS / "dashboard-e2e.png"), full_page=True)
+
+            csv = ARTIFACTS / "e2e-upload.csv"
+            csv.write_text("id,text\n1,Bridge collapsed after the earthquake\n2,lovely day at the beach\n")
+            tab.get_by_text("Check a CSV file").click()
+            tab.locator('input[type="file"]').set_input_files(str(csv))
+            tab.get_by_role("button", name="Check these tweets").click()
+            expect(tab.get_by_role("button", name="Download the results (CSV)")).to_be_visible(timeout=60_000)
+            tab.screenshot(path=str(ARTIFACTS / "dashboard-e2e-csv.png"), full_page=True)
         finally:
             browser.close()
     events = serving.feedback_events(1, timeout_s=30)
