@@ -7,8 +7,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.unit.api.fakes import RecordingPublisher, SwappableModel, WordScorer
-from tweet_triage.api.app import ApiRuntime, Limits, create_app
+from tweet_triage.api.app import create_app
 from tweet_triage.api.auth import ApiKeys
+from tweet_triage.api.runtime import ApiRuntime, Limits
 from tweet_triage.api.schemas import ModelInfoOut
 
 KEY = "test-key-0123456789"

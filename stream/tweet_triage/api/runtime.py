@@ -1,0 +1,33 @@
+"""What one API process holds: the serving model, the feedback publisher, keys, limits and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tweet_triage.api import service
+from tweet_triage.api.auth import ApiKeys
+from tweet_triage.api.feedback import FeedbackPublisher
+from tweet_triage.api.metrics import ApiMetrics
+from tweet_triage.api.schemas import ModelInfoOut
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_batch: int = 64
+    max_text_chars: int = 1_000
+    max_body_bytes: int = 256 * 1024
+
+
+@dataclass
+class ApiRuntime:
+    model: service.ModelSource
+    publisher: FeedbackPublisher
+    model_info: Callable[[str, list[str]], ModelInfoOut]
+    model_name: str
+    keys: ApiKeys
+    limits: Limits = Limits()
+    refresh: Callable[[], object] | None = None  # called in a thread every poll interval (hot swap)
+    poll_s: float = 5.0
+    metrics: ApiMetrics = field(default_factory=ApiMetrics)
+    scoring_slots: int = 1  # concurrent model calls per process; ONNX Runtime already uses every core
