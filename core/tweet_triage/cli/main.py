@@ -17,6 +17,7 @@ from tweet_triage.cli.context import CliContext, cli_context
 from tweet_triage.dashboard.cli import dashboard as dashboard_command
 from tweet_triage.deploy.azureml.cli import app as azure_app
 from tweet_triage.errors import TriageError
+from tweet_triage.monitoring import cli as monitoring_cli
 from tweet_triage.stack.cli import app as stack_app
 from tweet_triage.stream import demo_cli, publish_cli, results_cli, shadow_cli, worker_cli
 from tweet_triage.training import cli as training_cli
@@ -43,6 +44,9 @@ app.command("demo")(demo_cli.demo)
 app.add_typer(azure_app, name="azure")
 app.command("api")(api_command)
 app.command("dashboard")(dashboard_command)
+app.command("monitor")(monitoring_cli.monitor)
+app.add_typer(monitoring_cli.alerts_app, name="alerts")
+app.add_typer(monitoring_cli.retrain_app, name="retrain")
 
 
 def _version() -> str:

@@ -96,11 +96,12 @@ class AlertDraft(BaseModel):
     model_version: str | None = None
     evidence: Evidence | None = None
     details: dict[str, Any] = Field(default_factory=dict)
+    scope: str | None = Field(None, description="Narrows deduplication (e.g. one retraining request each).")
 
     @property
     def dedup_key(self) -> str:
         """Repeats of one kind for one model version are one incident (the detector that fired is evidence)."""
-        return f"{self.kind}:{self.model_version or '-'}"
+        return f"{self.kind}:{self.model_version or '-'}" + (f":{self.scope}" if self.scope else "")
 
     def to_alert(self, now: datetime) -> Alert:
         evidence = self.evidence

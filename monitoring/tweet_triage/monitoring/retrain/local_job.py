@@ -1,0 +1,122 @@
+"""A local retraining: base data plus feedback, the training pipeline, a comparison report, an approval alert.
+
+The base dataset is the one the production model was trained on (its ``dataset.version`` tag) when it is prepared
+here, otherwise the latest prepared one. People's labels from the ``feedback`` container join its train split
+(:mod:`tweet_triage.training.feedback_data`), which gives a new dataset version. The pipeline registers the new
+version as ``candidate`` and compares it with production on the same test split (its gate); the report is written
+next to the request and linked from an ``approval`` alert. Production never moves here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from tweet_triage.errors import TriageError
+from tweet_triage.model.registry import PRODUCTION, Registry
+from tweet_triage.monitoring.alerts.center import AlertCenter
+from tweet_triage.monitoring.alerts.records import Alert, AlertDraft
+from tweet_triage.monitoring.feedback_store import FeedbackStore, latest_labels
+from tweet_triage.settings import Settings
+from tweet_triage.training.feedback_data import FeedbackMerge, LabelledTweet, with_feedback
+from tweet_triage.training.finetune import TrainConfig
+from tweet_triage.training.pipeline import PipelineConfig, PipelineResult, run_pipeline
+from tweet_triage.training.prepare import PreparedDataset, load, resolve, write
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LocalRetrainResult:
+    candidate_version: str
+    production_version: str | None
+    gate_passed: bool
+    report_path: Path
+    merge: FeedbackMerge
+    pipeline: PipelineResult
+
+
+def run_local_retrain(
+    settings: Settings,
+    request: Alert,
+    center: AlertCenter,
+    *,
+    registry: Registry | None = None,
+    train: TrainConfig | None = None,
+    progress: bool = True,
+    on_stage: Callable[[str], None] = log.info,
+) -> LocalRetrainResult:
+    registry = registry or Registry(settings)
+    production = registry.find(PRODUCTION)
+    on_stage("collecting the base dataset and human feedback")
+    base = _base_dataset(settings, production.tags.get("dataset.version") if production else None)
+    with FeedbackStore.open(settings, create=True) as store:
+        labelled = [
+            LabelledTweet(r.tweet_id, r.text, r.label, r.keyword)
+            for r in latest_labels(list(store.iter_all())).values()
+            if r.text
+        ]
+    merge = with_feedback(base, labelled)
+    dataset = write(merge.dataset, settings.data.data_dir / "prepared") if labelled else base
+    on_stage(
+        f"dataset {dataset.version}: {merge.added} feedback tweets added, {merge.relabelled} relabelled, "
+        f"{len(merge.left_out)} left out"
+    )
+    config = PipelineConfig(
+        train=train or replace(TrainConfig(), epochs=settings.retrain.epochs, max_samples=settings.retrain.max_samples),
+        trigger=f"retrain:{request.details.get('trigger', 'manual')}:{request.id}",
+    )
+    result = run_pipeline(settings, dataset, config, registry=registry, progress=progress, on_stage=on_stage)
+    report_path = _write_report(settings, request, result, merge)
+    candidate = result.version.version
+    center.raise_alert(
+        AlertDraft(
+            kind="approval",
+            severity="warning",
+            title=f"Candidate v{candidate} is ready for review",
+            summary=(
+                f"Retrained after: {request.details.get('reason', '?')}. Gate "
+                f"{'PASSED' if result.gate.passed else 'FAILED'} against production "
+                f"v{production.version if production else '-'} ({result.gate.summary}). Read the comparison "
+                f"({report_path}), then `triage model promote {candidate} --approver NAME --reason TEXT` — or leave "
+                "it. Nothing is promoted automatically."
+            ),
+            model_version=candidate,
+            details={"request": request.id, "gate_passed": result.gate.passed, "report": str(report_path)},
+            scope=request.id,
+        )
+    )
+    return LocalRetrainResult(
+        candidate, production.version if production else None, result.gate.passed, report_path, merge, result
+    )
+
+
+def _base_dataset(settings: Settings, production_dataset: str | None) -> PreparedDataset:
+    root = settings.data.data_dir / "prepared"
+    if production_dataset and (root / production_dataset).exists():
+        return load(root / production_dataset)
+    try:
+        return load(resolve(root, "latest"))
+    except TriageError as exc:
+        raise TriageError(f"no base dataset for retraining: {exc}") from None
+
+
+def _write_report(settings: Settings, request: Alert, result: PipelineResult, merge: FeedbackMerge) -> Path:
+    folder = settings.stack.state_dir / "retrain"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{request.id}-comparison.md"
+    lines = [
+        f"# Retraining {request.id}: candidate v{result.version.version} vs production",
+        "",
+        f"- trigger: {request.details.get('trigger')} — {request.details.get('reason')}",
+        f"- requested by: {request.details.get('requested_by')}",
+        f"- dataset: {merge.dataset.version} ({merge.added} feedback tweets added, {merge.relabelled} relabelled, "
+        f"{len(merge.left_out)} left out)",
+        f"- MLflow run: {result.run_id}",
+        "",
+        result.gate.to_markdown(),
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

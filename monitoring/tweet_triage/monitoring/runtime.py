@@ -1,0 +1,228 @@
+"""The monitor's plain logic between the Faust edge and the stores: drift, accuracy, alerts, retraining.
+
+Everything here is synchronous and thread-safe (one lock): the Faust worker calls it through
+``asyncio.to_thread`` so Cosmos round trips and detector updates never block its event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tweet_triage.errors import ModelError
+from tweet_triage.model.package import DriftReference, PackageMeta
+from tweet_triage.model.registry import PRODUCTION, Registry
+from tweet_triage.monitoring.accuracy import AccuracyMonitor
+from tweet_triage.monitoring.alerts.center import AlertCenter, Raised
+from tweet_triage.monitoring.alerts.records import AlertDraft, Evidence
+from tweet_triage.monitoring.drift.alibi_engine import embedding_detector, output_detector
+from tweet_triage.monitoring.drift.detector import DetectorSpec
+from tweet_triage.monitoring.drift.monitor import DriftMonitor, DriftSignal
+from tweet_triage.monitoring.feedback_store import FeedbackRecord, FeedbackStore
+from tweet_triage.monitoring.metrics import MonitorMetrics
+from tweet_triage.monitoring.retrain.policy import RetrainTrigger
+from tweet_triage.monitoring.retrain.service import RetrainOutcome, RetrainService
+from tweet_triage.settings import MonitorSettings, Settings
+from tweet_triage.stream.feedback import FeedbackEvent
+from tweet_triage.stream.scored import ScoredEvent
+from tweet_triage.stream.store.records import PredictionRecord
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+PredictionLookup = Callable[[str], PredictionRecord | None]
+
+
+@dataclass(frozen=True)
+class ScoredOutcome:
+    observed: int
+    skipped: int
+    raised: list[Raised]
+
+
+def detector_specs(monitor: MonitorSettings) -> tuple[DetectorSpec, DetectorSpec]:
+    embedding = DetectorSpec(monitor.engine, monitor.ert, monitor.window_size, monitor.n_bootstraps, monitor.seed)
+    output = DetectorSpec("cvm", monitor.ert, monitor.output_window_size, monitor.n_bootstraps, monitor.seed)
+    return embedding, output
+
+
+def build_drift_monitor(settings: Settings, version: str, package_dir: Path, *, progress: bool = False) -> DriftMonitor:
+    """Detectors for one model package, calibrated from its drift reference (thresholds cached on disk)."""
+    meta = PackageMeta.read(package_dir)
+    reference = DriftReference.load(package_dir)
+    cache = settings.monitor.resolved_state_dir(settings.stack) / "thresholds"
+    embedding_spec, output_spec = detector_specs(settings.monitor)
+    return DriftMonitor(
+        version,
+        meta.labels,
+        embedding_detector(reference.embeddings, embedding_spec, cache, progress=progress),
+        output_detector(reference.probabilities, output_spec, cache, progress=progress),
+        confirm_updates=settings.monitor.confirm_updates,
+    )
+
+
+class MonitorRuntime:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        registry: Registry,
+        center: AlertCenter,
+        feedback: FeedbackStore,
+        predictions: PredictionLookup,
+        retrain: RetrainService,
+        metrics: MonitorMetrics | None = None,
+        clock: Clock = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics or MonitorMetrics()
+        self._registry = registry
+        self._center = center
+        self._feedback = feedback
+        self._predictions = predictions
+        self._retrain = retrain
+        self._clock = clock
+        self._lock = threading.RLock()
+        self.drift: DriftMonitor | None = None
+        self.restored = False
+        cfg = settings.monitor
+        self.accuracy = AccuracyMonitor(
+            window=cfg.accuracy_window, min_feedback=cfg.accuracy_min_feedback, threshold=cfg.accuracy_threshold
+        )
+
+    @property
+    def state_dir(self) -> Path:
+        return self.settings.monitor.resolved_state_dir(self.settings.stack) / "drift"
+
+    # ---- model ------------------------------------------------------------------------------------------------
+
+    def refresh_model(self) -> bool:
+        """Follow the production alias; (re)configure the detectors when it moved. True if it changed."""
+        production = self._registry.find(PRODUCTION)
+        if production is None:
+            raise ModelError("no production model yet; the monitor waits for one")
+        with self._lock:
+            if self.drift is not None and self.drift.model_version == production.version:
+                return False
+            if self.drift is not None:
+                self.drift.save(self.state_dir)
+                log.warning("production moved to v%s: reconfiguring drift detectors", production.version)
+        monitor = build_drift_monitor(self.settings, production.version, self._registry.download(production))
+        restored = monitor.restore(self.state_dir)
+        with self._lock:
+            self.drift, self.restored = monitor, restored
+            self.metrics.model_version.set(float(production.version))
+        self.accuracy.load(
+            self._feedback.recent(predicted_version=production.version, limit=self.settings.monitor.accuracy_window)
+        )
+        return True
+
+    def save_state(self) -> None:
+        with self._lock:
+            if self.drift is not None:
+                self.drift.save(self.state_dir)
+
+    # ---- scored tweets ----------------------------------------------------------------------------------------
+
+    def on_scored(self, events: Sequence[ScoredEvent]) -> ScoredOutcome:
+        signals: list[DriftSignal] = []
+        observed = skipped = 0
+        with self._lock:
+            drift = self.drift
+            if drift is None:
+                raise ModelError("drift detectors are not configured yet")
+            for event in events:
+                if event.model_version != drift.model_version or not event.embedding:
+                    skipped += 1
+                    continue
+                started = time.perf_counter()
+                signals += drift.observe(event.embedding, event.probabilities)
+                self.metrics.update_seconds.observe(time.perf_counter() - started)
+                observed += 1
+            for name, reading in drift.last_readings.items():
+                self.metrics.statistic.labels(name).set(reading.statistic)
+                self.metrics.threshold.labels(name).set(reading.threshold)
+        self.metrics.scored.labels("observed").inc(observed)
+        self.metrics.scored.labels("other_model").inc(skipped)
+        raised = [self._raise(self._drift_draft(signal)) for signal in signals]
+        for result in raised:
+            if result.new:
+                self._request_retrain("drift", result.alert.title, result.alert.model_version, result.alert.id)
+        return ScoredOutcome(observed, skipped, raised)
+
+    def _drift_draft(self, signal: DriftSignal) -> AlertDraft:
+        reading = signal.reading
+        what = {
+            "embedding": "The tweets look different from what the model was trained on",
+            "output": "The model's answers changed (emergency rate or confidence)",
+        }.get(reading.detector, f"Detector {reading.detector} fired")
+        return AlertDraft(
+            kind="drift",
+            severity="warning",
+            title=f"Drift: {what.lower()}",
+            summary=(
+                f"{what}: {reading.detector} statistic {reading.statistic:.4g} above its threshold "
+                f"{reading.threshold:.4g} for {self.settings.monitor.confirm_updates} tweets in a row (window "
+                f"{signal.window_size} tweets). Look at recent tweets for a new topic or place, watch accuracy on "
+                "feedback, and review the retrained candidate (docs/runbook.md#drift)."
+            ),
+            model_version=signal.model_version,
+            evidence=Evidence(
+                source=reading.detector,
+                statistic=reading.statistic,
+                threshold=reading.threshold,
+                window=signal.window_size,
+                at=self._clock(),
+                observed=signal.observed,
+            ),
+            details={"detector_time": reading.t, "engine": self.settings.monitor.engine},
+        )
+
+    # ---- feedback ---------------------------------------------------------------------------------------------
+
+    def on_feedback(self, event: FeedbackEvent) -> FeedbackRecord:
+        now = self._clock()
+        record = FeedbackRecord.join(event, self._predictions(event.tweet_id), now)
+        self._feedback.save(record)
+        self.metrics.feedback.labels("stored" if record.predicted_label else "no_prediction").inc()
+        with self._lock:
+            reading, draft = self.accuracy.observe(record, now)
+        if reading is not None:
+            self.metrics.accuracy.labels(reading.model_version).set(reading.accuracy)
+        if draft is not None:
+            result = self._raise(draft)
+            if result.new:
+                self._request_retrain("accuracy", result.alert.title, draft.model_version, result.alert.id)
+        return record
+
+    # ---- retraining -------------------------------------------------------------------------------------------
+
+    def on_schedule(self) -> RetrainOutcome:
+        return self._request_retrain("schedule", "weekly retraining", self._current_version(), None)
+
+    def _request_retrain(
+        self, kind: str, reason: str, model_version: str | None, caused_by: str | None
+    ) -> RetrainOutcome:
+        trigger = RetrainTrigger(kind=kind, reason=reason, requested_by="monitor")  # type: ignore[arg-type]
+        try:
+            outcome = self._retrain.request(trigger, model_version=model_version, caused_by=caused_by)
+        except Exception:
+            log.exception("retraining request (%s) failed", kind)
+            self.metrics.retrains.labels("failed").inc()
+            raise
+        self.metrics.retrains.labels("started" if outcome.decision.allowed else "refused").inc()
+        return outcome
+
+    def _raise(self, draft: AlertDraft) -> Raised:
+        result = self._center.raise_alert(draft)
+        self.metrics.alerts.labels(draft.kind, str(result.new).lower()).inc()
+        return result
+
+    def _current_version(self) -> str | None:
+        with self._lock:
+            return self.drift.model_version if self.drift else None

@@ -1,0 +1,222 @@
+"""The monitor's Faust worker: a thin edge around :class:`~tweet_triage.monitoring.runtime.MonitorRuntime`.
+
+* agent on ``tweets-scored`` (own consumer group): micro-batches into the drift detectors;
+* agent on ``tweets-feedback``: each label stored in Cosmos ``feedback``, joined with its prediction, counted;
+* malformed messages on either topic go to ``tweets-dlq`` with the reason (nothing is dropped silently);
+* timers: save detector state every ``save_every_s``; follow the ``production`` alias every ``model_poll_s``;
+* crontab: the weekly retraining slot (``weekly_day`` ``weekly_hour`` UTC; the policy makes it once per slot);
+* ``/healthz`` and ``/metrics`` on its own web port (127.0.0.1 by default).
+
+Delivery is at-least-once like the scoring worker. A tweet re-delivered after a crash is observed twice by the
+detectors (state is saved on a timer, offsets are committed on Faust's schedule); for a window statistic over
+thousands of tweets that is harmless, and it is why a restart is never silent: the restored detector time is logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tweet_triage.errors import ModelError, TriageError
+from tweet_triage.model.registry import Registry
+from tweet_triage.monitoring.alerts.center import AlertCenter
+from tweet_triage.monitoring.alerts.store import AlertStore
+from tweet_triage.monitoring.alerts.webhook import WebhookNotifier
+from tweet_triage.monitoring.feedback_store import FeedbackStore
+from tweet_triage.monitoring.retrain.backends import backend_for
+from tweet_triage.monitoring.retrain.policy import RetrainPolicy
+from tweet_triage.monitoring.retrain.service import RetrainService
+from tweet_triage.monitoring.runtime import MonitorRuntime
+from tweet_triage.settings import Settings
+from tweet_triage.stream.dead_letters import DeadLetter
+from tweet_triage.stream.events import Rejection, RejectReason
+from tweet_triage.stream.exceptions import InvalidMessage
+from tweet_triage.stream.feedback import FeedbackEvent
+from tweet_triage.stream.scored import ScoredEvent
+from tweet_triage.stream.store.reader import PredictionReader
+from tweet_triage.stream.worker import _credentials
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MonitorOptions:
+    batch_size: int = 256
+    batch_window_s: float = 1.0
+    web_host: str = "127.0.0.1"
+    partitions: int = 2
+
+
+@contextmanager
+def open_runtime(settings: Settings) -> Iterator[MonitorRuntime]:
+    """The runtime with its stores open (closed on exit)."""
+    with ExitStack() as stack:
+        alerts = stack.enter_context(AlertStore.open(settings, create=True))
+        feedback = stack.enter_context(FeedbackStore.open(settings, create=True))
+        predictions = stack.enter_context(PredictionReader.open(settings))
+        yield MonitorRuntime(
+            settings,
+            registry=Registry(settings),
+            center=alert_center(settings, alerts),
+            feedback=feedback,
+            predictions=predictions.get,
+            retrain=RetrainService(
+                RetrainPolicy(settings.retrain), alerts, alert_center(settings, alerts), backend_for(settings)
+            ),
+        )
+
+
+def alert_center(settings: Settings, store: AlertStore) -> AlertCenter:
+    cfg = settings.alerts
+    notifier = (
+        WebhookNotifier(
+            cfg.webhook_url.get_secret_value(), timeout_s=cfg.webhook_timeout_s, attempts=cfg.webhook_attempts
+        )
+        if cfg.webhook_url is not None
+        else None
+    )
+    return AlertCenter(store, notifier, cooldown_s=cfg.cooldown_s)
+
+
+def build_app(settings: Settings, runtime: MonitorRuntime, options: MonitorOptions) -> Any:
+    import faust
+
+    kafka, cfg = settings.kafka, settings.monitor
+    app = faust.App(
+        cfg.consumer_group,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=_credentials(settings),
+        broker_session_timeout=kafka.session_timeout_s,
+        broker_heartbeat_interval=kafka.heartbeat_interval_s,
+        broker_rebalance_timeout=kafka.rebalance_timeout_s,
+        consumer_auto_offset_reset="earliest",
+        topic_partitions=options.partitions,
+        topic_allow_declare=False,
+        topic_disable_leader=True,
+        store="memory://",
+        datadir=str(cfg.resolved_state_dir(settings.stack) / "faust"),
+        web_enabled=True,
+        web_host=options.web_host,
+        web_port=cfg.web_port,
+        web_in_thread=False,
+        key_serializer="raw",
+        value_serializer="raw",
+        timezone=UTC,
+    )
+    scored = app.topic(kafka.topic_scored, key_type=bytes, value_type=bytes)
+    feedback = app.topic(kafka.topic_feedback, key_type=bytes, value_type=bytes)
+    dlq = app.topic(kafka.topic_dlq, key_type=bytes, value_type=bytes)
+    ready = asyncio.Event()
+
+    async def dead_letter(event: Any, error: InvalidMessage) -> None:
+        message = event.message
+        letter = DeadLetter.build(
+            raw=message.value,
+            rejection=Rejection(RejectReason.INVALID_EVENT, str(error)[:2000]),
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key,
+        )
+        await dlq.send(key=message.key, value=letter.to_json())
+
+    @app.agent(scored)
+    async def watch_drift(stream: Any) -> None:
+        await ready.wait()
+        async for events in stream.take_events(options.batch_size, within=options.batch_window_s):
+            batch = []
+            for event in events:
+                try:
+                    batch.append(ScoredEvent.from_json(event.message.value))
+                except InvalidMessage as exc:
+                    await dead_letter(event, exc)
+            await asyncio.to_thread(runtime.on_scored, batch)
+
+    @app.agent(feedback)
+    async def count_feedback(stream: Any) -> None:
+        await ready.wait()
+        async for event in stream.events():
+            try:
+                parsed = FeedbackEvent.from_json(event.message.value)
+            except InvalidMessage as exc:
+                runtime.metrics.feedback.labels("dead_lettered").inc()
+                await dead_letter(event, exc)
+                continue
+            await asyncio.to_thread(runtime.on_feedback, parsed)
+
+    @app.task()  # type: ignore[untyped-decorator]
+    async def configure() -> None:
+        """Consume nothing until the production model's detectors exist (calibration can take a minute)."""
+        while True:
+            try:
+                await asyncio.to_thread(runtime.refresh_model)
+                ready.set()
+                return
+            except ModelError as exc:
+                log.warning("%s", exc)
+            await asyncio.sleep(cfg.model_poll_s)  # retry interval while there is no production model
+
+    @app.timer(interval=cfg.save_every_s)  # type: ignore[untyped-decorator]
+    async def save_state() -> None:
+        await asyncio.to_thread(runtime.save_state)
+
+    @app.timer(interval=cfg.model_poll_s)  # type: ignore[untyped-decorator]
+    async def follow_production() -> None:
+        if ready.is_set():
+            try:
+                await asyncio.to_thread(runtime.refresh_model)
+            except TriageError as exc:
+                log.warning("model refresh failed: %s", exc)
+
+    @app.crontab(runtime_weekly_cron(settings), timezone=UTC)
+    async def weekly_retrain() -> None:
+        outcome = await asyncio.to_thread(runtime.on_schedule)
+        log.warning("weekly retraining: %s", outcome.decision.reason)
+
+    _add_pages(app, runtime)
+    return app
+
+
+def _add_pages(app: Any, runtime: MonitorRuntime) -> None:
+    @app.page("/healthz")  # type: ignore[untyped-decorator]
+    async def healthz(web: Any, request: Any) -> Any:
+        drift = runtime.drift
+        body = {
+            "status": "ok" if drift is not None else "starting",
+            "model_version": drift.model_version if drift else None,
+            "observed": drift.observed if drift else 0,
+            "restored_state": runtime.restored,
+            "checked_at": datetime.now(UTC).isoformat(),
+        }
+        return web.json(body, status=200 if drift is not None else 503)
+
+    @app.page("/metrics")  # type: ignore[untyped-decorator]
+    async def prometheus(web: Any, request: Any) -> Any:
+        return web.bytes(runtime.metrics.render(), content_type="text/plain; version=0.0.4")
+
+
+def runtime_weekly_cron(settings: Settings) -> str:
+    return RetrainPolicy(settings.retrain).weekly_cron()
+
+
+def run_monitor(settings: Settings, options: MonitorOptions, *, loglevel: str = "info") -> None:
+    """Create the topics if needed, then run the monitor until stopped (SIGINT/SIGTERM); state is saved on the way."""
+    import faust
+
+    from tweet_triage.stream.topics import ensure_topics
+
+    asyncio.run(ensure_topics(settings, partitions=options.partitions))
+    with open_runtime(settings) as runtime:
+        app = build_app(settings, runtime, options)
+        worker = faust.Worker(app, loglevel=loglevel)
+        for noisy in ("azure", "aiokafka", "mlflow"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        try:
+            worker.execute_from_commandline()
+        finally:
+            runtime.save_state()
