@@ -39,6 +39,7 @@ COMMANDS = [
     ["azure", "submit-retrain", "--reason", "test"],
     ["azure", "deploy", "--slot", "green", "--traffic", "10"],
     ["azure", "promote-slot"],
+    ["azure", "schedule"],
 ]
 
 

@@ -69,11 +69,14 @@ def build_components(tree: SourceTree, environment: str) -> Components:
             "train",
             "Fine-tune",
             f"{STAGE} fine-tune --prepared ${{{{inputs.prepared}}}} --epochs ${{{{inputs.epochs}}}} "
-            "--seed ${{inputs.seed}} --out ${{outputs.model}}",
+            "--seed ${{inputs.seed}} $[[--max-samples ${{inputs.max_samples}}]] "
+            "$[[--max-steps ${{inputs.max_steps}}]] --out ${{outputs.model}}",
             {
                 "prepared": Input(type=folder),
                 "epochs": Input(type="integer", default=3, min=1, max=50),
                 "seed": Input(type="integer", default=42),
+                "max_samples": Input(type="integer", optional=True, description="Smoke runs: tweets per split."),
+                "max_steps": Input(type="integer", optional=True, description="Smoke runs: optimizer steps."),
             },
             {"model": Output(type=folder)},
         ),
@@ -93,8 +96,12 @@ def build_components(tree: SourceTree, environment: str) -> Components:
             "evaluate",
             "Evaluate fp32 and int8",
             f"{STAGE} evaluate --prepared ${{{{inputs.prepared}}}} --packages ${{{{inputs.packages}}}} "
-            "--out ${{outputs.evaluation}}",
-            {"prepared": Input(type=folder), "packages": Input(type=folder)},
+            "$[[--max-samples ${{inputs.max_samples}}]] --out ${{outputs.evaluation}}",
+            {
+                "prepared": Input(type=folder),
+                "packages": Input(type=folder),
+                "max_samples": Input(type="integer", optional=True, description="Smoke runs: test tweets."),
+            },
             {"evaluation": Output(type=folder)},
         ),
         register=component(

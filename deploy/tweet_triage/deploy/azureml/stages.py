@@ -119,6 +119,8 @@ def fine_tune_stage(
     epochs: Annotated[int, typer.Option(min=1, max=50)] = 3,
     seed: Annotated[int, typer.Option()] = 42,
     quick: Annotated[bool, typer.Option(help="Quick profile (smoke runs).")] = False,
+    max_samples: Annotated[int | None, typer.Option(min=10, help="At most N tweets per split.")] = None,
+    max_steps: Annotated[int | None, typer.Option(min=1, help="Stop after N optimizer steps.")] = None,
 ) -> None:
     """Fine-tune the base model; writes the Hugging Face model folder and its calibration temperature."""
     from dataclasses import replace
@@ -127,6 +129,8 @@ def fine_tune_stage(
 
     context = cli_context(ctx)
     config = replace(quick_profile(), seed=seed) if quick else TrainConfig(epochs=epochs, seed=seed)
+    if max_samples is not None or max_steps is not None:
+        config = replace(config, max_samples=max_samples or config.max_samples, max_steps=max_steps or config.max_steps)
     tuned = fine_tune(_prepared(prepared), config, out / "hf", progress=False)
     _write_json(
         out / FINE_TUNED_FILE,
@@ -202,15 +206,18 @@ def evaluate_stage(
     out: Annotated[Path, typer.Option(help="Output folder for the evaluation report.")],
     max_int8_f1_drop: Annotated[float, typer.Option()] = 0.01,
     tolerance: Annotated[float, typer.Option(help="Batch-invariance tolerance.")] = 1e-3,
+    max_samples: Annotated[int | None, typer.Option(min=10, help="Evaluate on at most N test tweets.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the --max-samples subset.")] = 42,
 ) -> None:
     """fp32 vs int8 on the test split, batch invariance, behavioural checks; fails when int8 breaks a hard limit."""
     from tweet_triage.model.predictor import Predictor
     from tweet_triage.training import behaviour
+    from tweet_triage.training.finetune import subsample
     from tweet_triage.training.quality import batch_invariance, compare_quantized
 
     context = cli_context(ctx)
     dataset = _prepared(prepared)
-    test = dataset.splits["test"]
+    test = subsample(dataset.splits["test"], max_samples, seed)
     texts, keywords, truth = [e.text for e in test], [e.keyword for e in test], [e.label for e in test]
     fp32 = Predictor(packages / FP32_DIR, version="fp32")
     int8 = Predictor(packages / INT8_DIR, version="int8")

@@ -1,0 +1,178 @@
+"""The Azure ML components' own command lines, run locally stage by stage against the real local services.
+
+The commands are taken from the component definitions (inputs and outputs substituted with local folders), so
+what Azure ML would run is what runs here; then the endpoint's scoring script serves the registered package.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import DATA_MIRROR
+from tweet_triage.model.registry import CANDIDATE, Registry
+from tweet_triage.settings import Settings, load_settings
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+MODEL = "tweet-triage-azureml-stages"
+OPTIONAL = re.compile(r"\$\[\[(.*?)\]\]")
+REFERENCE = re.compile(r"\$\{\{(inputs|outputs)\.(\w+)\}\}")
+
+
+def command_line(component: Any, values: dict[str, object], outputs: dict[str, Path]) -> str:
+    """The component's command with its inputs and outputs bound, as Azure ML would expand it (without the install)."""
+    from tweet_triage.deploy.azureml.components import INSTALL
+
+    command: str = component.command.removeprefix(INSTALL)
+
+    def optional(match: re.Match[str]) -> str:
+        names = [name for kind, name in REFERENCE.findall(match[1]) if kind == "inputs"]
+        return match[1] if all(name in values for name in names) else ""
+
+    def bind(match: re.Match[str]) -> str:
+        kind, name = match[1], match[2]
+        if kind == "outputs":
+            return shlex.quote(str(outputs[name]))
+        value = values[name] if name in values else component.inputs[name].default
+        return shlex.quote(str(value))
+
+    command = OPTIONAL.sub(optional, command)
+    # inside double quotes a quoted value must not be quoted twice
+    command = command.replace('"${{inputs.reason}}"', "${{inputs.reason}}")
+    return REFERENCE.sub(bind, command)
+
+
+@dataclass(frozen=True)
+class StageRun:
+    settings: Settings
+    folders: dict[str, Path]
+    registration: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def stage_run(local_stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> StageRun:
+    from tweet_triage.deploy.azureml.components import build_components
+    from tweet_triage.deploy.azureml.source import SourceTree
+
+    if not DATA_MIRROR:
+        pytest.skip("TRIAGE_DATA__MIRROR_DIR is not set (the Kaggle file comes from the shared mirror)")
+    raw = Path(DATA_MIRROR) / "disaster-tweets"
+    work = tmp_path_factory.mktemp("azureml-stages")
+    feedback = work / "feedback"
+    feedback.mkdir()
+    (feedback / "labels.csv").write_text(
+        "tweet_id,text,label\nf1,the dam has burst and the valley is flooding,disaster\n"
+        "f2,this new album is straight fire,not_disaster\n",
+        encoding="utf-8",
+    )
+    folders = {name: work / name for name in ("prepared", "model", "packages", "evaluation", "registration")}
+    stack = local_stack.stack
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_")}
+    env.update(
+        {
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+            "TRIAGE_STACK__STATE_DIR": str(stack.state_dir),
+            "TRIAGE_STACK__KAFKA_PORT": str(stack.kafka_port),
+            "TRIAGE_STACK__COSMOS_PORT": str(stack.cosmos_port),
+            "TRIAGE_STACK__MLFLOW_PORT": str(stack.mlflow_port),
+            "TRIAGE_MLFLOW__MODEL_NAME": MODEL,
+            "TRIAGE_MLFLOW__EXPERIMENT": MODEL,
+        }
+    )
+    components = build_components(SourceTree.locate(), "azureml:tweet-triage:test")
+    steps: list[tuple[Any, dict[str, object], dict[str, Path]]] = [
+        (components.prepare, {"raw_data": raw, "feedback_data": feedback}, {"prepared": folders["prepared"]}),
+        (
+            components.train,
+            {"prepared": folders["prepared"], "max_samples": 300, "max_steps": 20, "epochs": 1},
+            {"model": folders["model"]},
+        ),
+        (
+            components.export,
+            {"prepared": folders["prepared"], "model": folders["model"]},
+            {"packages": folders["packages"]},
+        ),
+        (
+            components.evaluate,
+            {"prepared": folders["prepared"], "packages": folders["packages"], "max_samples": 300},
+            {"evaluation": folders["evaluation"]},
+        ),
+        (
+            components.register,
+            {
+                "prepared": folders["prepared"],
+                "model": folders["model"],
+                "packages": folders["packages"],
+                "evaluation": folders["evaluation"],
+                "reason": "drift alert 42: psi 0.31",
+            },
+            {"registration": folders["registration"]},
+        ),
+    ]
+    for component, values, outputs in steps:
+        line = command_line(component, values, outputs)
+        result = subprocess.run(
+            ["bash", "-c", line], env=env, cwd=work, capture_output=True, text=True, timeout=900, check=False
+        )
+        assert result.returncode == 0, f"{component.name}: {line}\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+    settings = load_settings(stack=stack.model_dump(), mlflow={"model_name": MODEL, "experiment": MODEL})
+    registration = json.loads((folders["registration"] / "registration.json").read_text())
+    return StageRun(settings, folders, registration)
+
+
+def test_the_stages_register_a_gated_candidate_with_its_reason(stage_run: StageRun) -> None:
+    registry = Registry(stage_run.settings)
+    candidate = registry.get(CANDIDATE)
+    assert candidate.version == stage_run.registration["version"]
+    assert candidate.tags["trigger"] == "drift alert 42: psi 0.31"
+    assert candidate.tags["gate.passed"] in ("true", "false") and "gate.summary" in candidate.tags
+    assert candidate.run_id
+    run = registry.client.get_run(candidate.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.metrics["test.f1"] == pytest.approx(float(candidate.tags["test.f1"]), abs=1e-4)
+    evaluation = json.loads((stage_run.folders["evaluation"] / "evaluation.json").read_text())
+    assert evaluation["quantization_passed"] and evaluation["batch_invariance_passed"]
+    # the feedback labels were merged into the prepared data
+    prepared = next(p for p in stage_run.folders["prepared"].iterdir() if p.is_dir() and p.name.startswith("ds-"))
+    texts = "".join((prepared / f"{split}.jsonl").read_text() for split in ("train", "validation", "test"))
+    assert "the dam has burst and the valley is flooding" in texts
+
+
+def test_the_scoring_script_serves_the_registered_package(
+    stage_run: StageRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tweet_triage.deploy.azureml import score
+    from tweet_triage.model.predictor import Predictor
+
+    registry = Registry(stage_run.settings)
+    version = registry.get(CANDIDATE)
+    package = registry.download(version)
+    model_dir = tmp_path / "azureml-models" / MODEL / version.version
+    shutil.copytree(package, model_dir / "package")  # the layout a registered model is mounted with
+    monkeypatch.setenv("AZUREML_MODEL_DIR", str(tmp_path / "azureml-models"))
+    monkeypatch.setenv("TRIAGE_MODEL_VERSION", version.version)
+    score.init()
+    tweets = [
+        {"id": "a", "text": "Forest fire spreading toward the highway, evacuate now"},
+        {"id": "b", "text": "I love this song so much", "keyword": "fire"},
+    ]
+    response = score.run(json.dumps({"tweets": tweets}))
+    expected = Predictor(package, version=version.version).predict(
+        [t["text"] for t in tweets], [t.get("keyword") for t in tweets]
+    )
+    assert [p["id"] for p in response["predictions"]] == ["a", "b"]
+    for got, want in zip(response["predictions"], expected, strict=True):
+        assert got["label"] == want.label and got["model_version"] == version.version
+        assert got["confidence"] == pytest.approx(want.confidence, abs=1e-5)
+    assert "error" in score.run('{"tweets": []}')
