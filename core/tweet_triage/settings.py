@@ -171,8 +171,8 @@ class DashboardSettings(_Section):
 class MonitorSettings(_Section):
     """The drift and accuracy monitors (`triage monitor`)."""
 
-    engine: Literal["mmd", "lsdd"] = Field(
-        "mmd", description="Online drift detector on the embeddings (alibi-detect MMDDriftOnline or LSDDDriftOnline)."
+    engine: Literal["mmd"] = Field(
+        "mmd", description="Online drift detector on the embeddings (alibi-detect MMDDriftOnline)."
     )
     ert: int = Field(
         20_000, ge=100, description="Expected run time: tweets between false alarms when nothing has drifted."

@@ -1,8 +1,9 @@
 """alibi-detect 0.13 engines behind :class:`~tweet_triage.monitoring.drift.detector.OnlineDetector`.
 
-* **Embeddings** — ``MMDDriftOnline`` (default) or ``LSDDDriftOnline`` (PyTorch backend) on the 384-dim pooled
-  embedding the scorer already emits. MMD detects an abrupt shift in fewer updates (5–9 vs 12–15 measured in
-  ML_STACK.md) at a per-update cost that still fits the 1 ms budget; LSDD is the cheaper choice per update.
+* **Embeddings** — ``MMDDriftOnline`` (PyTorch backend) on the 384-dim pooled embedding the scorer already emits.
+  MMD detects an abrupt shift in fewer updates than LSDD (5–9 vs 12–15 measured in ML_STACK.md) at a per-update
+  cost (about 0.3 ms here) that fits the 1 ms budget. LSDD was left out: its calibration also builds the kernel
+  inverse it scores with, so cached thresholds alone cannot rebuild it (docs/decisions.md).
 * **Outputs** — ``CVMDriftOnline`` on the model's class probabilities (all but the last class, which is implied):
   a change in the emergency rate or in how confident the model is. Its thresholds do not depend on the data
   (a rank test), only on the reference size, so 300 reference points keep calibration short.
@@ -37,7 +38,7 @@ from tweet_triage.monitoring.drift.detector import DetectorSpec, DriftReading, o
 
 log = logging.getLogger(__name__)
 
-EMBEDDING_ENGINES: Final = ("mmd", "lsdd")
+EMBEDDING_ENGINES: Final = ("mmd",)
 OUTPUT_ENGINE: Final = "cvm"
 OUTPUT_REFERENCE_SIZE: Final = 300  # a 1-D rank test needs far fewer reference points than 384-dim MMD
 _STATE_FILE: Final = "state.npz"
@@ -129,15 +130,13 @@ class AlibiOnlineDetector:
 def embedding_detector(
     reference: npt.NDArray[np.float32], spec: DetectorSpec, cache_dir: Path, *, progress: bool = False
 ) -> AlibiOnlineDetector:
-    """MMD or LSDD on the embeddings, thresholds from the cache when this reference and spec were seen before."""
+    """MMD on the embeddings, thresholds from the cache when this reference and spec were seen before."""
     if spec.engine not in EMBEDDING_ENGINES:
         choices = ", ".join(EMBEDDING_ENGINES)
         raise MonitorError(f"unknown embedding drift engine {spec.engine!r} (choose from {choices})")
     _check_reference(reference, spec, "embedding")
-    if spec.engine == "mmd":
-        from alibi_detect.cd.pytorch.mmd_online import MMDDriftOnlineTorch as Backend
-    else:
-        from alibi_detect.cd.pytorch.lsdd_online import LSDDDriftOnlineTorch as Backend
+    from alibi_detect.cd.pytorch.mmd_online import MMDDriftOnlineTorch as Backend
+
     kwargs = {"ert": spec.ert, "window_size": spec.window_size, "n_bootstraps": spec.n_bootstraps, "device": "cpu"}
     backend = _build(Backend, reference, spec, kwargs, cache_dir, progress=progress)
     return AlibiOnlineDetector("embedding", spec, backend)
@@ -176,19 +175,16 @@ def _build(
     *,
     progress: bool,
 ) -> Any:
-    import torch
-
     cache_file = cache_dir / f"{thresholds_key(reference, spec)}.npy"
     cached = _read_thresholds(cache_file)
-    cls = _with_thresholds(backend_class)
+    cls = _with_thresholds(backend_class, spec.seed)
     if cached is None:
         log.warning(
             "calibrating the %s detector (%d bootstrap streams, once per model version and settings)...",
             spec.engine,
             spec.n_bootstraps,
         )
-    torch.manual_seed(spec.seed)  # the bootstrap and the initial reference split draw from torch's generator
-    np.random.seed(spec.seed)  # CVM's simulation draws from numpy's global generator
+    _seed_everything(spec.seed)
     backend = cls(reference, thresholds=cached, verbose=progress, **kwargs)
     if cached is None:
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -198,8 +194,13 @@ def _build(
     return backend
 
 
-def _with_thresholds(backend_class: Any) -> Any:
-    """A subclass of the alibi-detect backend whose ``_configure_thresholds`` takes precomputed thresholds."""
+def _with_thresholds(backend_class: Any, seed: int) -> Any:
+    """A subclass of the alibi-detect backend whose ``_configure_thresholds`` takes precomputed thresholds.
+
+    After the thresholds (computed or cached) the random generators are re-seeded, so the reference split that
+    alibi-detect draws next is the same whether the thresholds came from the cache or not — which is what makes a
+    saved state valid for a detector rebuilt after a restart.
+    """
 
     class WithThresholds(backend_class):  # type: ignore[misc]
         def __init__(self, *args: Any, thresholds: npt.NDArray[Any] | None = None, **kwargs: Any) -> None:
@@ -215,9 +216,17 @@ def _with_thresholds(backend_class: Any) -> Any:
                 self.thresholds = [torch.tensor(value) for value in self._given_thresholds]
             else:
                 self.thresholds = cast(Any, self._given_thresholds)
+            _seed_everything(seed + 1)
 
     WithThresholds.__name__ = f"{backend_class.__name__}WithThresholds"
     return WithThresholds
+
+
+def _seed_everything(seed: int) -> None:
+    import torch
+
+    torch.manual_seed(seed)  # alibi-detect's bootstrap and reference split draw from torch's generator
+    np.random.seed(seed)  # CVM's simulation draws from numpy's global generator
 
 
 def _thresholds_array(thresholds: Any) -> npt.NDArray[Any]:
