@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from tweet_triage.errors import MonitorError
@@ -19,7 +20,7 @@ PROBABILITIES = RNG.dirichlet([2.0, 2.0], size=200).astype(np.float32)
 SPEC = DetectorSpec("mmd", ert=200, window_size=10, n_bootstraps=1000, seed=0)
 
 
-def stream(n: int, shift: float, seed: int) -> np.ndarray:
+def stream(n: int, shift: float, seed: int) -> npt.NDArray[np.float32]:
     return np.random.default_rng(seed).normal(loc=shift, size=(n, 8)).astype(np.float32)
 
 
