@@ -5,8 +5,9 @@
 Without ``--url`` the benchmark starts its own `triage api --workers N` on a free port (the production model of the
 configured registry; needs `triage stack up` and a production model, e.g. after `make demo`) and stops it at the
 end. Each phase keeps ``--concurrency`` requests in flight for ``--seconds`` with tweets from the model's own prepared
-dataset; latency is measured by the client (request sent → answer parsed). The load generator runs on the same
-2 cores as the server, so the figures are a lower bound of what a separate client would see.
+dataset; latency is measured by the client (request sent → answer parsed). For reference, the production predictor
+is first timed in-process at the same batch sizes (no HTTP), and the ratio API/raw is printed. The load generator
+runs on the same cores as the server, so the figures are a lower bound of what a separate client would see.
 """
 
 from __future__ import annotations
@@ -96,6 +97,22 @@ async def run_phase(url: str, tweets: list[str], *, batch: int, concurrency: int
     return Phase(batch, len(latencies), errors, elapsed, latencies)
 
 
+def raw_throughput(settings: Settings, tweets: list[str], batch: int, seconds: float) -> float:
+    """Tweets/s of the production predictor in this process at ``batch`` (the same tweets, no HTTP): the reference."""
+    from tweet_triage.model.predictor import Predictor
+
+    registry = Registry(settings)
+    predictor = Predictor(registry.download(registry.get(PRODUCTION)), version="raw", threads=2)
+    rng = random.Random(batch)
+    predictor.predict(tweets[:batch])
+    scored = 0
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        predictor.predict([rng.choice(tweets) for _ in range(batch)])
+        scored += batch
+    return scored / (time.perf_counter() - started)
+
+
 def start_server(workers: int) -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -136,6 +153,7 @@ def main() -> None:
 
     settings = load_settings()
     tweets = tweets_for(settings)
+    raw = {b: raw_throughput(settings, tweets, b, seconds=min(args.seconds, 10)) for b in BATCHES}
     proc = None
     url = args.url
     if url is None:
@@ -159,6 +177,8 @@ def main() -> None:
     rows = [
         ("requests/s", [f"{p.rps:.1f}" for p in phases]),
         ("tweets/s", [f"{p.rps * p.batch:.0f}" for p in phases]),
+        ("raw predictor tweets/s", [f"{raw[p.batch]:.0f}" for p in phases]),
+        ("API / raw", [f"{p.rps * p.batch / raw[p.batch]:.2f}" for p in phases]),
         ("p50 latency (ms)", [f"{p.percentile(50):.1f}" for p in phases]),
         ("p99 latency (ms)", [f"{p.percentile(99):.1f}" for p in phases]),
         ("requests", [str(p.requests) for p in phases]),
