@@ -40,7 +40,7 @@ def demo(
         Panel.fit(
             "Still running — have a look:\n"
             f"  • relief dashboard: {summary.dashboard_url}\n"
-            f"  • scoring API:      {summary.api_url}/docs   (model: {summary.api_url}/v1/model)\n"
+            f"  • scoring API:      {summary.api_url}/docs\n"
             f"  • triaged tweets:   triage results tail -n 10   |   triage results count\n"
             f"  • worker health:    {summary.worker_url}/healthz   metrics: {summary.worker_url}/metrics\n"
             f"  • MLflow (runs, registry, approvals): {settings.mlflow_tracking_uri}\n"
