@@ -33,10 +33,17 @@ class ModelStatus:
 
 
 class ApiClient:
-    def __init__(self, base_url: str, *, api_key: SecretStr | None = None, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: SecretStr | None = None,
+        timeout_s: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         headers = {"X-API-Key": api_key.get_secret_value()} if api_key is not None else {}
-        self._client = httpx.Client(base_url=self.base_url, timeout=timeout_s, headers=headers)
+        self._client = httpx.Client(base_url=self.base_url, timeout=timeout_s, headers=headers, transport=transport)
 
     def close(self) -> None:
         self._client.close()
