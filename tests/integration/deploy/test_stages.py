@@ -116,6 +116,7 @@ def stage_run(local_stack: Settings, tmp_path_factory: pytest.TempPathFactory) -
                 "packages": folders["packages"],
                 "evaluation": folders["evaluation"],
                 "reason": "drift alert 42: psi 0.31",
+                "git_commit": "0123abc",
             },
             {"registration": folders["registration"]},
         ),
@@ -136,6 +137,9 @@ def test_the_stages_register_a_gated_candidate_with_its_reason(stage_run: StageR
     candidate = registry.get(CANDIDATE)
     assert candidate.version == stage_run.registration["version"]
     assert candidate.tags["trigger"] == "drift alert 42: psi 0.31"
+    assert candidate.tags["git.commit"] == "0123abc" and candidate.tags["dataset.version"].startswith("ds-")
+    meta = json.loads((registry.download(candidate) / "package.json").read_text())
+    assert meta["lineage"]["run_id"] == candidate.run_id and meta["lineage"]["git_commit"] == "0123abc"
     assert candidate.tags["gate.passed"] in ("true", "false") and "gate.summary" in candidate.tags
     assert candidate.run_id
     run = registry.client.get_run(candidate.run_id)

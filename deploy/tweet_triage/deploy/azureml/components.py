@@ -109,13 +109,14 @@ def build_components(tree: SourceTree, environment: str) -> Components:
             "Register the candidate",
             f"{STAGE} register --prepared ${{{{inputs.prepared}}}} --model ${{{{inputs.model}}}} "
             '--packages ${{inputs.packages}} --evaluation ${{inputs.evaluation}} --reason "${{inputs.reason}}" '
-            "--out ${{outputs.registration}}",
+            "--git-commit ${{inputs.git_commit}} --out ${{outputs.registration}}",
             {
                 "prepared": Input(type=folder),
                 "model": Input(type=folder),
                 "packages": Input(type=folder),
                 "evaluation": Input(type=folder),
                 "reason": Input(type="string", default="scheduled"),
+                "git_commit": Input(type="string", default="unknown", description="Commit of the submitted source."),
             },
             {"registration": Output(type=folder)},
         ),

@@ -14,6 +14,7 @@ from tweet_triage.deploy.azureml.components import build_components
 from tweet_triage.deploy.azureml.environment import build_environment, reference
 from tweet_triage.deploy.azureml.source import SourceTree
 from tweet_triage.settings import Settings
+from tweet_triage.training import lineage
 
 if TYPE_CHECKING:
     from azure.ai.ml.entities import JobSchedule, PipelineJob
@@ -41,6 +42,8 @@ def build_retrain_pipeline(
     source = tree or SourceTree.locate()
     components = build_components(source, reference(build_environment(source)))
     azureml = settings.azureml
+    # The uploaded snapshot has no .git: the commit is read here, at submission, and travels as an input.
+    commit = lineage.git_commit(source.root)
 
     @dsl.pipeline(
         None,
@@ -62,6 +65,7 @@ def build_retrain_pipeline(
             packages=exported.outputs.packages,
             evaluation=evaluated.outputs.evaluation,
             reason=reason,
+            git_commit=commit,
         )
         return {"registration": registered.outputs.registration}
 

@@ -172,7 +172,7 @@ def export_stage(
         max_length=config.max_length,
         use_keyword=config.use_keyword,
         temperature=float(info["temperature"]),
-        lineage={"dataset_version": dataset.version, "git_commit": os.environ.get("GITHUB_SHA", "unknown")},
+        lineage={"dataset_version": dataset.version},  # run id and commit: added by the register stage
     )
 
     def assemble(folder: Path, onnx_model: Path, package_meta: PackageMeta) -> None:
@@ -237,6 +237,8 @@ def evaluate_stage(
             "batch_invariance": asdict(invariance),
             "batch_invariance_passed": invariance.passed,
             "behaviour": [asdict(c) for c in checks],
+            "max_samples": max_samples,
+            "seed": seed,
         },
     )
     if not quant.passed or not invariance.passed:
@@ -256,12 +258,15 @@ def register_stage(
     evaluation: Annotated[Path, typer.Option(help="Output of the evaluate stage.")],
     out: Annotated[Path, typer.Option(help="Output folder: registration.json.")],
     reason: Annotated[str, typer.Option(help="Why this retraining ran.")] = "scheduled",
+    git_commit: Annotated[str, typer.Option(help="Commit of the source (the job's snapshot has no .git).")] = "unknown",
 ) -> None:
     """Log the run to MLflow (the workspace), register the int8 package as `candidate`, gate it against production."""
+    from dataclasses import replace
+
+    from tweet_triage.model.package import PackageMeta
     from tweet_triage.model.predictor import Predictor
-    from tweet_triage.model.registry import PRODUCTION, Registry
-    from tweet_triage.training.evaluate import evaluate
-    from tweet_triage.training.gate import GateCheck, decide
+    from tweet_triage.model.registry import Registry
+    from tweet_triage.training import lineage
     from tweet_triage.training.pipeline import HF_MODEL_ARTIFACT, _experiment, drift_reference
 
     context = cli_context(ctx)
@@ -276,9 +281,16 @@ def register_stage(
     tuned = json.loads((model / FINE_TUNED_FILE).read_text())
     registry = Registry(settings)
     client = registry.client
+    commit = git_commit if git_commit != "unknown" else lineage.git_commit()
     run_id: str = client.create_run(
         _experiment(client, registry.experiment),
-        tags={"mlflow.runName": f"azureml {dataset.version}", "dataset.version": dataset.version, "trigger": reason},
+        tags={
+            "mlflow.runName": f"azureml {dataset.version}",
+            "dataset.version": dataset.version,
+            "git.commit": commit,
+            "tweet_triage.version": lineage.package_version(),
+            "trigger": reason,
+        },
     ).info.run_id
     try:
         for key, value in tuned["train_config"].items():
@@ -288,40 +300,20 @@ def register_stage(
                 client.log_metric(run_id, f"test.{key}", float(value))
         client.log_dict(run_id, report, "evaluation/report.json")
         client.log_artifacts(run_id, str(model / "hf"), HF_MODEL_ARTIFACT)
+        meta = PackageMeta.read(packages / INT8_DIR)  # the package names the run that registered it
+        replace(meta, lineage={**meta.lineage, "run_id": run_id, "git_commit": commit}).write(packages / INT8_DIR)
         int8 = Predictor(packages / INT8_DIR, version="candidate")
         drift_reference(int8, dataset, 1000, int(tuned["train_config"]["seed"])).save(packages / INT8_DIR)
         tags = {
             "dataset.version": dataset.version,
+            "git.commit": commit,
             "run_id": run_id,
             "test.f1": f"{report['int8']['f1']:.4f}",
             "test.ece": f"{report['int8']['ece']:.4f}",
             "trigger": reason,
         }
         version = registry.register(run_id, packages / INT8_DIR, tags, description=f"azureml: {dataset.version}")
-        production = registry.find(PRODUCTION)
-        production_metrics = None
-        test = dataset.splits["test"]
-        if production is not None:
-            prod = Predictor(registry.download(production), version=production.version)
-            probabilities = prod.score([e.text for e in test], [e.keyword for e in test]).probabilities
-            production_metrics = evaluate(
-                probabilities, [e.label for e in test], prod.labels, dataset.positive_label
-            ).headline()
-        candidate_metrics = {k: float(report["int8"][k]) for k in HEADLINE_METRICS}
-        checks = [
-            GateCheck("int8 vs fp32", bool(report["quantization_passed"]), f"F1 drop {report['f1_drop']:+.4f}"),
-            GateCheck("batch invariance", bool(report["batch_invariance_passed"]), "see evaluation/report.json"),
-            *(GateCheck(c["name"], bool(c["passed"]), f"{c['score']:.3f}") for c in report["behaviour"]),
-        ]
-        gate = decide(
-            candidate_version=version.version,
-            candidate_metrics=candidate_metrics,
-            production_version=production.version if production else None,
-            production_metrics=production_metrics,
-            own_checks=checks,
-            max_f1_regression=0.0,
-            max_ece=0.05,
-        )
+        gate = _gate(registry, version.version, dataset, report)
         client.log_text(run_id, gate.to_json(), "gate/gate_report.json")
         gate_tags = {"gate.passed": str(gate.passed).lower(), "gate.summary": gate.summary[:4000]}
         registry.set_tags(version.version, gate_tags)
@@ -331,3 +323,37 @@ def register_stage(
     client.set_terminated(run_id, status="FINISHED")
     _write_json(out / REGISTRATION_FILE, {"version": version.version, "run_id": run_id, "gate_passed": gate.passed})
     context.console.print(f"registered v{version.version} (candidate); gate {'passed' if gate.passed else 'FAILED'}")
+
+
+def _gate(registry: Any, version: str, dataset: Any, report: dict[str, Any]) -> Any:
+    """The promotion gate, as `triage train` decides it: the candidate's own checks, and production on the same
+    test tweets the evaluate stage used."""
+    from tweet_triage.model.predictor import Predictor
+    from tweet_triage.model.registry import PRODUCTION
+    from tweet_triage.training.evaluate import evaluate
+    from tweet_triage.training.finetune import subsample
+    from tweet_triage.training.gate import GateCheck, decide
+
+    production = registry.find(PRODUCTION)
+    production_metrics = None
+    if production is not None:
+        test = subsample(dataset.splits["test"], report.get("max_samples"), int(report.get("seed", 42)))
+        prod = Predictor(registry.download(production), version=production.version)
+        probabilities = prod.score([e.text for e in test], [e.keyword for e in test]).probabilities
+        production_metrics = evaluate(
+            probabilities, [e.label for e in test], prod.labels, dataset.positive_label
+        ).headline()
+    checks = [
+        GateCheck("int8 vs fp32", bool(report["quantization_passed"]), f"F1 drop {report['f1_drop']:+.4f}"),
+        GateCheck("batch invariance", bool(report["batch_invariance_passed"]), "see evaluation/report.json"),
+        *(GateCheck(c["name"], bool(c["passed"]), f"{c['score']:.3f}") for c in report["behaviour"]),
+    ]
+    return decide(
+        candidate_version=version,
+        candidate_metrics={k: float(report["int8"][k]) for k in HEADLINE_METRICS},
+        production_version=production.version if production else None,
+        production_metrics=production_metrics,
+        own_checks=checks,
+        max_f1_regression=0.0,
+        max_ece=0.05,
+    )
