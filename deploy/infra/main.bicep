@@ -52,6 +52,9 @@ param workerImage string = ''
 param apiImage string = ''
 param dashboardImage string = ''
 
+@description('A candidate model version to shadow-score on live traffic (empty: none). See docs/deployment.md.')
+param shadowVersion string = ''
+
 @description('Worker replicas in the consumer group (at most the number of partitions).')
 @minValue(1)
 param workerReplicas int = 2
@@ -138,6 +141,7 @@ module containerApps 'modules/containerapps.bicep' = {
     apiImage: apiImage
     dashboardImage: dashboardImage
     workerReplicas: workerReplicas
+    shadowVersion: shadowVersion
   }
 }
 

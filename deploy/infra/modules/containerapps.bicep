@@ -15,6 +15,8 @@ param workerImage string
 param apiImage string
 param dashboardImage string
 param workerReplicas int
+@description('A candidate version to shadow-score (`triage worker --shadow`); empty: no shadow worker.')
+param shadowVersion string
 
 resource logs 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
   name: 'log-${environmentName}'
@@ -125,7 +127,12 @@ resource worker 'Microsoft.App/containerApps@2024-03-01' = if (!empty(workerImag
         {
           name: 'worker'
           image: workerImage
-          env: commonEnv
+          env: concat(commonEnv, [
+            {
+              name: 'TRIAGE_STACK__HOST' // /healthz on all interfaces, for the probe
+              value: '0.0.0.0'
+            }
+          ])
           resources: {
             cpu: json('2.0')
             memory: '4Gi'
@@ -247,6 +254,54 @@ resource dashboard 'Microsoft.App/containerApps@2024-03-01' = if (!empty(dashboa
           resources: {
             cpu: json('0.5')
             memory: '1Gi'
+          }
+        }
+      ]
+      scale: {
+        minReplicas: 1
+        maxReplicas: 1
+      }
+    }
+  }
+}
+
+resource shadow 'Microsoft.App/containerApps@2024-03-01' = if (!empty(workerImage) && !empty(shadowVersion)) {
+  name: 'ca-shadow-${take(environmentName, 20)}'
+  location: location
+  tags: tags
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    managedEnvironmentId: environment.id
+    configuration: {
+      secrets: secrets
+      registries: registries
+    }
+    template: {
+      containers: [
+        {
+          name: 'shadow'
+          image: workerImage
+          args: [
+            'worker'
+            '--shadow'
+            shadowVersion
+            '--web-port'
+            '16066'
+          ]
+          env: concat(commonEnv, [
+            {
+              name: 'TRIAGE_STACK__HOST'
+              value: '0.0.0.0'
+            }
+          ])
+          resources: {
+            cpu: json('2.0')
+            memory: '4Gi'
           }
         }
       ]

@@ -7,13 +7,15 @@ param partitionCount int
 param messageRetentionInDays int
 param keyVaultName string
 
-// hub -> consumer groups; names match KafkaSettings (topics) and the consumer groups the processes use.
+// hub -> consumer groups; hub names match KafkaSettings (topics). The processes read through the Kafka endpoint, whose
+// groups follow Kafka's group protocol (the shadow scorer's is tweet-triage-shadow-v<VERSION>); the groups declared
+// here name each reader for AMQP tools (Event Hubs SDKs, Stream Analytics, the portal's data explorer).
 var hubs = [
   {
     name: 'tweets'
     consumerGroups: [
       'tweet-triage' // the scoring workers
-      'tweet-triage-shadow' // `triage worker --shadow VERSION` (suffix -vVERSION is added per candidate on Kafka)
+      'tweet-triage-shadow' // `triage worker --shadow VERSION`
     ]
   }
   {
