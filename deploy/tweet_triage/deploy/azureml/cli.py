@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -97,9 +97,8 @@ def deploy(
     model: Annotated[str | None, typer.Option(help="Model version (default: the `candidate` alias).")] = None,
 ) -> None:
     """Deploy a model version to a slot of the online endpoint, then give it a share of live (or mirrored) traffic."""
-    from tweet_triage.deploy.azureml.endpoint import TrafficPlan, build_deployment, build_endpoint, checked_slot
-    from tweet_triage.deploy.azureml.environment import build_environment
-    from tweet_triage.deploy.azureml.source import SourceTree
+    from tweet_triage.deploy.azureml.endpoint import TrafficPlan, checked_slot
+    from tweet_triage.deploy.azureml.rollout import deploy_slot
     from tweet_triage.deploy.azureml.workspace import ml_client
 
     _quiet_sdk()
@@ -108,15 +107,8 @@ def deploy(
     plan = TrafficPlan.canary(target, traffic) if traffic else TrafficPlan.mirrored(target, mirror)
     client = ml_client(context.settings)
     version = model or _candidate_version(context)
-    tree = SourceTree.locate()
-    client.environments.create_or_update(build_environment(tree))
-    endpoint = _endpoint_or_none(client, context.settings.azureml.endpoint_name)
-    if endpoint is None:
-        client.online_endpoints.begin_create_or_update(build_endpoint(context.settings, TrafficPlan.initial())).result()
-    deployment = build_deployment(context.settings, slot=target, model_version=version, tree=tree)
-    client.online_deployments.begin_create_or_update(deployment).result()
-    _apply(client, context, plan)
-    context.console.print(f"[green]v{version} on {target}[/]: live {plan.live}, mirrored {plan.mirror}")
+    applied = deploy_slot(client, context.settings, slot=target, version=version, plan=plan)
+    context.console.print(f"[green]v{version} on {target}[/]: live {applied.live}, mirrored {applied.mirror}")
 
 
 @app.command("promote-slot")
@@ -125,20 +117,15 @@ def promote_slot(
     slot: Annotated[str | None, typer.Option(help="Slot to give 100 % (default: the canary slot).")] = None,
 ) -> None:
     """Shift all live traffic to a slot (the canary by default) and stop mirroring."""
-    from tweet_triage.deploy.azureml.endpoint import TrafficPlan, canary_slot, checked_slot
+    from tweet_triage.deploy.azureml.endpoint import checked_slot
+    from tweet_triage.deploy.azureml.rollout import promote_slot as promote
     from tweet_triage.deploy.azureml.workspace import ml_client
 
     _quiet_sdk()
     context = cli_context(ctx)
     requested = checked_slot(slot) if slot is not None else None
     client = ml_client(context.settings)
-    endpoint = _endpoint_or_none(client, context.settings.azureml.endpoint_name)
-    if endpoint is None:
-        name = context.settings.azureml.endpoint_name
-        raise CloudError(f"endpoint {name!r} does not exist; run `triage azure deploy` first")
-    target = requested or canary_slot(dict(endpoint.traffic or {}))
-    plan = TrafficPlan.promote(target)
-    _apply(client, context, plan)
+    target = promote(client, context.settings, requested)
     context.console.print(f"[green]{target} takes all live traffic[/]")
 
 
@@ -146,19 +133,3 @@ def _candidate_version(context: CliContext) -> str:
     from tweet_triage.model.registry import CANDIDATE, Registry
 
     return Registry(context.settings).get(CANDIDATE).version
-
-
-def _endpoint_or_none(client: Any, name: str) -> Any:
-    from azure.core.exceptions import ResourceNotFoundError
-
-    try:
-        return client.online_endpoints.get(name)
-    except ResourceNotFoundError:
-        return None
-
-
-def _apply(client: Any, context: CliContext, plan: Any) -> None:
-    endpoint = client.online_endpoints.get(context.settings.azureml.endpoint_name)
-    endpoint.traffic = dict(plan.live)
-    endpoint.mirror_traffic = dict(plan.mirror)
-    client.online_endpoints.begin_create_or_update(endpoint).result()
