@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 TORCH := torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo test lint format typecheck bench bench-model bench-stream bench-api dist dist-check lock stack-up stack-down stack-status clean
+.PHONY: help setup demo test lint format typecheck bench bench-model bench-stream bench-api dist dist-check deploy-check lock stack-up stack-down stack-status clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -65,6 +65,14 @@ dist: setup ## Build the wheel and sdist into dist/
 
 dist-check: dist ## Install the built wheel into a clean venv and run `triage --help`
 	PYTHON=$(PYTHON) bash scripts/check_dist.sh dist
+
+deploy-check: setup ## Offline checks of the deployment code: Azure ML, Bicep, Dockerfiles, compose, workflows
+	$(TRIAGE) azure validate --out .triage/azureml
+	$(TRIAGE) azure validate-infra
+	for f in deploy/docker/*.Dockerfile; do $(VENV)/bin/hadolint "$$f" || exit 1; done
+	TRIAGE_API__KEYS=check TRIAGE_DASHBOARD__API_KEY=check $(PY) -c 'import compose, pathlib, subprocess, sys; \
+		sys.exit(subprocess.call([str(pathlib.Path(compose.__file__).with_name("docker-compose")), "config", "-q"]))'
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 lock: | $(PY) ## Re-resolve constraints.txt from pyproject.toml (review the diff!)
 	bash scripts/lock.sh $(PYTHON)
