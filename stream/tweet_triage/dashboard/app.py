@@ -147,13 +147,14 @@ def _feed(shown: list[PredictionRecord]) -> None:
             part
             for part in (
                 record.scored_at.strftime("%d %b %H:%M:%S"),
-                record.location,
-                f"#{record.keyword}" if record.keyword else None,
+                views.escape_markdown(record.location) if record.location else None,
+                views.escape_markdown(f"#{record.keyword}") if record.keyword else None,
                 f"model v{record.model_version}",
             )
             if part
         )
-        line = f"**{views.plain_label(record.label)}** ({views.sureness(record.confidence)})  \n{record.text}"
+        text = views.escape_markdown(record.text)
+        line = f"**{views.plain_label(record.label)}** ({views.sureness(record.confidence)})  \n{text}"
         if views.is_emergency(record.label):
             st.error(f"🚨 {line}  \n:small[{meta}]")
         else:

@@ -27,6 +27,17 @@ TIME_WINDOWS: dict[str, timedelta | None] = {
 }
 TEXT_COLUMNS = ("text", "tweet", "message", "content", "body")
 _NOTABLE = 0.02  # weights smaller than this are shown without colour
+_MARKDOWN_SPECIAL = frozenset("\\`*_{}[]()#+-.!|>~:$<")
+
+
+def escape_markdown(text: str) -> str:
+    """Tweet text shown literally in Streamlit markdown: no headings, links, emphasis, emoji codes or LaTeX."""
+    return "".join(f"\\{c}" if c in _MARKDOWN_SPECIAL else c for c in text)
+
+
+def _literal_html(text: str) -> str:
+    """HTML-escaped, with markdown's special characters as numeric entities (markdown leaves those alone)."""
+    return "".join(f"&#{ord(c)};" if c in _MARKDOWN_SPECIAL else c for c in html.escape(text, quote=True))
 
 
 def plain_label(label: str) -> str:
@@ -104,8 +115,8 @@ def highlight_html(text: str, words: Sequence[WordWeightOut]) -> str:
     parts: list[str] = []
     cursor = 0
     for word in sorted(words, key=lambda w: w.start):
-        parts.append(html.escape(text[cursor : word.start]))
-        segment = html.escape(text[word.start : word.end])
+        parts.append(_literal_html(text[cursor : word.start]))
+        segment = _literal_html(text[word.start : word.end])
         if abs(word.weight) < _NOTABLE:
             parts.append(segment)
         else:
@@ -116,7 +127,7 @@ def highlight_html(text: str, words: Sequence[WordWeightOut]) -> str:
                 f'padding:0 2px">{segment}</span>'
             )
         cursor = word.end
-    parts.append(html.escape(text[cursor:]))
+    parts.append(_literal_html(text[cursor:]))
     return "".join(parts)
 
 

@@ -115,3 +115,13 @@ def test_csv_checks_label_explain_and_skip_blank_rows() -> None:
 def test_unreadable_or_empty_csv_is_a_clear_error(data: bytes) -> None:
     with pytest.raises(UsageError):
         views.read_csv(data)
+
+
+def test_tweet_text_is_shown_literally_not_as_markdown() -> None:
+    text = "# BREAKING **fire** [map](http://x.co) :fire: $5$ 1. a_b"
+    escaped = views.escape_markdown(text)
+    assert escaped.startswith("\\# BREAKING \\*\\*fire\\*\\* \\[map\\]\\(http\\:")
+    assert "\\$5\\$" in escaped and "a\\_b" in escaped
+    words = [WordWeightOut(word="**fire**", start=11, end=19, weight=0.5)]
+    out = views.highlight_html(text, words)
+    assert "**" not in out and "#" not in out.replace("&#", "") and "&#42;&#42;fire&#42;&#42;" in out
