@@ -158,6 +158,10 @@ def _describe(error: Any) -> str:
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
     if error.get("type") == "json_invalid":
         return f"the body is not valid JSON ({error.get('ctx', {}).get('error', 'decode error')})"
+    if tuple(error.get("loc", ())) == ("body",):
+        if error.get("type") == "missing":
+            return "the request has no body: send a JSON object (Content-Type: application/json)"
+        return "the body must be a JSON object sent with Content-Type: application/json (see /docs for examples)"
     if error.get("type") == "missing":
         return f"{where}: required field is missing"
     if error.get("type") == "extra_forbidden":

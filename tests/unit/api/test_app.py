@@ -62,6 +62,20 @@ def test_bad_requests_get_422_saying_what_was_wrong(api: Api, path: str, body: A
     assert fragment in response.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"content": b'{"tweets": []}', "headers": {"Content-Type": "text/plain"}}, "must be a JSON object"),
+        ({"json": [1, 2]}, "must be a JSON object"),
+        ({}, "the request has no body"),
+    ],
+)
+def test_a_body_of_the_wrong_kind_is_refused_clearly(api: Api, kwargs: dict[str, Any], fragment: str) -> None:
+    response = api.client.post("/v1/predict", **kwargs)
+    assert response.status_code == 422
+    assert fragment in response.json()["detail"]
+
+
 def test_a_body_that_is_not_json_is_refused_clearly(api: Api) -> None:
     response = api.client.post("/v1/predict", content=b"{not json", headers={"Content-Type": "application/json"})
     assert response.status_code == 422
