@@ -211,6 +211,7 @@ def run_monitor(settings: Settings, options: MonitorOptions, *, loglevel: str = 
     from tweet_triage.stream.topics import ensure_topics
 
     asyncio.run(ensure_topics(settings, partitions=options.partitions))
+    settings.monitor.resolved_state_dir(settings.stack).mkdir(parents=True, exist_ok=True)
     with open_runtime(settings) as runtime:
         app = build_app(settings, runtime, options)
         worker = faust.Worker(app, loglevel=loglevel)

@@ -54,10 +54,22 @@ class StreamEnv:
 
     def start_worker(self, *extra: str) -> subprocess.Popen[bytes]:
         port = free_port()
-        log = Path(self.env["TRIAGE_STACK__STATE_DIR"]) / f"worker-{port}.log"
+        args = ["worker", "--web-port", str(port), "--batch-window", "0.1", "--model-poll", "0.5", *extra]
+        return self._spawn(args, port, "worker", self.env, timeout_s=90)
+
+    def start_monitor(self, **settings_env: str) -> subprocess.Popen[bytes]:
+        """`triage monitor` with these extra TRIAGE_* variables; returns once its detectors are calibrated."""
+        port = free_port()
+        env = {**self.env, "TRIAGE_MONITOR__WEB_PORT": str(port), **settings_env}
+        return self._spawn(["monitor", "--batch-size", "64"], port, "monitor", env, timeout_s=240)
+
+    def _spawn(
+        self, args: list[str], port: int, what: str, env: dict[str, str], *, timeout_s: float
+    ) -> subprocess.Popen[bytes]:
+        log = Path(self.env["TRIAGE_STACK__STATE_DIR"]) / f"{what}-{port}.log"
         proc = subprocess.Popen(
-            [TRIAGE, "worker", "--web-port", str(port), "--batch-window", "0.1", "--model-poll", "0.5", *extra],
-            env=self.env,
+            [TRIAGE, *args],
+            env=env,
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -66,8 +78,8 @@ class StreamEnv:
         self.ports.append(port)
         wait_until(
             lambda: self.health(port).get("status") == "ok" or proc.poll() is not None,
-            timeout_s=90,
-            what=f"worker on port {port} to be ready",
+            timeout_s=timeout_s,
+            what=f"{what} on port {port} to be ready",
         )
         assert proc.poll() is None, log.read_text()[-3000:]
         return proc
@@ -86,14 +98,16 @@ class StreamEnv:
         values = [float(line.split()[-1]) for line in text.splitlines() if line.startswith(name)]
         return sum(values) if values else 0.0
 
-    def publish(self, values: Sequence[tuple[bytes | None, bytes]]) -> None:
+    def publish(self, values: Sequence[tuple[bytes | None, bytes]], *, topic: str | None = None) -> None:
         from aiokafka import AIOKafkaProducer
+
+        target = topic or self.settings.kafka.topic_tweets
 
         async def send() -> None:
             producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all")
             await producer.start()
             try:
-                futures = [await producer.send(self.settings.kafka.topic_tweets, value=v, key=k) for k, v in values]
+                futures = [await producer.send(target, value=v, key=k) for k, v in values]
                 await asyncio.gather(*futures)
             finally:
                 await producer.stop()
