@@ -126,6 +126,11 @@ class AzureMlSettings(_Section):
     credential_timeout_s: float = Field(
         20.0, gt=0, le=300, description="How long to wait for an Azure credential before giving up."
     )
+    source_dir: Path | None = Field(
+        None,
+        description="The tweet-triage source tree Azure ML jobs upload as their code (default: this checkout; "
+        "the container images set it).",
+    )
 
 
 class DataSettings(_Section):

@@ -51,6 +51,7 @@ param trainingMaxNodes int = 2
 param workerImage string = ''
 param apiImage string = ''
 param dashboardImage string = ''
+param trainerImage string = ''
 
 @description('A candidate model version to shadow-score on live traffic (empty: none). See docs/deployment.md.')
 param shadowVersion string = ''
@@ -140,6 +141,7 @@ module containerApps 'modules/containerapps.bicep' = {
     workerImage: workerImage
     apiImage: apiImage
     dashboardImage: dashboardImage
+    trainerImage: trainerImage
     workerReplicas: workerReplicas
     shadowVersion: shadowVersion
   }

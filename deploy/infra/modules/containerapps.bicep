@@ -14,6 +14,8 @@ param mlflowTrackingUri string
 param workerImage string
 param apiImage string
 param dashboardImage string
+@description('The trainer image, which also runs the monitors (`triage monitor`).')
+param trainerImage string
 param workerReplicas int
 @description('A candidate version to shadow-score (`triage worker --shadow`); empty: no shadow worker.')
 param shadowVersion string
@@ -260,6 +262,62 @@ resource dashboard 'Microsoft.App/containerApps@2024-03-01' = if (!empty(dashboa
       scale: {
         minReplicas: 1
         maxReplicas: 1
+      }
+    }
+  }
+}
+
+resource monitor 'Microsoft.App/containerApps@2024-03-01' = if (!empty(trainerImage)) {
+  name: 'ca-monitor-${take(environmentName, 20)}'
+  location: location
+  tags: tags
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    managedEnvironmentId: environment.id
+    configuration: {
+      secrets: secrets
+      registries: registries
+    }
+    template: {
+      containers: [
+        {
+          name: 'monitor'
+          image: trainerImage
+          args: [
+            'monitor'
+          ]
+          env: concat(commonEnv, [
+            {
+              name: 'TRIAGE_STACK__HOST'
+              value: '0.0.0.0'
+            }
+          ])
+          resources: {
+            cpu: json('1.0')
+            memory: '4Gi'
+          }
+          probes: [
+            {
+              type: 'Liveness'
+              httpGet: {
+                path: '/healthz'
+                port: 16067
+              }
+              initialDelaySeconds: 120
+              periodSeconds: 15
+              failureThreshold: 8
+            }
+          ]
+        }
+      ]
+      scale: {
+        minReplicas: 1
+        maxReplicas: 1 // the drift monitor sees the whole scored stream: one instance
       }
     }
   }

@@ -147,3 +147,16 @@ def test_every_component_runs_a_real_stage_command_with_known_options(definition
         inputs = {w[len("${{inputs.") : -2] for w in args if w.startswith("${{inputs.")}
         outputs = {w[len("${{outputs.") : -2] for w in args if w.startswith("${{outputs.")}
         assert inputs <= set(component.inputs) and outputs == set(component.outputs)
+
+
+def test_the_source_tree_comes_from_the_settings_in_installed_images(tmp_path: Path) -> None:
+    from tweet_triage.errors import UsageError
+
+    settings = load_settings(azureml={"source_dir": tmp_path})
+    with pytest.raises(UsageError, match="TRIAGE_AZUREML__SOURCE_DIR"):
+        SourceTree.for_settings(settings)
+    here = SourceTree.locate()
+    for name in ("pyproject.toml", "constraints.txt"):
+        (tmp_path / name).write_text((here.root / name).read_text())
+    assert SourceTree.for_settings(settings).root == tmp_path
+    assert SourceTree.for_settings(load_settings()).root == here.root

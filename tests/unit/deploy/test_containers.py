@@ -159,7 +159,7 @@ def test_compose_runs_the_whole_stack_with_healthchecks() -> None:
     result = _compose("--profile", "tools", "config", "--format", "json", env=SECRETS)
     assert result.returncode == 0, result.stderr
     services = json.loads(result.stdout)["services"]
-    assert {"broker", "cosmos", "mlflow", "worker", "api", "dashboard", "trainer"} <= set(services)
+    assert {"broker", "cosmos", "mlflow", "worker", "monitor", "api", "dashboard", "trainer"} <= set(services)
     for name, service in services.items():
         if name != "trainer":
             assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
@@ -168,7 +168,7 @@ def test_compose_runs_the_whole_stack_with_healthchecks() -> None:
         build = service.get("build")
         if build:
             assert (Path(build["context"]) / build["dockerfile"]).is_file(), name
-    for app in ("worker", "api"):
+    for app in ("worker", "monitor", "api"):
         needs = services[app]["depends_on"]
         assert all(dep["condition"] == "service_healthy" for dep in needs.values()), app
         env = services[app]["environment"]

@@ -82,7 +82,7 @@ def schedule(ctx: typer.Context) -> None:
     _quiet_sdk()
     context = cli_context(ctx)
     client = ml_client(context.settings)
-    tree = SourceTree.locate()
+    tree = SourceTree.for_settings(context.settings)
     client.environments.create_or_update(build_environment(tree))
     created = client.schedules.begin_create_or_update(build_weekly_schedule(context.settings, tree=tree)).result()
     context.console.print(f"schedule [bold]{created.name}[/] is active")

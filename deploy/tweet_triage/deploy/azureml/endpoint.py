@@ -112,7 +112,7 @@ def build_deployment(
     from azure.ai.ml.entities import CodeConfiguration, ManagedOnlineDeployment, OnlineRequestSettings, ProbeSettings
 
     checked_slot(slot)
-    source = tree or SourceTree.locate()
+    source = tree or SourceTree.for_settings(settings)
     azureml = settings.azureml
     return ManagedOnlineDeployment(
         name=slot,

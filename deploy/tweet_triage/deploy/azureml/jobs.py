@@ -39,7 +39,7 @@ def build_retrain_pipeline(
     """
     from azure.ai.ml import Input, dsl
 
-    source = tree or SourceTree.locate()
+    source = tree or SourceTree.for_settings(settings)
     components = build_components(source, reference(build_environment(source)))
     azureml = settings.azureml
     # The uploaded snapshot has no .git: the commit is read here, at submission, and travels as an input.
@@ -105,7 +105,7 @@ def submit_retrain(settings: Settings, *, reason: str) -> str:
     from tweet_triage.deploy.azureml.workspace import ml_client
 
     client = ml_client(settings)  # settings first, then a bounded credential check: fails fast
-    tree = SourceTree.locate()
+    tree = SourceTree.for_settings(settings)
     client.environments.create_or_update(build_environment(tree))  # idempotent: the version is a content hash
     job = build_retrain_pipeline(settings, reason=reason, tree=tree)
     submitted = client.jobs.create_or_update(job, experiment_name=settings.azureml.experiment)

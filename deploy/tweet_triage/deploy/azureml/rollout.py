@@ -53,7 +53,7 @@ def deploy_slot(
     client: Any, settings: Settings, *, slot: Slot, version: str, plan: TrafficPlan, tree: SourceTree | None = None
 ) -> TrafficPlan:
     """Register the environment, create the endpoint if needed, put ``version`` on ``slot``, then apply ``plan``."""
-    source = tree or SourceTree.locate()
+    source = tree or SourceTree.for_settings(settings)
     name = settings.azureml.endpoint_name
     client.environments.create_or_update(build_environment(source))
     if endpoint_or_none(client, name) is None:

@@ -8,6 +8,7 @@ from importlib import metadata
 from pathlib import Path
 
 from tweet_triage.errors import UsageError
+from tweet_triage.settings import Settings
 
 # deploy/tweet_triage/deploy/azureml/source.py -> the repository root
 _REPO_ROOT = Path(__file__).resolve().parents[4]
@@ -26,12 +27,17 @@ class SourceTree:
         return self.root / "constraints.txt"
 
     @classmethod
+    def for_settings(cls, settings: Settings) -> SourceTree:
+        """``TRIAGE_AZUREML__SOURCE_DIR`` if set (installed images), else the checkout this module runs from."""
+        return cls.locate(settings.azureml.source_dir)
+
+    @classmethod
     def locate(cls, root: Path | None = None) -> SourceTree:
         tree = cls(root or _REPO_ROOT)
         if not (tree.root / "pyproject.toml").is_file() or not tree.constraints.is_file():
             raise UsageError(
-                f"{tree.root} is not a tweet-triage checkout (no pyproject.toml/constraints.txt); "
-                "Azure ML definitions are built from the source tree"
+                f"{tree.root} is not a tweet-triage source tree (no pyproject.toml/constraints.txt): Azure ML jobs "
+                "upload the source; set TRIAGE_AZUREML__SOURCE_DIR to a checkout"
             )
         return tree
 

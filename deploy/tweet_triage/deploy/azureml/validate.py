@@ -43,7 +43,7 @@ class ValidationReport:
 
 
 def build_definitions(settings: Settings, tree: SourceTree | None = None) -> list[Definition]:
-    source = tree or SourceTree.locate()
+    source = tree or SourceTree.for_settings(settings)
     environment = build_environment(source)
     components = build_components(source, reference(environment))
     definitions = [Definition("environment", "environment", environment)]
