@@ -126,5 +126,7 @@ def test_retraining_is_weekly_and_on_demand() -> None:
     minute, hour, day_of_month, month, day_of_week = schedule["cron"].split()
     assert minute.isdigit() and hour.isdigit()  # once, at a fixed time
     assert day_of_month == "*" and month == "*" and re.fullmatch(r"[0-6]", day_of_week)
+    # retraining only makes candidates: it must never wait on (or be able to pass) the production approval
+    assert environment_of(retrain["jobs"]["submit"]) not in (None, "production")
     script = "\n".join(str(s.get("run", "")) for s in retrain["jobs"]["submit"]["steps"])
     assert 'triage azure submit-retrain --reason "$REASON"' in script  # the reason never lands in the shell line
