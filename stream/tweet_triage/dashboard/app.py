@@ -50,9 +50,10 @@ def _sidebar_status(backend: DashboardBackend) -> None:
     st.sidebar.subheader("System")
     status = backend.model_status()
     if status.ok and status.info is not None:
+        st.sidebar.success(f"Model v{status.info.version} is working")
         f1 = status.info.metrics.get("f1")
-        quality = f" · test F1 {f1:.2f}" if f1 is not None else ""
-        st.sidebar.success(f"Model v{status.info.version} is working{quality}")
+        if f1 is not None:
+            st.sidebar.caption(f"Quality on tweets it was not trained on: F1 {f1:.2f} (1.00 would be perfect).")
     else:
         st.sidebar.warning(f"Scoring service: {status.message}. Tweets still show; explanations and corrections wait.")
     try:
