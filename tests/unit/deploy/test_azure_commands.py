@@ -122,3 +122,29 @@ def test_validate_command_writes_yaml(tmp_path: Path) -> None:
     assert "12 definitions valid" in result.stdout
     assert "experimental class" not in result.stdout + result.stderr
     assert (tmp_path / "out" / "schedule-weekly.yml").is_file()
+
+
+def test_submit_retrain_registers_the_environment_and_submits_the_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from tweet_triage.deploy.azureml.jobs import PIPELINE_NAME, submit_retrain
+
+    submitted: list[tuple[str, object]] = []
+
+    class Client:
+        environments = SimpleNamespace(create_or_update=lambda env: submitted.append(("environment", env)))
+
+        class jobs:  # noqa: N801 - the attribute name MLClient uses
+            @staticmethod
+            def create_or_update(job: object, experiment_name: str) -> object:
+                submitted.append((experiment_name, job))
+                return SimpleNamespace(name="quiet_apple_42")
+
+    monkeypatch.setattr(workspace, "ml_client", lambda settings: Client())
+    settings = load_settings(azureml={"experiment": "retrain-tests"})
+    assert submit_retrain(settings, reason="accuracy 0.71 < 0.80") == "quiet_apple_42"
+    (kind, environment), (experiment, job) = submitted
+    assert kind == "environment" and environment.name == "tweet-triage"  # type: ignore[attr-defined]
+    assert experiment == "retrain-tests"
+    assert job.display_name == "tweet-triage retrain" and job.component.name == PIPELINE_NAME  # type: ignore[attr-defined]
+    assert job.inputs["reason"]._data == "accuracy 0.71 _ 0.80"  # type: ignore[attr-defined]
