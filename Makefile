@@ -57,7 +57,7 @@ bench-stream: setup ## Stream throughput and p50/p99 publish->stored latency vs 
 
 bench-api: setup ## Scoring API: requests/s, p50/p99 latency for batch 1 vs 16, fixed workers (needs a production model)
 	$(TRIAGE) stack up
-	$(PY) benchmarks/bench_api.py --workers $${WORKERS:-2}
+	$(PY) benchmarks/bench_api.py --workers $${WORKERS:-1}
 
 dist: setup ## Build the wheel and sdist into dist/
 	rm -rf dist

@@ -1,6 +1,6 @@
 """Scoring API load test: requests/s, tweets/s and p50/p99 latency for batch-1 and batch-16 requests, side by side.
 
-    python benchmarks/bench_api.py [--workers 2] [--concurrency 8] [--seconds 20] [--url http://127.0.0.1:18000]
+    python benchmarks/bench_api.py [--workers 1] [--concurrency 8] [--seconds 20] [--url http://127.0.0.1:18000]
 
 Without ``--url`` the benchmark starts its own `triage api --workers N` on a free port (the production model of the
 configured registry; needs `triage stack up` and a production model, e.g. after `make demo`) and stops it at the
@@ -145,7 +145,7 @@ def wait_ready(url: str, workers: int, timeout_s: float = 180) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workers", type=int, default=2, help="server processes (ignored with --url)")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (ignored with --url)")
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
     parser.add_argument("--seconds", type=float, default=20.0, help="duration of each phase")
     parser.add_argument("--url", help="an API that is already running")
