@@ -116,10 +116,6 @@ class AzureMlSettings(_Section):
     )
     training_file: str = Field("train.csv", min_length=1, description="The CSV inside TRAINING_DATA.")
     experiment: str = Field("tweet-triage-retrain", min_length=1, description="Azure ML experiment of pipeline jobs.")
-    schedule_day: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = Field(
-        "monday", description="Day of the weekly retraining schedule (UTC)."
-    )
-    schedule_hour: int = Field(3, ge=0, le=23, description="Hour of the weekly retraining schedule (UTC).")
     endpoint_name: str = Field("tweet-triage", min_length=3, max_length=32, description="Managed online endpoint.")
     instance_type: str = Field("Standard_DS3_v2", description="VM size of each online deployment.")
     instance_count: int = Field(1, ge=1, le=20, description="Instances per online deployment.")

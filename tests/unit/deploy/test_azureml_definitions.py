@@ -22,7 +22,7 @@ pytest.importorskip("azure.ai.ml")
 
 @pytest.fixture(scope="module")
 def settings() -> Settings:
-    return load_settings(azureml={"compute": "cpu-cluster", "schedule_day": "sunday", "schedule_hour": 4})
+    return load_settings(azureml={"compute": "cpu-cluster"}, retrain={"weekly_day": "sun", "weekly_hour": 4})
 
 
 @pytest.fixture(scope="module")

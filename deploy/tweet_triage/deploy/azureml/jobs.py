@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 
 PIPELINE_NAME = "tweet_triage_retrain"
 SCHEDULE_NAME = "tweet-triage-weekly-retrain"
+_WEEKDAYS = {
+    "mon": "monday", "tue": "tuesday", "wed": "wednesday", "thu": "thursday", "fri": "friday", "sat": "saturday",
+    "sun": "sunday",
+}  # fmt: skip
 _UNSAFE = re.compile(r"[^\w .,:;=+/@()-]")  # the reason lands in a shell command line: keep it plain
 
 
@@ -80,15 +84,19 @@ def build_retrain_pipeline(
 
 
 def build_weekly_schedule(settings: Settings, *, tree: SourceTree | None = None) -> JobSchedule:
-    """Every week on ``TRIAGE_AZUREML__SCHEDULE_DAY`` at ``SCHEDULE_HOUR``:00 UTC, the retraining pipeline."""
+    """Every week on ``TRIAGE_RETRAIN__WEEKLY_DAY`` at ``WEEKLY_HOUR``:00 UTC, the retraining pipeline.
+
+    The same two settings place the local monitor's weekly crontab, so both profiles retrain in the same slot.
+    """
     from azure.ai.ml.constants import TimeZone
     from azure.ai.ml.entities import JobSchedule, RecurrencePattern, RecurrenceTrigger
 
-    azureml = settings.azureml
     trigger = RecurrenceTrigger(
         frequency="week",
         interval=1,
-        schedule=RecurrencePattern(week_days=[azureml.schedule_day], hours=[azureml.schedule_hour], minutes=[0]),
+        schedule=RecurrencePattern(
+            week_days=[_WEEKDAYS[settings.retrain.weekly_day]], hours=[settings.retrain.weekly_hour], minutes=[0]
+        ),
         start_time=datetime(2026, 1, 1, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%S"),
         time_zone=TimeZone.UTC,
     )
