@@ -181,7 +181,10 @@ class MonitorSettings(_Section):
     window_size: int = Field(20, ge=5, le=500, description="Test window of the embedding detector (tweets).")
     output_window_size: int = Field(50, ge=5, le=1000, description="Test window of the output detector (tweets).")
     n_bootstraps: int = Field(
-        50_000, ge=1000, description="Bootstrap streams that calibrate the thresholds (well above ERT; cached)."
+        200_000, ge=1000, description="Bootstrap streams that calibrate the embedding thresholds (10x ERT; cached)."
+    )
+    output_n_bootstraps: int = Field(
+        50_000, ge=1000, description="Simulated streams that calibrate the output thresholds (above ERT; cached)."
     )
     confirm_updates: int = Field(
         5, ge=1, description="Consecutive drifted updates before a drift incident opens (damps single spikes)."

@@ -47,7 +47,7 @@ class ScoredOutcome:
 
 def detector_specs(monitor: MonitorSettings) -> tuple[DetectorSpec, DetectorSpec]:
     embedding = DetectorSpec(monitor.engine, monitor.ert, monitor.window_size, monitor.n_bootstraps, monitor.seed)
-    output = DetectorSpec("cvm", monitor.ert, monitor.output_window_size, monitor.n_bootstraps, monitor.seed)
+    output = DetectorSpec("cvm", monitor.ert, monitor.output_window_size, monitor.output_n_bootstraps, monitor.seed)
     return embedding, output
 
 

@@ -9,6 +9,7 @@ import numpy.typing as npt
 import pytest
 
 from tweet_triage.errors import MonitorError
+from tweet_triage.monitoring.drift import alibi_engine
 from tweet_triage.monitoring.drift.alibi_engine import AlibiOnlineDetector, embedding_detector, output_detector
 from tweet_triage.monitoring.drift.detector import DetectorSpec
 
@@ -36,15 +37,25 @@ def test_mmd_flags_a_mean_shift_soon_after_it_starts(tmp_path: Path) -> None:
 def test_thresholds_are_computed_once_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     first = embedding_detector(REFERENCE, SPEC, tmp_path)
     assert len(list(tmp_path.glob("mmd-*.npy"))) == 1
-    from alibi_detect.cd.pytorch.mmd_online import MMDDriftOnlineTorch
 
-    def no_bootstrap(self: object) -> None:
+    def no_bootstrap(*args: object, **kwargs: object) -> None:
         raise AssertionError("thresholds were recomputed although they are cached")
 
-    monkeypatch.setattr(MMDDriftOnlineTorch, "_configure_thresholds", no_bootstrap)
+    monkeypatch.setattr(alibi_engine, "mmd_thresholds", no_bootstrap)
     second = embedding_detector(REFERENCE, SPEC, tmp_path)
     x = stream(1, 0.0, 3)[0]
     assert first.update(x).threshold == pytest.approx(second.update(x).threshold)
+
+
+def test_the_vectorised_calibration_agrees_with_alibi_detects_own() -> None:
+    import torch
+    from alibi_detect.cd.pytorch.mmd_online import MMDDriftOnlineTorch
+
+    torch.manual_seed(0)
+    theirs = MMDDriftOnlineTorch(REFERENCE, ert=100, window_size=10, n_bootstraps=4000, verbose=False)
+    ours = alibi_engine.mmd_thresholds(theirs.k_xx, 10, theirs.fpr, 40_000)
+    expected = np.array([float(t) for t in theirs.thresholds])
+    assert np.abs(np.array([float(t) for t in ours]) - expected).max() < 0.1 * expected.max()
 
 
 def test_other_settings_or_reference_get_their_own_thresholds(tmp_path: Path) -> None:
