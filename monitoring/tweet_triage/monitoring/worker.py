@@ -207,9 +207,11 @@ def runtime_weekly_cron(settings: Settings) -> str:
 def run_monitor(settings: Settings, options: MonitorOptions, *, loglevel: str = "info") -> None:
     """Create the topics if needed, then run the monitor until stopped (SIGINT/SIGTERM); state is saved on the way."""
     import faust
+    import torch
 
     from tweet_triage.stream.topics import ensure_topics
 
+    torch.set_num_threads(1)  # detector updates are tiny tensor ops: one thread is faster than two spinning
     asyncio.run(ensure_topics(settings, partitions=options.partitions))
     settings.monitor.resolved_state_dir(settings.stack).mkdir(parents=True, exist_ok=True)
     with open_runtime(settings) as runtime:
