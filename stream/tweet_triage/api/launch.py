@@ -8,17 +8,12 @@ from __future__ import annotations
 
 import os
 import secrets
-import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-import httpx
-
-from tweet_triage.errors import StackError
 from tweet_triage.settings import Settings, env_name
 from tweet_triage.stack import processes
+from tweet_triage.stack.apps import start_app
 from tweet_triage.stack.manager import StackManager
 
 API = "api"
@@ -46,16 +41,27 @@ def start_serving(settings: Settings, say: Callable[[str], None], *, timeout_s: 
         _restart_lonely(settings)
     host = "127.0.0.1" if settings.dashboard.host == "0.0.0.0" else settings.dashboard.host
     dashboard_url = f"http://{host}:{settings.dashboard.port}"
-    _start(settings, API, ["api"], f"{settings.api_url}/readyz", settings.api.port, env, say, timeout_s)
-    _start(
+    start_app(
+        settings,
+        API,
+        ["api"],
+        health_url=f"{settings.api_url}/readyz",
+        port=settings.api.port,
+        port_hint=f"set {env_name(('api', 'port'))}",
+        env=env,
+        say=say,
+        timeout_s=timeout_s,
+    )
+    start_app(
         settings,
         DASHBOARD,
         ["dashboard"],
-        f"{dashboard_url}/_stcore/health",
-        settings.dashboard.port,
-        env,
-        say,
-        timeout_s,
+        health_url=f"{dashboard_url}/_stcore/health",
+        port=settings.dashboard.port,
+        port_hint=f"set {env_name(('dashboard', 'port'))}",
+        env=env,
+        say=say,
+        timeout_s=timeout_s,
     )
     return ServingUrls(api=settings.api_url, dashboard=dashboard_url, key_generated=generated)
 
@@ -71,40 +77,3 @@ def _restart_lonely(settings: Settings) -> None:
         assert record is not None
         processes.stop(record)
         manager.pid_file(name).unlink(missing_ok=True)
-
-
-def _start(
-    settings: Settings,
-    name: str,
-    args: list[str],
-    health_url: str,
-    port: int,
-    env: dict[str, str],
-    say: Callable[[str], None],
-    timeout_s: float,
-) -> None:
-    manager = StackManager(settings, specs=[])
-    pid_file = manager.pid_file(name)
-    record = processes.PidRecord.read(pid_file)
-    if record is None or record.process() is None:
-        holder = processes.port_holder("127.0.0.1", port)
-        if holder is not None:
-            raise StackError(f"{name}: port {port} is already in use by {holder}; set {env_name((name, 'port'))}")
-        triage = str(Path(sys.executable).with_name("triage"))
-        record = processes.spawn([triage, *args], log_file=manager.log_file(name), cwd=Path.cwd(), env=env, port=port)
-        record.write(pid_file)
-        say(f"{name} starting (log: {manager.log_file(name)})")
-    deadline = time.monotonic() + timeout_s
-    while not _ok(health_url):
-        if record.process() is None:
-            raise StackError(f"the {name} exited; see {manager.log_file(name)}")
-        if time.monotonic() > deadline:
-            raise StackError(f"the {name} was not ready after {timeout_s:.0f} s; see {manager.log_file(name)}")
-        time.sleep(0.5)  # readiness polling with a deadline
-
-
-def _ok(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False

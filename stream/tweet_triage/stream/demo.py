@@ -3,8 +3,8 @@
 1. start the local stack;
 2. make sure a production model exists — if none, pull and prepare the dataset, train with the quick profile and
    record a clearly labelled *bootstrap* approval (never used once a production model exists);
-3. start the stream worker in the background (stopped by `triage stack down`), and the scoring API and the relief
-   dashboard next to it (stopped the same way), printing their URLs;
+3. start the stream worker and the drift/accuracy monitor in the background (stopped by `triage stack down`), and
+   the scoring API and the relief dashboard next to them (stopped the same way), printing their URLs;
 4. replay the dataset through the producer at a steady rate;
 5. wait until every replayed tweet is stored, then summarise: tweets in/out, labels, throughput, publish→stored
    latency (p50/p99), dead letters — and leave everything running.
@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -26,10 +25,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from tweet_triage.errors import StackError
 from tweet_triage.model.registry import PRODUCTION, Registry
-from tweet_triage.settings import Settings
-from tweet_triage.stack import processes
+from tweet_triage.settings import Settings, env_name
+from tweet_triage.stack.apps import start_app
 from tweet_triage.stack.manager import StackManager
 from tweet_triage.stream.producer.csv_source import CsvTweetSource
 from tweet_triage.stream.producer.kafka import KafkaPublisher
@@ -41,6 +39,7 @@ from tweet_triage.stream.timestamps import utc_now
 log = logging.getLogger(__name__)
 
 WORKER = "worker"
+MONITOR = "monitor"
 Say = Callable[[str], None]
 
 
@@ -57,6 +56,7 @@ class DemoSummary:
     worker_url: str
     api_url: str = ""
     dashboard_url: str = ""
+    monitor_url: str = ""
 
 
 def ensure_production_model(settings: Settings, say: Say) -> str:
@@ -93,29 +93,40 @@ def ensure_production_model(settings: Settings, say: Say) -> str:
 
 def start_worker(settings: Settings, port: int, say: Say) -> str:
     """Start `triage worker` in the background with a pid file, so `triage stack down` stops it too."""
-    manager = StackManager(settings, specs=[])
-    pid_file = manager.pid_file(WORKER)
     url = f"http://{settings.stack.host}:{port}"
-    record = processes.PidRecord.read(pid_file)
-    if record is None or record.process() is None:
-        triage = str(Path(sys.executable).with_name("triage"))
-        record = processes.spawn(
-            [triage, "worker", "--web-port", str(port)],
-            log_file=manager.log_file(WORKER),
-            cwd=Path.cwd(),
-            env=dict(os.environ),
-            port=port,
-        )
-        record.write(pid_file)
-        say(f"worker starting (log: {manager.log_file(WORKER)})")
-    deadline = time.monotonic() + 180
-    while not _healthy(url):
-        if record.process() is None:
-            raise StackError(f"the worker exited; see {manager.log_file(WORKER)}")
-        if time.monotonic() > deadline:
-            raise StackError(f"the worker did not become ready in 180 s; see {manager.log_file(WORKER)}")
-        time.sleep(0.5)  # readiness polling with a deadline
+    start_app(
+        settings,
+        WORKER,
+        ["worker", "--web-port", str(port)],
+        health_url=f"{url}/healthz",
+        port=port,
+        port_hint="choose another with --worker-port",
+        env=dict(os.environ),
+        say=say,
+        timeout_s=180,
+    )
     say(f"worker ready: {url}/healthz, metrics at {url}/metrics")
+    return url
+
+
+def start_monitor(settings: Settings, say: Say) -> str:
+    """Start `triage monitor` in the background (drift, accuracy, alerts). Retraining requests are only recorded
+    unless TRIAGE_RETRAIN__BACKEND says otherwise: a full retraining would compete with the demo for the CPU."""
+    env = dict(os.environ)
+    env.setdefault(env_name(("retrain", "backend")), "record-only")
+    url = f"http://{settings.stack.host}:{settings.monitor.web_port}"
+    start_app(
+        settings,
+        MONITOR,
+        ["monitor"],
+        health_url=f"{url}/healthz",
+        port=settings.monitor.web_port,
+        port_hint=f"set {env_name(('monitor', 'web_port'))}",
+        env=env,
+        say=say,
+        timeout_s=600,  # the first start calibrates the detectors (about a minute, cached afterwards)
+    )
+    say(f"monitor ready: {url}/healthz — alerts: triage alerts list")
     return url
 
 
@@ -176,13 +187,6 @@ def _stored_since(settings: Settings, since: datetime) -> list[PredictionRecord]
     return [r for r in items if r.scored_at >= since]
 
 
-def _healthy(url: str) -> bool:
-    try:
-        return bool(httpx.get(f"{url}/healthz", timeout=2).json().get("status") == "ok")
-    except (httpx.HTTPError, ValueError):
-        return False
-
-
 def _metric(url: str, name: str) -> float:
     try:
         text = httpx.get(f"{url}/metrics", timeout=2).text
@@ -195,6 +199,7 @@ def run_demo(settings: Settings, *, rate: float, limit: int | None, worker_port:
     StackManager(settings).up(on_event=lambda line: say(f"  {line}"))
     version = ensure_production_model(settings, say)
     worker_url = start_worker(settings, worker_port, say)
+    monitor_url = start_monitor(settings, say)
     from tweet_triage.api.launch import start_serving
     from tweet_triage.training.datasets import DISASTER_TWEETS, pull
 
@@ -208,4 +213,4 @@ def run_demo(settings: Settings, *, rate: float, limit: int | None, worker_port:
     summary = summarise(
         settings, published, since, worker_url, scored_before, timeout_s=max(120.0, 4 * published / rate)
     )
-    return replace(summary, api_url=serving.api, dashboard_url=serving.dashboard)
+    return replace(summary, api_url=serving.api, dashboard_url=serving.dashboard, monitor_url=monitor_url)
