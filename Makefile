@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 TORCH := torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo test lint format typecheck bench bench-model bench-stream bench-api dist dist-check deploy-check lock stack-up stack-down stack-status clean
+.PHONY: help setup demo test lint format typecheck bench bench-model bench-stream bench-api bench-drift dist dist-check deploy-check lock stack-up stack-down stack-status clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -45,7 +45,7 @@ format: setup ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: bench-model bench-stream bench-api ## Every benchmark (bench-drift arrives with its component)
+bench: bench-model bench-stream bench-api bench-drift ## Every benchmark
 
 bench-model: setup ## Our int8 predictor vs the transformers pipeline on the same 2,000 tweets (needs a trained model)
 	$(TRIAGE) stack up
@@ -54,6 +54,10 @@ bench-model: setup ## Our int8 predictor vs the transformers pipeline on the sam
 bench-stream: setup ## Stream throughput and p50/p99 publish->stored latency vs the raw predictor (run after make demo)
 	$(TRIAGE) stack up
 	$(PY) benchmarks/bench_stream.py
+
+bench-drift: setup ## Drift monitor: false alarms, detection delay after shifts, cost per tweet, memory (needs a trained model)
+	$(TRIAGE) stack up
+	$(PY) benchmarks/bench_drift.py --model $${MODEL:-production}
 
 bench-api: setup ## Scoring API: requests/s, p50/p99 latency for batch 1 vs 16, fixed workers (needs a production model)
 	$(TRIAGE) stack up
