@@ -20,15 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_fie
 from tweet_triage.settings import Settings
 from tweet_triage.stream.feedback import FeedbackEvent
 from tweet_triage.stream.store.cosmos import FEEDBACK, container_specs, open_container, query, translate_errors
-from tweet_triage.stream.store.records import PredictionRecord
+from tweet_triage.stream.store.records import PredictionRecord, item_body
 from tweet_triage.stream.timestamps import UtcDatetime, format_utc
 
 if TYPE_CHECKING:
     from azure.cosmos import ContainerProxy
 
 log = logging.getLogger(__name__)
-
-_SYSTEM_PROPERTIES = frozenset({"_rid", "_self", "_etag", "_attachments", "_ts", "_lsn"})
 
 
 class FeedbackRecord(BaseModel):
@@ -85,7 +83,7 @@ class FeedbackRecord(BaseModel):
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> FeedbackRecord:
-        return cls.model_validate({k: v for k, v in item.items() if k not in _SYSTEM_PROPERTIES})
+        return cls.model_validate(item_body(item))
 
 
 class FeedbackStore:

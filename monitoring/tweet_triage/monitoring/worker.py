@@ -36,10 +36,10 @@ from tweet_triage.settings import Settings
 from tweet_triage.stream.dead_letters import DeadLetter
 from tweet_triage.stream.events import Rejection, RejectReason
 from tweet_triage.stream.exceptions import InvalidMessage
+from tweet_triage.stream.faust_app import faust_app
 from tweet_triage.stream.feedback import FeedbackEvent
 from tweet_triage.stream.scored import ScoredEvent
 from tweet_triage.stream.store.reader import PredictionReader
-from tweet_triage.stream.worker import _credentials
 
 log = logging.getLogger(__name__)
 
@@ -84,29 +84,14 @@ def alert_center(settings: Settings, store: AlertStore) -> AlertCenter:
 
 
 def build_app(settings: Settings, runtime: MonitorRuntime, options: MonitorOptions) -> Any:
-    import faust
-
     kafka, cfg = settings.kafka, settings.monitor
-    app = faust.App(
-        cfg.consumer_group,
-        broker=f"kafka://{settings.kafka_bootstrap}",
-        broker_credentials=_credentials(settings),
-        broker_session_timeout=kafka.session_timeout_s,
-        broker_heartbeat_interval=kafka.heartbeat_interval_s,
-        broker_rebalance_timeout=kafka.rebalance_timeout_s,
-        consumer_auto_offset_reset="earliest",
-        topic_partitions=options.partitions,
-        topic_allow_declare=False,
-        topic_disable_leader=True,
-        store="memory://",
-        datadir=str(cfg.resolved_state_dir(settings.stack) / "faust"),
-        web_enabled=True,
+    app = faust_app(
+        settings,
+        group=cfg.consumer_group,
+        partitions=options.partitions,
+        datadir=cfg.resolved_state_dir(settings.stack) / "faust",
         web_host=options.web_host,
         web_port=cfg.web_port,
-        web_in_thread=False,
-        key_serializer="raw",
-        value_serializer="raw",
-        timezone=UTC,
     )
     scored = app.topic(kafka.topic_scored, key_type=bytes, value_type=bytes)
     feedback = app.topic(kafka.topic_feedback, key_type=bytes, value_type=bytes)

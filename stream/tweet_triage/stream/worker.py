@@ -24,7 +24,8 @@ from tweet_triage.errors import ModelError
 from tweet_triage.model.registry import Registry
 from tweet_triage.model.watcher import ModelWatcher, Swap
 from tweet_triage.settings import Settings
-from tweet_triage.stream.kafka_client import EVENTHUBS_SASL_USERNAME, kafka_client_options
+from tweet_triage.stream.faust_app import faust_app
+from tweet_triage.stream.kafka_client import kafka_client_options
 from tweet_triage.stream.metrics import WorkerMetrics
 from tweet_triage.stream.scoring import InboundMessage, ScoringService, Topics
 from tweet_triage.stream.shadow import DiscardingPublisher, shadow_item
@@ -150,31 +151,17 @@ class WorkerRuntime:
 
 def build_app(settings: Settings, options: WorkerOptions) -> Any:
     """The Faust app with the scoring agent, the model-refresh timer and the web pages."""
-    import faust
-
     kafka = settings.kafka
     metrics = WorkerMetrics()
     runtime = WorkerRuntime(settings, options, metrics)
-    app = faust.App(
-        kafka.consumer_group,
-        broker=f"kafka://{settings.kafka_bootstrap}",
-        broker_credentials=_credentials(settings),
-        broker_session_timeout=kafka.session_timeout_s,
-        broker_heartbeat_interval=kafka.heartbeat_interval_s,
-        broker_rebalance_timeout=kafka.rebalance_timeout_s,
-        consumer_auto_offset_reset="earliest",
-        topic_partitions=options.partitions,
-        topic_allow_declare=False,
-        topic_disable_leader=True,
-        producer_acks=-1,
-        store="memory://",
-        datadir=str(settings.stack.state_dir / "faust"),
-        web_enabled=True,
+    app = faust_app(
+        settings,
+        group=kafka.consumer_group,
+        partitions=options.partitions,
+        datadir=settings.stack.state_dir / "faust",
         web_host=options.web_host,
         web_port=options.web_port,
-        web_in_thread=False,
-        key_serializer="raw",
-        value_serializer="raw",
+        producer_acks=-1,
     )
     app.triage_runtime = runtime  # type: ignore[attr-defined]
     tweets = app.topic(kafka.topic_tweets, key_type=bytes, value_type=bytes)
@@ -224,21 +211,6 @@ def _inbound(event: Any) -> InboundMessage:
         key=message.key,
         value=message.value,
         timestamp=timestamp,
-    )
-
-
-def _credentials(settings: Settings) -> Any:
-    secret = settings.kafka.eventhubs_connection_string
-    if secret is None:
-        return None
-    import faust
-    from aiokafka.helpers import create_ssl_context
-
-    return faust.SASLCredentials(
-        username=EVENTHUBS_SASL_USERNAME,
-        password=secret.get_secret_value(),
-        ssl_context=create_ssl_context(),
-        mechanism="PLAIN",
     )
 
 

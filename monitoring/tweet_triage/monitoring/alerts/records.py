@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tweet_triage.stream.store.records import item_body
 from tweet_triage.stream.timestamps import UtcDatetime, format_utc
 
 AlertKind = Literal["drift", "accuracy", "retrain", "approval"]
@@ -22,7 +23,6 @@ Status = Literal["open", "acked"]
 DeliveryStatus = Literal["pending", "delivered", "failed", "disabled"]
 
 MAX_EVIDENCE = 20
-_SYSTEM_PROPERTIES = frozenset({"_rid", "_self", "_etag", "_attachments", "_ts", "_lsn"})
 
 
 class Evidence(BaseModel):
@@ -81,7 +81,7 @@ class Alert(BaseModel):
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> Alert:
-        return cls.model_validate({k: v for k, v in item.items() if k not in _SYSTEM_PROPERTIES})
+        return cls.model_validate(item_body(item))
 
 
 class AlertDraft(BaseModel):

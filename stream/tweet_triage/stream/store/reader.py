@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from tweet_triage.settings import Settings
 from tweet_triage.stream.store.cosmos import PREDICTIONS, open_container, query
-from tweet_triage.stream.store.records import PredictionRecord
+from tweet_triage.stream.store.records import PredictionRecord, item_body
 
 if TYPE_CHECKING:
     from azure.cosmos import ContainerProxy
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_PAGE_SIZE: Final = 500
-_SYSTEM_PROPERTIES: Final = frozenset({"_rid", "_self", "_etag", "_attachments", "_ts", "_lsn"})
 
 
 class PredictionReader:
@@ -94,7 +93,7 @@ class PredictionReader:
             text = f"SELECT TOP @n * FROM c {where}ORDER BY c.order_key {direction}"  # noqa: S608 - fixed fragments
             page = self._query(text, {"@n": page_size, **({"@cursor": cursor} if cursor is not None else {})})
             for item in page:
-                yield {k: v for k, v in item.items() if k not in _SYSTEM_PROPERTIES}
+                yield item_body(item)
             if len(page) < page_size:
                 return
             cursor = str(page[-1]["order_key"])

@@ -17,7 +17,12 @@ from tweet_triage.stream.events import TweetEvent, check_id
 from tweet_triage.stream.timestamps import UtcDatetime, format_utc
 
 ORDER_KEY_SEPARATOR = "#"
-_SYSTEM_PROPERTIES = frozenset({"_rid", "_self", "_etag", "_attachments", "_ts", "_lsn"})
+SYSTEM_PROPERTIES = frozenset({"_rid", "_self", "_etag", "_attachments", "_ts", "_lsn"})
+
+
+def item_body(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored item without the properties Cosmos DB adds to every item."""
+    return {k: v for k, v in item.items() if k not in SYSTEM_PROPERTIES}
 
 
 def make_order_key(scored_at: datetime, tweet_id: str) -> str:
@@ -98,4 +103,4 @@ class PredictionRecord(BaseModel):
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> PredictionRecord:
         """Read a stored item back, ignoring Cosmos DB's system properties."""
-        return cls.model_validate({k: v for k, v in item.items() if k not in _SYSTEM_PROPERTIES})
+        return cls.model_validate(item_body(item))
