@@ -42,7 +42,7 @@ PredictionLookup = Callable[[str], PredictionRecord | None]
 class ScoredOutcome:
     observed: int
     skipped: int
-    raised: list[Raised]
+    signals: list[DriftSignal]
 
 
 def detector_specs(monitor: MonitorSettings) -> tuple[DetectorSpec, DetectorSpec]:
@@ -129,7 +129,8 @@ class MonitorRuntime:
 
     # ---- scored tweets ----------------------------------------------------------------------------------------
 
-    def on_scored(self, events: Sequence[ScoredEvent]) -> ScoredOutcome:
+    def observe_scored(self, events: Sequence[ScoredEvent]) -> ScoredOutcome:
+        """Feed a batch to the detectors (CPU only, never retried: a tweet is observed once)."""
         signals: list[DriftSignal] = []
         observed = skipped = 0
         with self._lock:
@@ -149,11 +150,15 @@ class MonitorRuntime:
                 self.metrics.threshold.labels(name).set(reading.threshold)
         self.metrics.scored.labels("observed").inc(observed)
         self.metrics.scored.labels("other_model").inc(skipped)
+        return ScoredOutcome(observed, skipped, signals)
+
+    def report_drift(self, signals: Sequence[DriftSignal]) -> list[Raised]:
+        """Alert (deduplicated) and request a retraining for new incidents; safe to retry after a store error."""
         raised = [self._raise(self._drift_draft(signal)) for signal in signals]
         for result in raised:
             if result.new:
                 self._request_retrain("drift", result.alert.title, result.alert.model_version, result.alert.id)
-        return ScoredOutcome(observed, skipped, raised)
+        return raised
 
     def _drift_draft(self, signal: DriftSignal) -> AlertDraft:
         reading = signal.reading
@@ -185,36 +190,42 @@ class MonitorRuntime:
 
     # ---- feedback ---------------------------------------------------------------------------------------------
 
-    def on_feedback(self, event: FeedbackEvent) -> FeedbackRecord:
-        now = self._clock()
-        record = FeedbackRecord.join(event, self._predictions(event.tweet_id), now)
+    def store_feedback(self, event: FeedbackEvent) -> FeedbackRecord:
+        """Join a person's label with the stored prediction and upsert it (idempotent: safe to retry)."""
+        record = FeedbackRecord.join(event, self._predictions(event.tweet_id), self._clock())
         self._feedback.save(record)
         self.metrics.feedback.labels("stored" if record.predicted_label else "no_prediction").inc()
+        return record
+
+    def judge_feedback(self, record: FeedbackRecord) -> AlertDraft | None:
+        """Count a stored label in its model's rolling accuracy (CPU only, once per label)."""
         with self._lock:
-            reading, draft = self.accuracy.observe(record, now)
+            reading, draft = self.accuracy.observe(record, self._clock())
         if reading is not None:
             self.metrics.accuracy.labels(reading.model_version).set(reading.accuracy)
-        if draft is not None:
-            result = self._raise(draft)
-            if result.new:
-                self._request_retrain("accuracy", result.alert.title, draft.model_version, result.alert.id)
-        return record
+        return draft
+
+    def report_accuracy(self, draft: AlertDraft) -> Raised:
+        result = self._raise(draft)
+        if result.new:
+            self._request_retrain("accuracy", result.alert.title, draft.model_version, result.alert.id)
+        return result
 
     # ---- retraining -------------------------------------------------------------------------------------------
 
-    def on_schedule(self) -> RetrainOutcome:
+    def on_schedule(self) -> RetrainOutcome | None:
         return self._request_retrain("schedule", "weekly retraining", self._current_version(), None)
 
     def _request_retrain(
         self, kind: str, reason: str, model_version: str | None, caused_by: str | None
-    ) -> RetrainOutcome:
+    ) -> RetrainOutcome | None:
         trigger = RetrainTrigger(kind=kind, reason=reason, requested_by="monitor")  # type: ignore[arg-type]
         try:
             outcome = self._retrain.request(trigger, model_version=model_version, caused_by=caused_by)
-        except Exception:
+        except Exception:  # a failed submission is recorded on the request; monitoring goes on
             log.exception("retraining request (%s) failed", kind)
             self.metrics.retrains.labels("failed").inc()
-            raise
+            return None
         self.metrics.retrains.labels("started" if outcome.decision.allowed else "refused").inc()
         return outcome
 

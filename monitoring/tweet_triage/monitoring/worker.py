@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from tweet_triage.errors import ModelError, TriageError
+from tweet_triage.errors import ModelError, StoreError, TriageError
 from tweet_triage.model.registry import Registry
 from tweet_triage.monitoring.alerts.center import AlertCenter
 from tweet_triage.monitoring.alerts.store import AlertStore
@@ -42,6 +42,8 @@ from tweet_triage.stream.scored import ScoredEvent
 from tweet_triage.stream.store.reader import PredictionReader
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+A = TypeVar("A")
 
 
 @dataclass(frozen=True)
@@ -98,18 +100,6 @@ def build_app(settings: Settings, runtime: MonitorRuntime, options: MonitorOptio
     dlq = app.topic(kafka.topic_dlq, key_type=bytes, value_type=bytes)
     ready = asyncio.Event()
 
-    async def dead_letter(event: Any, error: InvalidMessage) -> None:
-        message = event.message
-        letter = DeadLetter.build(
-            raw=message.value,
-            rejection=Rejection(RejectReason.INVALID_EVENT, str(error)[:2000]),
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            key=message.key,
-        )
-        await dlq.send(key=message.key, value=letter.to_json())
-
     @app.agent(scored)
     async def watch_drift(stream: Any) -> None:
         await ready.wait()
@@ -119,8 +109,10 @@ def build_app(settings: Settings, runtime: MonitorRuntime, options: MonitorOptio
                 try:
                     batch.append(ScoredEvent.from_json(event.message.value))
                 except InvalidMessage as exc:
-                    await dead_letter(event, exc)
-            await asyncio.to_thread(runtime.on_scored, batch)
+                    await _dead_letter(dlq, event, exc)
+            outcome = await asyncio.to_thread(runtime.observe_scored, batch)
+            if outcome.signals:
+                await until_stored("drift alert", runtime.report_drift, outcome.signals)
 
     @app.agent(feedback)
     async def count_feedback(stream: Any) -> None:
@@ -130,9 +122,12 @@ def build_app(settings: Settings, runtime: MonitorRuntime, options: MonitorOptio
                 parsed = FeedbackEvent.from_json(event.message.value)
             except InvalidMessage as exc:
                 runtime.metrics.feedback.labels("dead_lettered").inc()
-                await dead_letter(event, exc)
+                await _dead_letter(dlq, event, exc)
                 continue
-            await asyncio.to_thread(runtime.on_feedback, parsed)
+            record = await until_stored("feedback", runtime.store_feedback, parsed)
+            draft = runtime.judge_feedback(record)
+            if draft is not None:
+                await until_stored("accuracy alert", runtime.report_accuracy, draft)
 
     @app.task()  # type: ignore[untyped-decorator]
     async def configure() -> None:
@@ -161,10 +156,36 @@ def build_app(settings: Settings, runtime: MonitorRuntime, options: MonitorOptio
     @app.crontab(runtime_weekly_cron(settings), timezone=UTC)
     async def weekly_retrain() -> None:
         outcome = await asyncio.to_thread(runtime.on_schedule)
-        log.warning("weekly retraining: %s", outcome.decision.reason)
+        log.warning("weekly retraining: %s", outcome.decision.reason if outcome else "request failed")
 
     _add_pages(app, runtime)
     return app
+
+
+async def until_stored(what: str, call: Callable[[A], T], argument: A) -> T:
+    """Run a store operation in a thread until it succeeds: while Cosmos DB is away the stream pauses, nothing is
+    skipped (like the scoring worker). Only store errors are retried; anything else is a bug and propagates."""
+    wait = 1.0
+    while True:
+        try:
+            return await asyncio.to_thread(call, argument)
+        except StoreError as exc:
+            log.warning("%s not stored yet (%s); retrying in %.0f s", what, exc, wait)
+        await asyncio.sleep(wait)  # backoff while the store is unreachable
+        wait = min(wait * 2, 30.0)
+
+
+async def _dead_letter(dlq: Any, event: Any, error: InvalidMessage) -> None:
+    message = event.message
+    letter = DeadLetter.build(
+        raw=message.value,
+        rejection=Rejection(RejectReason.INVALID_EVENT, str(error)[:2000]),
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+    )
+    await dlq.send(key=message.key, value=letter.to_json())
 
 
 def _add_pages(app: Any, runtime: MonitorRuntime) -> None:
