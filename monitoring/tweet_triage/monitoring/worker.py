@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from tweet_triage.errors import ModelError, StoreError, TriageError
+from tweet_triage.errors import StoreError, TriageError
 from tweet_triage.model.registry import Registry
 from tweet_triage.monitoring.alerts.center import AlertCenter
 from tweet_triage.monitoring.alerts.store import AlertStore
@@ -137,9 +137,9 @@ def build_app(settings: Settings, runtime: MonitorRuntime, options: MonitorOptio
                 await asyncio.to_thread(runtime.refresh_model)
                 ready.set()
                 return
-            except ModelError as exc:
-                log.warning("%s", exc)
-            await asyncio.sleep(cfg.model_poll_s)  # retry interval while there is no production model
+            except TriageError as exc:  # no production model yet, store away, unusable drift reference, ...
+                log.warning("monitor not ready: %s", exc)
+            await asyncio.sleep(cfg.model_poll_s)  # retry interval until the detectors can be configured
 
     @app.timer(interval=cfg.save_every_s)  # type: ignore[untyped-decorator]
     async def save_state() -> None:
