@@ -157,11 +157,11 @@ def retrain(
         return
     if not reason or not reason.strip():
         raise UsageError("--reason is required: say why this retraining runs (it is recorded)")
+    from tweet_triage.monitoring.alerts.center import alert_center
     from tweet_triage.monitoring.alerts.store import AlertStore
     from tweet_triage.monitoring.retrain.backends import backend_for
     from tweet_triage.monitoring.retrain.policy import RetrainPolicy, RetrainTrigger
     from tweet_triage.monitoring.retrain.service import RetrainService
-    from tweet_triage.monitoring.worker import alert_center
 
     context = cli_context(ctx)
     settings = context.settings
@@ -198,9 +198,9 @@ class _InProcess:
 
 
 def _run_request(context: CliContext, request_id: str) -> None:
+    from tweet_triage.monitoring.alerts.center import alert_center
     from tweet_triage.monitoring.alerts.store import AlertStore
     from tweet_triage.monitoring.retrain.local_job import run_local_retrain
-    from tweet_triage.monitoring.worker import alert_center
 
     settings = context.settings
     with AlertStore.open(settings, create=True) as store:

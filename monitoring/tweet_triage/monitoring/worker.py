@@ -24,9 +24,8 @@ from typing import Any, TypeVar
 
 from tweet_triage.errors import StoreError, TriageError
 from tweet_triage.model.registry import Registry
-from tweet_triage.monitoring.alerts.center import AlertCenter
+from tweet_triage.monitoring.alerts.center import alert_center
 from tweet_triage.monitoring.alerts.store import AlertStore
-from tweet_triage.monitoring.alerts.webhook import WebhookNotifier
 from tweet_triage.monitoring.feedback_store import FeedbackStore
 from tweet_triage.monitoring.retrain.backends import backend_for
 from tweet_triage.monitoring.retrain.policy import RetrainPolicy
@@ -61,28 +60,15 @@ def open_runtime(settings: Settings) -> Iterator[MonitorRuntime]:
         alerts = stack.enter_context(AlertStore.open(settings, create=True))
         feedback = stack.enter_context(FeedbackStore.open(settings, create=True))
         predictions = stack.enter_context(PredictionReader.open(settings))
+        center = alert_center(settings, alerts)
         yield MonitorRuntime(
             settings,
             registry=Registry(settings),
-            center=alert_center(settings, alerts),
+            center=center,
             feedback=feedback,
             predictions=predictions.get,
-            retrain=RetrainService(
-                RetrainPolicy(settings.retrain), alerts, alert_center(settings, alerts), backend_for(settings)
-            ),
+            retrain=RetrainService(RetrainPolicy(settings.retrain), alerts, center, backend_for(settings)),
         )
-
-
-def alert_center(settings: Settings, store: AlertStore) -> AlertCenter:
-    cfg = settings.alerts
-    notifier = (
-        WebhookNotifier(
-            cfg.webhook_url.get_secret_value(), timeout_s=cfg.webhook_timeout_s, attempts=cfg.webhook_attempts
-        )
-        if cfg.webhook_url is not None
-        else None
-    )
-    return AlertCenter(store, notifier, cooldown_s=cfg.cooldown_s)
 
 
 def build_app(settings: Settings, runtime: MonitorRuntime, options: MonitorOptions) -> Any:

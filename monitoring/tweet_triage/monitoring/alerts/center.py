@@ -15,7 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from tweet_triage.monitoring.alerts.records import MAX_EVIDENCE, Alert, AlertDraft, Delivery
-from tweet_triage.monitoring.alerts.webhook import DeliveryResult
+from tweet_triage.monitoring.alerts.webhook import DeliveryResult, WebhookNotifier
+from tweet_triage.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -80,3 +81,13 @@ class AlertCenter:
             delivered_at=self._clock() if result.delivered else None,
         )
         return alert.model_copy(update={"delivery": delivery})
+
+
+def alert_center(settings: Settings, store: AlertRepository) -> AlertCenter:
+    """The center the settings describe: the webhook when a URL is set (a secret), the cooldown."""
+    cfg = settings.alerts
+    notifier = None
+    if cfg.webhook_url is not None:
+        url = cfg.webhook_url.get_secret_value()
+        notifier = WebhookNotifier(url, timeout_s=cfg.webhook_timeout_s, attempts=cfg.webhook_attempts)
+    return AlertCenter(store, notifier, cooldown_s=cfg.cooldown_s)
