@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tweet_triage.errors import DataError
-from tweet_triage.training.feedback_data import LabelledTweet, with_feedback
+from tweet_triage.training.feedback_data import LabelledTweet, read_feedback_csv, with_feedback
 from tweet_triage.training.prepare import DataReport, Example, PreparedDataset, PrepareOptions
 
 BASE = PreparedDataset(
@@ -51,3 +53,19 @@ def test_feedback_adds_relabels_and_never_touches_held_out_splits() -> None:
 def test_unknown_labels_are_refused_by_name() -> None:
     with pytest.raises(DataError, match="maybe"):
         with_feedback(BASE, [LabelledTweet("10", "x y z", "maybe")])
+
+
+def test_feedback_csv_files_are_read_by_label_name_and_blank_rows_skipped(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text(
+        "tweet_id,text,label\nt1,lovely day,not_disaster\nt2,bridge collapsed,disaster\nt3,,disaster\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "b.csv").write_text("text,label\nflood on route 9,disaster\n", encoding="utf-8")
+    labelled = read_feedback_csv(tmp_path)
+    assert [(t.tweet_id, t.text, t.label) for t in labelled] == [
+        ("t1", "lovely day", "not_disaster"),
+        ("t2", "bridge collapsed", "disaster"),
+        ("b-2", "flood on route 9", "disaster"),
+    ]
+    assert read_feedback_csv(tmp_path / "a.csv") == labelled[:2]
+    assert with_feedback(BASE, labelled).added == 3

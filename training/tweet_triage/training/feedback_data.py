@@ -9,10 +9,12 @@ content-addressed like any prepared dataset, and its report lists what feedback 
 
 from __future__ import annotations
 
+import csv
 import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from tweet_triage.errors import DataError
 from tweet_triage.model.text import normalize_keyword, normalize_tweet
@@ -33,6 +35,20 @@ class FeedbackMerge:
     added: int
     relabelled: int
     left_out: list[DroppedRow]
+
+
+def read_feedback_csv(path: Path) -> list[LabelledTweet]:
+    """People's labels exported as CSV (a file, or a folder of ``*.csv``): columns ``text``, ``label`` (a label name)
+    and optionally ``tweet_id`` and ``keyword``; rows without text or label are skipped."""
+    files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
+    labelled = []
+    for file in files:
+        with file.open(newline="", encoding="utf-8") as handle:
+            for row_number, row in enumerate(csv.DictReader(handle), start=2):
+                if row.get("text") and row.get("label"):
+                    tweet_id = row.get("tweet_id") or f"{file.stem}-{row_number}"
+                    labelled.append(LabelledTweet(tweet_id, row["text"], row["label"], row.get("keyword")))
+    return labelled
 
 
 def with_feedback(base: PreparedDataset, feedback: Sequence[LabelledTweet]) -> FeedbackMerge:

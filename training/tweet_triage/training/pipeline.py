@@ -23,7 +23,7 @@ import numpy as np
 
 from tweet_triage.errors import ModelError
 from tweet_triage.model.approvals import ApprovalLog
-from tweet_triage.model.package import TOKENIZER_DIR, DriftReference, PackageMeta
+from tweet_triage.model.package import MODEL_FILE, TOKENIZER_DIR, DriftReference, PackageMeta
 from tweet_triage.model.predictor import Predictor
 from tweet_triage.model.registry import PRODUCTION, ModelVersion, Registry
 from tweet_triage.settings import Settings
@@ -190,17 +190,17 @@ class _TrainingRun:
             lineage={"dataset_version": self.dataset.version, "run_id": self.run_id, "git_commit": self.commit},
         )
         fp32_model = export.export_onnx(tuned.model_dir, work / "onnx")
-        _assemble(work / "fp32", fp32_model, tuned.model_dir, meta)
+        assemble_package(work / "fp32", fp32_model, tuned.model_dir, meta)
         fp32 = Predictor(work / "fp32", version="fp32")
         int8_model = work / "int8" / "model.onnx"
         calibration = (
-            _calibration(fp32, self.dataset.splits["train"], self.config)
+            calibration_batches(fp32, self.dataset.splits["train"], self.config)
             if self.config.quantization == "static"
             else None
         )
         quant_info = export.quantize(fp32_model, int8_model, self.config.quantization, calibration)
         dim = int(fp32.score(["probe"]).embeddings.shape[1])
-        _assemble(
+        assemble_package(
             work / "package", int8_model, tuned.model_dir, replace(meta, quantization=quant_info, embedding_dim=dim)
         )
         return fp32, Predictor(work / "package", version="candidate")
@@ -343,15 +343,16 @@ def approval_log(registry: Registry) -> ApprovalLog:
 # ---- steps ------------------------------------------------------------------------------------------------------
 
 
-def _assemble(folder: Path, onnx_model: Path, hf_dir: Path, meta: PackageMeta) -> None:
+def assemble_package(folder: Path, onnx_model: Path, hf_dir: Path, meta: PackageMeta) -> None:
+    """A model package folder: the ONNX graph, the tokenizer of ``hf_dir`` and the package metadata."""
     folder.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(onnx_model, folder / "model.onnx")
+    shutil.copyfile(onnx_model, folder / MODEL_FILE)
     if not (folder / TOKENIZER_DIR).exists():
         export.copy_tokenizer(hf_dir, folder / TOKENIZER_DIR)
     meta.write(folder)
 
 
-def _calibration(fp32: Predictor, train: list[Example], config: PipelineConfig) -> export.CalibrationBatches:
+def calibration_batches(fp32: Predictor, train: list[Example], config: PipelineConfig) -> export.CalibrationBatches:
     """Static quantization scales come from training tweets only (never validation or test)."""
     sample = subsample(train, config.calibration_size, config.train.seed)
     token_ids = fp32.token_ids([e.text for e in sample], [e.keyword for e in sample])

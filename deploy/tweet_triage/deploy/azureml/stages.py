@@ -9,10 +9,8 @@ prepare -> fine-tune -> export (ONNX fp32 + int8 packages) -> evaluate (quality 
 
 from __future__ import annotations
 
-import csv
 import json
 import os
-import shutil
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
@@ -43,40 +41,6 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
 
 
-def merge_feedback(
-    raw_csv: Path,
-    feedback: Path,
-    out_csv: Path,
-    text_column: str,
-    label_column: str,
-    label_names: dict[str, str] | None = None,
-) -> int:
-    """Append human-labelled tweets (CSV files with ``text`` and ``label``) to the training CSV; returns how many.
-
-    Feedback carries label names (``disaster``); ``label_names`` (raw value -> name) maps them back to raw values.
-    """
-    raw_value = {name: raw for raw, name in (label_names or {}).items()}
-    files = sorted(feedback.glob("*.csv")) if feedback.is_dir() else [feedback]
-    with raw_csv.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        fields = list(reader.fieldnames or [])
-        rows = list(reader)
-    added = 0
-    for path in files:
-        with path.open(newline="", encoding="utf-8") as handle:
-            for row in csv.DictReader(handle):
-                if not row.get("text") or not row.get("label"):
-                    continue
-                label = raw_value.get(row["label"], row["label"])
-                rows.append({**dict.fromkeys(fields, ""), text_column: row["text"], label_column: label})
-                added += 1
-    with out_csv.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    return added
-
-
 @app.command("prepare")
 def prepare_stage(
     ctx: typer.Context,
@@ -87,6 +51,7 @@ def prepare_stage(
 ) -> None:
     """Validate, clean, deduplicate and split (the known dataset's columns), adding feedback labels if given."""
     from tweet_triage.training.datasets import get_spec, sha256_of
+    from tweet_triage.training.feedback_data import read_feedback_csv, with_feedback
     from tweet_triage.training.prepare import PrepareOptions, prepare, write
 
     context = cli_context(ctx)
@@ -94,12 +59,6 @@ def prepare_stage(
     source = raw / file
     if not source.is_file():
         raise DataError(f"{source} does not exist")
-    if feedback is not None:
-        merged = out / "_input" / file
-        merged.parent.mkdir(parents=True, exist_ok=True)
-        added = merge_feedback(source, feedback, merged, spec.text_column, spec.label_column, spec.label_names)
-        context.console.print(f"added {added} feedback labels")
-        source = merged
     options = PrepareOptions(
         text_column=spec.text_column,
         label_column=spec.label_column,
@@ -107,7 +66,14 @@ def prepare_stage(
         keyword_column=spec.keyword_column,
         label_names=spec.label_names,
     )
-    dataset = write(prepare(source, options, sha256_of(source)), out)
+    dataset = prepare(source, options, sha256_of(source))
+    if feedback is not None:  # the same policy as a local retraining: people's labels join the train split only
+        merge = with_feedback(dataset, read_feedback_csv(feedback))
+        dataset = merge.dataset
+        context.console.print(
+            f"feedback: {merge.added} added, {merge.relabelled} relabelled, {len(merge.left_out)} left out"
+        )
+    dataset = write(dataset, out)
     context.console.print(f"prepared {dataset.version}")
 
 
@@ -153,11 +119,11 @@ def export_stage(
     quantization: Annotated[str, typer.Option(help="nbits8 | static")] = "nbits8",
 ) -> None:
     """Export to ONNX and quantize to int8; writes two complete model packages."""
-    from tweet_triage.model.package import MODEL_FILE, TOKENIZER_DIR, PackageMeta
+    from tweet_triage.model.package import MODEL_FILE, PackageMeta
     from tweet_triage.model.predictor import Predictor
     from tweet_triage.training import export
     from tweet_triage.training.finetune import TrainConfig
-    from tweet_triage.training.pipeline import PipelineConfig, _calibration
+    from tweet_triage.training.pipeline import PipelineConfig, assemble_package, calibration_batches
 
     context = cli_context(ctx)
     if quantization not in ("nbits8", "static"):
@@ -175,24 +141,20 @@ def export_stage(
         lineage={"dataset_version": dataset.version},  # run id and commit: added by the register stage
     )
 
-    def assemble(folder: Path, onnx_model: Path, package_meta: PackageMeta) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(onnx_model, folder / MODEL_FILE)
-        export.copy_tokenizer(hf_dir, folder / TOKENIZER_DIR)
-        package_meta.write(folder)
-
     fp32_model = export.export_onnx(hf_dir, out / "_onnx")
-    assemble(out / FP32_DIR, fp32_model, meta)
+    assemble_package(out / FP32_DIR, fp32_model, hf_dir, meta)
     fp32 = Predictor(out / FP32_DIR, version="fp32")
     calibration = (
-        _calibration(fp32, dataset.splits["train"], PipelineConfig(train=config)) if quantization == "static" else None
+        calibration_batches(fp32, dataset.splits["train"], PipelineConfig(train=config))
+        if quantization == "static"
+        else None
     )
     int8_model = out / "_int8" / MODEL_FILE
     quant_info = export.quantize(fp32_model, int8_model, quantization, calibration)  # type: ignore[arg-type]
     dim = int(fp32.score(["probe"]).embeddings.shape[1])
     from dataclasses import replace
 
-    assemble(out / INT8_DIR, int8_model, replace(meta, quantization=quant_info, embedding_dim=dim))
+    assemble_package(out / INT8_DIR, int8_model, hf_dir, replace(meta, quantization=quant_info, embedding_dim=dim))
     export.remove_tree(out / "_onnx")
     export.remove_tree(out / "_int8")
     context.console.print(f"packages in {out / FP32_DIR} and {out / INT8_DIR}")
