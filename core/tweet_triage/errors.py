@@ -41,6 +41,14 @@ class ModelError(TriageError):
     """A model version is missing, invalid, or cannot be promoted."""
 
 
+class ModelNotFound(ModelError):
+    """The registry answered: no such model, version or alias."""
+
+
+class RegistryUnavailable(ModelError):
+    """The registry could not be reached or answered with an error: nothing can be concluded about its contents."""
+
+
 class StoreError(TriageError):
     """The results store (Cosmos DB) could not be reached or refused an operation."""
 

@@ -2,6 +2,9 @@
 
 Aliases, not the deprecated stages. Downloads are cached per version under ``STATE_DIR/models`` (versions are
 immutable, so a cached copy never goes stale).
+
+A missing version or alias (:class:`ModelNotFound`) and a registry that cannot answer (:class:`RegistryUnavailable`)
+are different errors: only the first may ever be read as "there is no production model".
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tweet_triage.errors import ModelError
+from tweet_triage.errors import ModelError, ModelNotFound, RegistryUnavailable
 from tweet_triage.model.package import check_package
 from tweet_triage.settings import Settings
 
@@ -70,13 +73,19 @@ class Registry:
             )
         except MlflowException as exc:
             what = f"version {ref}" if ref.isdigit() else f"alias {ref!r}"
-            raise ModelError(f"model {self.name!r} has no {what} in the registry at {self._uri}") from exc
+            if is_not_found(exc):
+                raise ModelNotFound(f"model {self.name!r} has no {what} in the registry at {self._uri}") from exc
+            raise RegistryUnavailable(
+                f"cannot read {what} of {self.name!r} from the registry at {self._uri}: {exc}"
+            ) from exc
         return self._convert(mv)
 
     def find(self, ref: str) -> ModelVersion | None:
+        """Like :meth:`get`, but None when the registry says the version or alias does not exist. A registry that
+        cannot answer raises :class:`RegistryUnavailable`: that is never "no such model"."""
         try:
             return self.get(ref)
-        except ModelError:
+        except ModelNotFound:
             return None
 
     def versions(self) -> list[ModelVersion]:
@@ -85,7 +94,7 @@ class Registry:
         try:
             found = self.client.search_model_versions(f"name = '{self.name}'")
         except MlflowException as exc:
-            raise ModelError(f"cannot list versions of {self.name!r} at {self._uri}: {exc}") from exc
+            raise RegistryUnavailable(f"cannot list versions of {self.name!r} at {self._uri}: {exc}") from exc
         # search_model_versions does not return aliases; read each version to get them.
         return sorted((self.get(mv.version) for mv in found), key=lambda v: int(v.version), reverse=True)
 
@@ -128,9 +137,17 @@ class Registry:
         for key, value in tags.items():
             self.client.set_model_version_tag(self.name, version, key, value)
 
-    def move_alias(self, alias: str, version: str) -> None:
-        """Only the promotion service calls this for ``production``."""
-        self.client.set_registered_model_alias(self.name, alias, version)
+    def move_alias(self, alias: str, version: str | None) -> None:
+        """Point ``alias`` at ``version`` (None: remove it); only the promotion service moves ``production``."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            if version is None:
+                self.client.delete_registered_model_alias(self.name, alias)
+            else:
+                self.client.set_registered_model_alias(self.name, alias, version)
+        except MlflowException as exc:
+            raise RegistryUnavailable(f"cannot move alias {alias!r} of {self.name!r} at {self._uri}: {exc}") from exc
 
     # ---- helpers ------------------------------------------------------------------------------------------------
 
@@ -148,3 +165,9 @@ class Registry:
             created_ms=int(mv.creation_timestamp or 0),  # type: ignore[attr-defined]
             description=mv.description or "",  # type: ignore[attr-defined]
         )
+
+
+def is_not_found(exc: Exception) -> bool:
+    """Whether an MLflow error means "does not exist" (a missing alias comes back as an invalid parameter)."""
+    code = getattr(exc, "error_code", "")
+    return code == "RESOURCE_DOES_NOT_EXIST" or (code == "INVALID_PARAMETER_VALUE" and "not found" in str(exc))
