@@ -258,25 +258,65 @@ def model_rollback(
 
 
 @model_app.command("approvals")
-def model_approvals(ctx: typer.Context) -> None:
-    """The approval log, oldest first."""
+def model_approvals(
+    ctx: typer.Context,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Check the hash chain (deleted runs included) against the registry's history and the production "
+            "alias; exit 1 naming the first broken or missing record.",
+        ),
+    ] = False,
+) -> None:
+    """The approval log, oldest first; with --verify, whether anyone tampered with it."""
+    from tweet_triage.model.approval_chain import ChainBroken, verify_chain
+    from tweet_triage.model.registry import PRODUCTION
     from tweet_triage.training.pipeline import approval_log
 
     context = cli_context(ctx)
-    table = Table("when (UTC)", "action", "version", "replaced", "approver", "reason", "gate", "override")
-    for r in approval_log(_registry(context)).history():
-        d = r.to_dict()
+    registry = _registry(context)
+    log = approval_log(registry)
+    entries = log.entries()
+    table = Table("#", "when (UTC)", "action", "version", "replaced", "approver", "reason", "gate", "override")
+    for entry in entries:
+        r = entry.record
+        if r is None:
+            table.add_row("?", "", Text("unreadable", style="red"), "", "", "", entry.problem or "", "", "")
+            continue
+        seq = str(r.seq) if r.seq is not None else "-"
+        action = Text(f"{r.action.value}{' (deleted)' if entry.deleted else ''}", style="red" if entry.deleted else "")
+        replaced = r.replaced_version or ""
+        if r.moves_production and r.alias_before != r.replaced_version:
+            replaced += f" (alias was at {r.alias_before or 'nothing'})"
+        where = f" → {r.slot}" if r.slot else ""
         table.add_row(
-            str(d["at_iso"]),
-            r.action.value,
-            r.version,
-            r.replaced_version or "",
+            seq,
+            str(r.to_dict()["at_iso"]),
+            action,
+            f"{r.version}{where}",
+            replaced,
             r.approver,
             r.reason,
             "pass" if r.gate_passed else "fail",
             r.override_reason or "",
         )
     context.console.print(table)
+    if not verify:
+        return
+    production = registry.find(PRODUCTION)
+    report = verify_chain(entries, log.anchors(), production.version if production else None)
+    for note in report.notes:
+        context.console.print(f"[dim]note:[/] {note}")
+    if report.ok:
+        head = f"; production v{report.head.version} ({report.head.label})" if report.head else ""
+        context.console.print(f"[green]the approval log is intact[/]: {report.records} chained record(s){head}")
+        return
+    for problem in report.problems:
+        context.err.print(Text.assemble(("broken: ", "bold red"), problem.message), highlight=False)
+    first = report.first
+    assert first is not None
+    raise ChainBroken(f"the approval log does not verify: {first.message}")
 
 
 # ---- predict ------------------------------------------------------------------------------------------------------
