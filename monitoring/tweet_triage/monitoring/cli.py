@@ -42,22 +42,23 @@ def monitor(
 def list_alerts(
     ctx: typer.Context,
     status: Annotated[str, typer.Option(help="open, acked or all.")] = "open",
-    kind: Annotated[str | None, typer.Option(help="drift, accuracy, retrain or approval.")] = None,
+    kind: Annotated[str | None, typer.Option(help="drift, accuracy, retrain, approval or unapproved.")] = None,
     n: Annotated[int, typer.Option("-n", "--limit", min=1, max=1000, help="How many, newest first.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """Recent alerts, newest first (open ones by default)."""
+    from tweet_triage.monitoring.alerts.records import ALERT_KINDS
     from tweet_triage.monitoring.alerts.store import AlertStore
 
     if status not in ("open", "acked", "all"):
         raise UsageError(f"--status must be open, acked or all, not {status!r}")
-    if kind is not None and kind not in ("drift", "accuracy", "retrain", "approval"):
-        raise UsageError(f"--kind must be drift, accuracy, retrain or approval, not {kind!r}")
+    if kind is not None and kind not in ALERT_KINDS:
+        raise UsageError(f"--kind must be one of {', '.join(ALERT_KINDS)}, not {kind!r}")
     context = cli_context(ctx)
     with AlertStore.open(context.settings) as store:
         alerts = store.recent(
             status=None if status == "all" else status,  # type: ignore[arg-type]
-            kind=kind,  # type: ignore[arg-type]
+            kind=kind,
             limit=n,
         )
     if as_json:

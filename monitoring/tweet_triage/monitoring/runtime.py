@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tweet_triage.errors import ModelError
+from tweet_triage.model.approval_gate import ApprovalGate
+from tweet_triage.model.approvals import ApprovalLog
 from tweet_triage.model.package import DriftReference, PackageMeta
 from tweet_triage.model.registry import PRODUCTION, Registry
 from tweet_triage.monitoring.accuracy import AccuracyMonitor
@@ -82,6 +84,7 @@ class MonitorRuntime:
         self.settings = settings
         self.metrics = metrics or MonitorMetrics()
         self._registry = registry
+        self._gate = ApprovalGate(ApprovalLog(registry.client, registry.name))
         self._center = center
         self._feedback = feedback
         self._predictions = predictions
@@ -102,10 +105,13 @@ class MonitorRuntime:
     # ---- model ------------------------------------------------------------------------------------------------
 
     def refresh_model(self) -> bool:
-        """Follow the production alias; (re)configure the detectors when it moved. True if it changed."""
+        """Follow the production alias to approved versions only (the worker scores with nothing else);
+        (re)configure the detectors when it moved. True if it changed."""
         production = self._registry.find(PRODUCTION)
         if production is None:
             raise ModelError("no production model yet; the monitor waits for one")
+        if self.drift is None or self.drift.model_version != production.version:
+            self._gate.require(production.version, what=f"monitor v{production.version}")
         with self._lock:
             if self.drift is not None and self.drift.model_version == production.version:
                 return False

@@ -82,7 +82,10 @@ class WorkerRuntime:
         policy = RetryPolicy.forever(on_retry=self._on_store_retry)
         self.sender: KafkaSender | DiscardingPublisher
         if options.shadow_version is None:
-            self.watcher = ModelWatcher(Registry(settings), on_swap=self._on_swap)
+            from tweet_triage.monitoring.alerts.unapproved import UnapprovedMoveAlerts
+
+            alerts = UnapprovedMoveAlerts(settings, reporter="stream worker")
+            self.watcher = ModelWatcher(Registry(settings), on_swap=self._on_swap, on_unapproved=alerts)
             self.sender = KafkaSender(settings)
             self.writer = PredictionWriter(settings, policy=policy)
         else:
@@ -142,10 +145,15 @@ class WorkerRuntime:
         self.metrics.store_retries.inc()  # the policy itself logs each retry
 
     def health(self) -> dict[str, Any]:
+        """Alive and scoring (``ok``), ``starting``, or ``unapproved``: production moved to a version without an
+        approval record, and the worker keeps scoring with the approved one it has (not ready, still alive)."""
+        scoring = self.watcher.ready and self.service is not None
+        problem = self.watcher.problem
         return {
-            "status": "ok" if self.watcher.ready and self.service is not None else "starting",
+            "status": ("unapproved" if problem else "ok") if scoring else "starting",
             "model_version": self.watcher.current.version if self.watcher.ready else None,
             "last_batch_at": self.last_batch_at.isoformat() if self.last_batch_at else None,
+            "detail": problem,
         }
 
 
@@ -190,7 +198,12 @@ def build_app(settings: Settings, options: WorkerOptions) -> Any:
         await runtime.refresh_model()
 
     @app.page("/healthz")
-    async def healthz(web: Any, request: Any) -> Any:
+    async def healthz(web: Any, request: Any) -> Any:  # liveness: scoring, even if production moved unapproved
+        body = runtime.health()
+        return web.json(body, status=200 if body["status"] in ("ok", "unapproved") else 503)
+
+    @app.page("/readyz")
+    async def readyz(web: Any, request: Any) -> Any:  # readiness: scoring with what production should be
         body = runtime.health()
         return web.json(body, status=200 if body["status"] == "ok" else 503)
 

@@ -1,8 +1,9 @@
 """The alert record: one Cosmos DB item in the ``alerts`` container (partition key ``/id``).
 
 Kinds: ``drift`` (a drift detector's episode opened), ``accuracy`` (rolling accuracy on human feedback fell below
-the threshold), ``retrain`` (a retraining was requested, with its trigger and outcome) and ``approval`` (a retrained
-candidate waits for a person to compare and promote it). docs/runbook.md says what each one means and what to do.
+the threshold), ``retrain`` (a retraining was requested, with its trigger and outcome), ``approval`` (a retrained
+candidate waits for a person to compare and promote it) and ``unapproved`` (the production alias points at a version
+without an approval record; serving refused to follow it). docs/runbook.md says what each one means and what to do.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from tweet_triage.stream.store.records import item_body
 from tweet_triage.stream.timestamps import UtcDatetime, format_utc
 
-AlertKind = Literal["drift", "accuracy", "retrain", "approval"]
+AlertKind = Literal["drift", "accuracy", "retrain", "approval", "unapproved"]
+ALERT_KINDS: tuple[AlertKind, ...] = ("drift", "accuracy", "retrain", "approval", "unapproved")
 Severity = Literal["critical", "warning", "info"]
 Status = Literal["open", "acked"]
 DeliveryStatus = Literal["pending", "delivered", "failed", "disabled"]
