@@ -13,6 +13,7 @@ Two profiles:
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,19 @@ COSMOS_EMULATOR_KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b
 _EVENTHUBS_ENDPOINT = re.compile(r"Endpoint=sb://(?P<host>[^/;]+)/?;", re.IGNORECASE)
 
 
+def non_loopback(host: str) -> str | None:
+    """Why ``host`` is not a loopback interface (None when it is one)."""
+    if host == "localhost":
+        return None
+    try:
+        address = ipaddress.IPv4Address(host)
+    except ValueError:
+        return "is not an IPv4 address or 'localhost'"
+    if address.is_loopback:
+        return None
+    return "listens on every interface" if address.is_unspecified else "is not a loopback address"
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -43,8 +57,15 @@ class StackSettings(_Section):
     node_dir: Path | None = Field(
         None, description="Folder holding the npm-installed Cosmos DB server (default: STATE_DIR/node)."
     )
-    host: Literal["127.0.0.1", "localhost", "0.0.0.0"] = Field(
-        "127.0.0.1", description="Interface the local services bind to."
+    host: str = Field(
+        "127.0.0.1",
+        description="Interface the local services (and the worker's and monitor's health pages) bind to: a loopback "
+        "address unless ALLOW_NON_LOOPBACK is set.",
+    )
+    allow_non_loopback: bool = Field(
+        False,
+        description="Let HOST be a non-loopback interface. The local MLflow and Cosmos DB servers have no "
+        "authentication: only inside a container or on a network you control.",
     )
     kafka_port: int = Field(19092, ge=1, le=65535, description="Port of the Kafka-protocol broker (Tansu).")
     cosmos_port: int = Field(18081, ge=1, le=65535, description="Port of the Cosmos DB server.")
@@ -54,6 +75,18 @@ class StackSettings(_Section):
     @property
     def resolved_node_dir(self) -> Path:
         return self.node_dir if self.node_dir is not None else self.state_dir / "node"
+
+    @model_validator(mode="after")
+    def _loopback_unless_allowed(self) -> StackSettings:
+        problem = non_loopback(self.host)
+        if problem and not self.allow_non_loopback:
+            raise ValueError(
+                f"{env_name(('stack', 'host'))}={self.host} {problem}: the local MLflow server and Cosmos DB server "
+                "have no authentication, so anyone who can reach this machine could read every tweet and move the "
+                f"production model. Use 127.0.0.1, or set {env_name(('stack', 'allow_non_loopback'))}=true if this "
+                "runs inside a container or on a network only you can reach"
+            )
+        return self
 
 
 class KafkaSettings(_Section):
@@ -155,6 +188,11 @@ class ApiSettings(_Section):
     max_text_chars: int = Field(1_000, ge=1, le=100_000, description="Longest tweet text accepted.")
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="Largest request body accepted (bytes).")
     model_poll_s: float = Field(5.0, gt=0, description="Seconds between checks of the production alias (hot swap).")
+    protect_reads: bool | None = Field(
+        None,
+        description="Read endpoints (predict, explain, model) need an API key too; default: on in the azure profile, "
+        "off locally. Approvers' names are shown only to callers with a key either way.",
+    )
 
 
 class DashboardSettings(_Section):
@@ -306,6 +344,10 @@ class Settings(BaseSettings):
         return self.mlflow.tracking_uri or f"http://{self.stack.host}:{self.stack.mlflow_port}"
 
     @property
+    def api_reads_need_key(self) -> bool:
+        return self.api.protect_reads if self.api.protect_reads is not None else self.profile == "azure"
+
+    @property
     def api_url(self) -> str:
         """Where the dashboard (and the demo) reach the scoring API."""
         host = "127.0.0.1" if self.api.host == "0.0.0.0" else self.api.host
@@ -336,7 +378,8 @@ def load_settings(**overrides: Any) -> Settings:
             location = tuple(part for part in error["loc"] if part != "__root__")
             where = env_name(location) if location else "settings"
             message = error["msg"].removeprefix("Value error, ")
-            problems.append(f"{where}: {message}" if location else message)
+            named = not location or message.startswith(ENV_PREFIX)  # the validator named the variable itself
+            problems.append(message if named else f"{where}: {message}")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None
 
 

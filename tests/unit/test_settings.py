@@ -94,3 +94,25 @@ def test_emulator_key_is_labelled_not_hidden() -> None:
 def test_env_name_joins_nested_fields() -> None:
     assert env_name(("stack", "kafka_port")) == "TRIAGE_STACK__KAFKA_PORT"
     assert env_name(("profile",)) == "TRIAGE_PROFILE"
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "10.0.0.7", "my-laptop.lan"])
+def test_a_non_loopback_stack_host_is_refused_saying_why(monkeypatch: pytest.MonkeyPatch, host: str) -> None:
+    monkeypatch.setenv("TRIAGE_STACK__HOST", host)
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    message = " ".join(str(error.value).split())
+    assert f"TRIAGE_STACK__HOST={host}" in message
+    assert "no authentication" in message and "TRIAGE_STACK__ALLOW_NON_LOOPBACK=true" in message
+
+
+def test_a_non_loopback_stack_host_needs_the_explicit_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRIAGE_STACK__HOST", "0.0.0.0")
+    monkeypatch.setenv("TRIAGE_STACK__ALLOW_NON_LOOPBACK", "true")
+    assert load_settings().stack.host == "0.0.0.0"
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "localhost"])
+def test_loopback_stack_hosts_need_nothing(monkeypatch: pytest.MonkeyPatch, host: str) -> None:
+    monkeypatch.setenv("TRIAGE_STACK__HOST", host)
+    assert load_settings().stack.host == host

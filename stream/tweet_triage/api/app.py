@@ -35,13 +35,15 @@ log = logging.getLogger(__name__)
 API_VERSION = "1"
 DESCRIPTION = """Disaster-tweet triage: label, calibrated confidence and per-class probabilities for tweets, word-level
 explanations, and a feedback endpoint for people's corrections. Every answer names the model version that made it; the
-production model is swapped in without a restart. Write endpoints need an API key (`Authorization: Bearer KEY` or
-`X-API-Key: KEY`)."""
+production model is swapped in without a restart, and only once the approval log approves it. Write endpoints need an
+API key (`Authorization: Bearer KEY` or `X-API-Key: KEY`); read endpoints too where the server protects reads (the
+azure profile does), and approvers' names are shown only to callers with a key."""
 
 
 def runtime_from_settings(settings: Settings) -> ApiRuntime:
     from tweet_triage.model.registry import PRODUCTION, Registry
     from tweet_triage.model.watcher import ModelWatcher, Swap
+    from tweet_triage.monitoring.alerts.unapproved import UnapprovedMoveAlerts
 
     metrics = ApiMetrics()
 
@@ -51,7 +53,13 @@ def runtime_from_settings(settings: Settings) -> ApiRuntime:
             metrics.model_swaps.inc()
 
     registry = Registry(settings)
-    watcher = ModelWatcher(registry, alias=PRODUCTION, threads=settings.api.threads, on_swap=on_swap)
+    watcher = ModelWatcher(
+        registry,
+        alias=PRODUCTION,
+        threads=settings.api.threads,
+        on_swap=on_swap,
+        on_unapproved=UnapprovedMoveAlerts(settings, reporter="scoring API"),
+    )
     api = settings.api
     return ApiRuntime(
         model=watcher,
@@ -59,6 +67,7 @@ def runtime_from_settings(settings: Settings) -> ApiRuntime:
         model_info=RegistryModelInfo(registry, alias=PRODUCTION),
         model_name=registry.name,
         keys=ApiKeys.from_setting(api.keys),
+        protect_reads=settings.api_reads_need_key,
         limits=Limits(max_batch=api.max_batch, max_text_chars=api.max_text_chars, max_body_bytes=api.max_body_bytes),
         refresh=watcher.try_refresh,
         poll_s=api.model_poll_s,

@@ -52,19 +52,37 @@ _bearer = HTTPBearer(auto_error=False, description="An API key as a bearer token
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key.")
 
 
-def _writer(
+def _credentials(
     runtime: RuntimeDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
-) -> None:
-    verdict = runtime.keys.check(bearer=bearer.credentials if bearer else None, header_key=api_key)
+) -> Verdict:
+    return runtime.keys.check(bearer=bearer.credentials if bearer else None, header_key=api_key)
+
+
+CredentialsDep = Annotated[Verdict, Depends(_credentials)]
+
+
+def _writer(verdict: CredentialsDep) -> None:
+    _require(verdict, "write endpoints")
+
+
+def _reader(runtime: RuntimeDep, verdict: CredentialsDep) -> bool:
+    """Whether the caller is authenticated; where reads are protected, only authenticated callers get through."""
+    if verdict is Verdict.OK:
+        return True
+    if runtime.protect_reads:
+        _require(verdict, "read endpoints")
+    return False
+
+
+def _require(verdict: Verdict, what: str) -> None:
     if verdict is Verdict.OK:
         return
     if verdict is Verdict.DISABLED:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
-            "write endpoints are switched off on this server: no API keys are configured "
-            f"({env_name(('api', 'keys'))})",
+            f"{what} are switched off on this server: no API keys are configured ({env_name(('api', 'keys'))})",
         )
     message = (
         "this endpoint needs an API key: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'"
@@ -75,6 +93,7 @@ def _writer(
 
 
 WriterDep = Annotated[None, Depends(_writer)]
+ReaderDep = Annotated[bool, Depends(_reader)]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": Problem, "description": "The request body is too large."},
@@ -82,6 +101,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 _MODEL_ERRORS: dict[int | str, dict[str, Any]] = {
     **_ERRORS,
+    401: {"model": Problem, "description": "No or a wrong API key (only where reads are protected)."},
     503: {"model": Problem, "description": "No production model is loaded yet."},
 }
 _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -103,7 +123,9 @@ def _limiter(request: Request) -> anyio.CapacityLimiter:
 
 
 @router.post("/v1/predict", response_model=PredictResponse, responses=_MODEL_ERRORS, tags=["scoring"])
-async def predict(body: PredictRequest, scorer: ScorerDep, runtime: RuntimeDep, request: Request) -> PredictResponse:
+async def predict(
+    body: PredictRequest, _: ReaderDep, scorer: ScorerDep, runtime: RuntimeDep, request: Request
+) -> PredictResponse:
     """Label, confidence and per-class probabilities for one or many tweets (at most `max_batch`)."""
     limits = runtime.limits
     _check(len(body.tweets) <= limits.max_batch, f"at most {limits.max_batch} tweets per request")
@@ -120,7 +142,9 @@ async def predict(body: PredictRequest, scorer: ScorerDep, runtime: RuntimeDep, 
 
 
 @router.post("/v1/explain", response_model=ExplainResponse, responses=_MODEL_ERRORS, tags=["scoring"])
-async def explain(body: ExplainRequest, scorer: ScorerDep, runtime: RuntimeDep, request: Request) -> ExplainResponse:
+async def explain(
+    body: ExplainRequest, _: ReaderDep, scorer: ScorerDep, runtime: RuntimeDep, request: Request
+) -> ExplainResponse:
     """Word-level attributions for one tweet: how much each word pushes towards the predicted label."""
     limit = runtime.limits.max_text_chars
     _check(len(body.text) <= limit, f"text has {len(body.text)} characters, more than {limit}")
@@ -154,10 +178,18 @@ async def feedback(body: FeedbackRequest, runtime: RuntimeDep, _: WriterDep) -> 
     return FeedbackAccepted(tweet_id=body.tweet_id, topic=runtime.publisher.topic)
 
 
-@router.get("/v1/model", response_model=ModelInfoOut, responses={503: _MODEL_ERRORS[503]}, tags=["model"])
-async def model(scorer: ScorerDep, runtime: RuntimeDep) -> ModelInfoOut:
-    """The serving version: metrics, lineage and approval records."""
-    return await anyio.to_thread.run_sync(lambda: runtime.model_info(scorer.version, list(scorer.labels)))
+@router.get(
+    "/v1/model",
+    response_model=ModelInfoOut,
+    responses={401: _MODEL_ERRORS[401], 503: _MODEL_ERRORS[503]},
+    tags=["model"],
+)
+async def model(authenticated: ReaderDep, scorer: ScorerDep, runtime: RuntimeDep) -> ModelInfoOut:
+    """The serving version: metrics, lineage and approval records (approvers' names only with an API key)."""
+    info = await anyio.to_thread.run_sync(lambda: runtime.model_info(scorer.version, list(scorer.labels)))
+    if authenticated:
+        return info
+    return info.model_copy(update={"approvals": [a.model_copy(update={"approver": None}) for a in info.approvals]})
 
 
 @router.get("/healthz", response_model=Health, tags=["operations"])
@@ -168,11 +200,16 @@ async def healthz() -> Health:
 
 @router.get("/readyz", response_model=Health, responses={503: {"model": Health}}, tags=["operations"])
 async def readyz(runtime: RuntimeDep, response: Response) -> Health:
-    """Ready to score: a production model is loaded."""
+    """Ready to score: an approved production model is loaded, and production has not moved without an approval."""
     if not runtime.model.ready:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         return Health(status="loading")
-    return Health(status="ready", model_version=runtime.model.current.version)
+    version = runtime.model.current.version
+    problem = runtime.model.problem
+    if problem is not None:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        return Health(status="unapproved", model_version=version, detail=problem)
+    return Health(status="ready", model_version=version)
 
 
 @router.get("/metrics", tags=["operations"], response_class=Response)

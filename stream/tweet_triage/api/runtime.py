@@ -26,6 +26,7 @@ class ApiRuntime:
     model_info: Callable[[str, list[str]], ModelInfoOut]
     model_name: str
     keys: ApiKeys
+    protect_reads: bool = False  # predict, explain and model need a key too (on in the azure profile)
     limits: Limits = Limits()
     refresh: Callable[[], object] | None = None  # called in a thread every poll interval (hot swap)
     poll_s: float = 5.0

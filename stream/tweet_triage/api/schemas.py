@@ -142,7 +142,7 @@ class ApprovalOut(BaseModel):
     action: str
     version: str
     replaced_version: str | None
-    approver: str
+    approver: str | None = Field(description="Who approved; only shown to callers with an API key.")
     reason: str
     gate_passed: bool
     override_reason: str | None
@@ -162,6 +162,7 @@ class ModelInfoOut(BaseModel):
 class Health(BaseModel):
     status: str
     model_version: str | None = None
+    detail: str | None = Field(None, description="Why the server is not ready, when it is not.")
 
 
 class Problem(BaseModel):

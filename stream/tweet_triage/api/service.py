@@ -34,6 +34,10 @@ class ModelSource(Protocol):
     @property
     def current(self) -> Scorer: ...
 
+    @property
+    def problem(self) -> str | None:
+        """Why the server is not ready although a model may be loaded (e.g. production moved without approval)."""
+
 
 def predict(scorer: Scorer, tweets: Sequence[TweetIn], *, model_name: str) -> PredictResponse:
     """Score ``tweets`` with one model version (taken once, so every prediction names the version that made it)."""

@@ -103,7 +103,7 @@ def test_limits_and_health(api_server: Server) -> None:
         f"{api_server.url}/v1/predict", content=huge, headers={"Content-Type": "application/json"}, timeout=10
     )
     assert response.status_code == 413
-    assert httpx.get(f"{api_server.url}/healthz", timeout=5).json() == {"status": "ok", "model_version": None}
+    assert httpx.get(f"{api_server.url}/healthz", timeout=5).json() == {"status": "ok", "model_version": None, "detail": None}
     assert "triage_api_requests_total" in httpx.get(f"{api_server.url}/metrics", timeout=5).text
 
 
@@ -143,7 +143,7 @@ def test_production_model_hot_swaps_without_a_restart_or_a_failed_request(
         assert versions.index(second) > versions.index(first)
         assert set(versions[versions.index(second) :]) == {second}, "no flapping back to the old version"
         ready = httpx.get(f"{server.url}/readyz", timeout=5).json()
-        assert ready == {"status": "ready", "model_version": second}
+        assert ready == {"status": "ready", "model_version": second, "detail": None}
     finally:
         serving.stop_all()
 

@@ -10,7 +10,7 @@ from tests.unit.api.fakes import RecordingPublisher, SwappableModel, WordScorer
 from tweet_triage.api.app import create_app
 from tweet_triage.api.auth import ApiKeys
 from tweet_triage.api.runtime import ApiRuntime, Limits
-from tweet_triage.api.schemas import ModelInfoOut
+from tweet_triage.api.schemas import ApprovalOut, ModelInfoOut
 
 KEY = "test-key-0123456789"
 
@@ -23,13 +23,33 @@ class Api:
     runtime: ApiRuntime
 
 
+APPROVAL = ApprovalOut(
+    action="promote",
+    version="7",
+    replaced_version="6",
+    approver="Ana (on-call)",
+    reason="beats v6",
+    gate_passed=True,
+    override_reason=None,
+    at="2026-11-30T10:00:00Z",
+)
+
+
 def model_info(version: str, labels: list[str]) -> ModelInfoOut:
     return ModelInfoOut(
-        name="fake", version=version, alias="production", labels=labels, metrics={"f1": 0.8}, tags={}, approvals=[]
+        name="fake",
+        version=version,
+        alias="production",
+        labels=labels,
+        metrics={"f1": 0.8},
+        tags={},
+        approvals=[APPROVAL],
     )
 
 
-def make_runtime(model: SwappableModel, publisher: RecordingPublisher, *, keys: str = KEY) -> ApiRuntime:
+def make_runtime(
+    model: SwappableModel, publisher: RecordingPublisher, *, keys: str = KEY, protect_reads: bool = False
+) -> ApiRuntime:
     from pydantic import SecretStr
 
     return ApiRuntime(
@@ -38,6 +58,7 @@ def make_runtime(model: SwappableModel, publisher: RecordingPublisher, *, keys: 
         model_info=model_info,
         model_name="fake",
         keys=ApiKeys.from_setting(SecretStr(keys)),
+        protect_reads=protect_reads,
         limits=Limits(max_batch=8, max_text_chars=300, max_body_bytes=16 * 1024),
     )
 

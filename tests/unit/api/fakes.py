@@ -53,6 +53,7 @@ class WordScorer:
 @dataclass
 class SwappableModel:
     scorer: WordScorer | None = None
+    problem: str | None = None  # e.g. production moved to a version without an approval record
 
     @property
     def ready(self) -> bool:

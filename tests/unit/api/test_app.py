@@ -173,7 +173,7 @@ def test_without_a_model_scoring_is_503_and_not_ready_but_healthy() -> None:
 
 
 def test_a_swapped_model_answers_the_next_request(api: Api) -> None:
-    assert api.client.get("/readyz").json() == {"status": "ready", "model_version": "7"}
+    assert api.client.get("/readyz").json() == {"status": "ready", "model_version": "7", "detail": None}
     api.model.scorer = WordScorer(version="8")
     response = api.client.post("/v1/predict", json={"tweets": [{"text": "fire"}]})
     assert response.json()["predictions"][0]["model_version"] == "8"
@@ -188,7 +188,9 @@ def test_openapi_documents_the_configured_limits_auth_and_examples(api: Api) -> 
     assert components["schemas"]["PredictRequest"]["examples"]
     assert {"HTTPBearer", "APIKeyHeader"} <= set(components["securitySchemes"])
     assert "security" in schema["paths"]["/v1/feedback"]["post"]
-    assert "security" not in schema["paths"]["/v1/predict"]["post"]
+    assert (
+        "security" in schema["paths"]["/v1/predict"]["post"]
+    )  # a key is accepted, and required where reads are protected
 
 
 def test_metrics_count_requests_by_route_and_status(api: Api) -> None:
