@@ -5,15 +5,19 @@ from __future__ import annotations
 import statistics
 import threading
 import time
+from typing import Any
 
 import httpx
 import pytest
+from mlflow.tracking import MlflowClient
 
 from tests.fuzz import fuzz_asgi_app
 from tests.helpers import wait_until
 from tests.integration.conftest import register_copies
 from tests.integration.serving import API_KEY, Server, ServingEnv
 from tweet_triage.model.registry import PRODUCTION, Registry
+from tweet_triage.monitoring.alerts.records import Alert
+from tweet_triage.monitoring.alerts.store import AlertStore
 from tweet_triage.settings import Settings
 from tweet_triage.training.pipeline import PipelineResult, approval_log
 from tweet_triage.training.promotion import promote
@@ -72,13 +76,15 @@ def test_explain_has_one_weight_per_word_within_a_second(api_server: Server) -> 
 
 
 def test_model_endpoint_shows_metrics_lineage_and_approval(serving: ServingEnv, api_server: Server) -> None:
-    answer = httpx.get(f"{api_server.url}/v1/model", timeout=30).json()
+    answer = httpx.get(f"{api_server.url}/v1/model", headers={"X-API-Key": API_KEY}, timeout=30).json()
     assert answer["version"] == Registry(serving.settings).get(PRODUCTION).version
     assert sorted(answer["labels"]) == ["disaster", "not_disaster"]
     assert 0 < answer["metrics"]["f1"] <= 1
     assert answer["tags"]["dataset.version"]
     assert answer["approvals"][-1]["approver"] == "tests"
     assert answer["approvals"][-1]["action"] == "promote"
+    anonymous = httpx.get(f"{api_server.url}/v1/model", timeout=30).json()
+    assert anonymous["approvals"][-1]["approver"] is None, "approvers' names only for callers with a key"
 
 
 def test_feedback_needs_a_key_and_reaches_the_feedback_topic(serving: ServingEnv, api_server: Server) -> None:
@@ -103,7 +109,11 @@ def test_limits_and_health(api_server: Server) -> None:
         f"{api_server.url}/v1/predict", content=huge, headers={"Content-Type": "application/json"}, timeout=10
     )
     assert response.status_code == 413
-    assert httpx.get(f"{api_server.url}/healthz", timeout=5).json() == {"status": "ok", "model_version": None, "detail": None}
+    assert httpx.get(f"{api_server.url}/healthz", timeout=5).json() == {
+        "status": "ok",
+        "model_version": None,
+        "detail": None,
+    }
     assert "triage_api_requests_total" in httpx.get(f"{api_server.url}/metrics", timeout=5).text
 
 
@@ -146,6 +156,59 @@ def test_production_model_hot_swaps_without_a_restart_or_a_failed_request(
         assert ready == {"status": "ready", "model_version": second, "detail": None}
     finally:
         serving.stop_all()
+
+
+def test_a_production_move_without_approval_is_not_followed_and_raises_an_alert(
+    local_stack: Settings, first_candidate: PipelineResult, registry: Registry, training_settings: Settings
+) -> None:
+    name = "tweet-triage-api-unapproved-test"
+    approved, unapproved = register_copies(first_candidate, registry, training_settings, name)
+    serving = ServingEnv.create(local_stack, name)
+    try:
+        server = serving.start_api()
+        plain = MlflowClient(serving.settings.mlflow_tracking_uri)  # anyone who can reach MLflow
+        plain.set_registered_model_alias(name, PRODUCTION, unapproved)
+
+        def readiness() -> dict[str, Any] | None:
+            response = httpx.get(f"{server.url}/readyz", timeout=5)
+            return response.json() if response.status_code == 503 else None
+
+        body = wait_until(readiness, timeout_s=30, what="the API to report the unapproved move")
+        assert body is not None
+        assert body["status"] == "unapproved" and body["model_version"] == approved
+        assert f"points at v{unapproved}, which has no approval record; still serving v{approved}" in body["detail"]
+        for _ in range(3):
+            answer = httpx.post(f"{server.url}/v1/predict", json={"tweets": [{"text": TWEETS[0]}]}, timeout=30)
+            assert answer.status_code == 200 and answer.json()["model"]["version"] == approved
+
+        def alert() -> Alert | None:
+            with AlertStore.open(serving.settings, create=True) as store:
+                found = store.recent(kind="unapproved")
+            return found[0] if found else None
+
+        raised = wait_until(alert, timeout_s=30, what="an unapproved-move alert")
+        assert raised is not None
+        assert raised.model_version == unapproved and raised.severity == "critical"
+        assert f"production points at v{unapproved} without an approval record" in raised.title
+        assert f"approval log approves v{approved}" in raised.summary and raised.details["seen_by"] == "scoring API"
+
+        target = Registry(serving.settings)
+        promote(
+            target,
+            approval_log(target),
+            version=unapproved,
+            approver="ana",
+            reason="the move was right",
+            override_reason="quick profile",
+        )
+        wait_until(lambda: _ready_version(server.url) == unapproved, timeout_s=30, what="the approved move followed")
+    finally:
+        serving.stop_all()
+
+
+def _ready_version(url: str) -> str | None:
+    response = httpx.get(f"{url}/readyz", timeout=5)
+    return response.json()["model_version"] if response.status_code == 200 else None
 
 
 def test_generated_requests_never_get_a_server_error(serving: ServingEnv) -> None:
