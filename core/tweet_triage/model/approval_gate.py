@@ -28,6 +28,11 @@ class ApprovalVerdict:
     reason: str  # in words, naming the records concerned
 
     @property
+    def outgoing(self) -> bool:
+        """The version the approved one replaced: it may keep (never gain) live traffic while traffic shifts."""
+        return not self.approved and self.record is not None and self.record.replaced_version == self.version
+
+    @property
     def approved_version(self) -> str | None:
         """The version the approval log says is production (None: no standing approval at all)."""
         return self.record.version if self.record is not None else None

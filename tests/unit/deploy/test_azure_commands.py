@@ -38,7 +38,7 @@ def _run(args: list[str], extra: dict[str, str], tmp_path: Path) -> subprocess.C
 COMMANDS = [
     ["azure", "submit-retrain", "--reason", "test"],
     ["azure", "deploy", "--slot", "green", "--traffic", "10"],
-    ["azure", "promote-slot"],
+    ["azure", "promote-slot", "--approver", "ana", "--reason", "canary clean"],
     ["azure", "schedule"],
 ]
 

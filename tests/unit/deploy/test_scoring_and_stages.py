@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.model.approval_entries import MemoryApprovalLog
 from tweet_triage.deploy.azureml import score
 from tweet_triage.errors import ModelError
+from tweet_triage.model import predictor as predictor_module
+from tweet_triage.model.approval_gate import UnapprovedModel
 
 
 def test_requests_are_parsed_and_bad_ones_refused() -> None:
@@ -29,3 +32,41 @@ def test_the_model_package_is_found_inside_the_registered_model(tmp_path: Path) 
     (tmp_path / "other" / "model.onnx").write_bytes(b"")
     with pytest.raises(ModelError, match="found 2"):
         score.find_package(tmp_path)
+
+
+def test_a_live_slot_serves_only_the_approved_version_or_the_one_it_replaced() -> None:
+    approvals = MemoryApprovalLog()
+    approvals.approve("1")
+    approvals.approve("2")
+    score.check_approval("2", approvals.gate())  # the approved production version
+    score.check_approval("1", approvals.gate())  # outgoing: keeps serving while traffic shifts to v2
+    with pytest.raises(UnapprovedModel, match="refusing to serve v3 on a live slot: v3 has no approval record"):
+        score.check_approval("3", approvals.gate())
+
+
+@pytest.mark.parametrize(("role", "checked"), [("live", True), ("mirror", False)])
+def test_init_checks_the_approval_log_before_loading_on_live_slots_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, role: str, checked: bool
+) -> None:
+    package = tmp_path / "package"
+    package.mkdir()
+    (package / "model.onnx").write_bytes(b"")
+    checks: list[str] = []
+
+    def refuse(version: str, gate: object = None) -> None:
+        checks.append(version)
+        raise UnapprovedModel("not approved")
+
+    loaded: list[str] = []
+    monkeypatch.setattr(score, "check_approval", refuse)
+    monkeypatch.setattr(predictor_module, "Predictor", lambda folder, *, version, threads: loaded.append(version))
+    monkeypatch.setenv("AZUREML_MODEL_DIR", str(tmp_path))
+    monkeypatch.setenv("TRIAGE_MODEL_VERSION", "7")
+    monkeypatch.setenv("TRIAGE_SERVING_ROLE", role)
+    if checked:
+        with pytest.raises(UnapprovedModel):
+            score.init()
+        assert checks == ["7"] and loaded == [], "nothing is loaded without the approval"
+    else:
+        score.init()
+        assert checks == [] and loaded == ["7"]

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from tweet_triage.model.approvals import GENESIS, Action, ApprovalRecord, LogEntry, anchor_value
+import contextlib
+from collections.abc import Iterator
+from typing import cast
+
+from tweet_triage.model.approval_gate import ApprovalGate
+from tweet_triage.model.approvals import (
+    GENESIS,
+    Action,
+    ApprovalLog,
+    ApprovalRecord,
+    LogEntry,
+    LogTransaction,
+    anchor_value,
+)
 
 
 def draft(version: str, replaced: str | None, *, action: Action = Action.PROMOTE, at: float = 0.0) -> ApprovalRecord:
@@ -31,3 +44,29 @@ def chain(*drafts: ApprovalRecord) -> list[LogEntry]:
 
 def anchors_of(entries: list[LogEntry]) -> dict[int, str]:
     return {e.seq: anchor_value(e.record) for e in entries if e.record is not None and e.seq is not None}
+
+
+class MemoryApprovalLog:
+    """An approval log kept in memory, extended through the real LogTransaction (sealing, sequence numbers)."""
+
+    def __init__(self) -> None:
+        self.written: list[ApprovalRecord] = []
+
+    def entries(self) -> list[LogEntry]:
+        return [LogEntry(f"run{r.seq}", False, r) for r in self.written]
+
+    @contextlib.contextmanager
+    def transaction(self, *, holder: str | None = None) -> Iterator[LogTransaction]:
+        yield LogTransaction(cast(ApprovalLog, self), self.entries())
+
+    def _write(self, record: ApprovalRecord) -> None:
+        self.written.append(record)
+
+    def approve(self, version: str, *, action: Action = Action.PROMOTE) -> ApprovalRecord:
+        """Record ``version`` as production (after whatever is production now)."""
+        with self.transaction() as tx:
+            head = tx.production_head
+            return tx.append(draft(version, head.version if head else None, action=action))
+
+    def gate(self) -> ApprovalGate:
+        return ApprovalGate(cast(ApprovalLog, self))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -92,31 +92,48 @@ def schedule(ctx: typer.Context) -> None:
 def deploy(
     ctx: typer.Context,
     slot: Annotated[str, typer.Option(help="blue | green: the slot that gets the model.")] = "green",
-    traffic: Annotated[int, typer.Option(min=0, max=100, help="Live traffic % for the slot (0: mirror only).")] = 10,
+    traffic: Annotated[
+        int,
+        typer.Option(min=0, max=100, help="Live traffic % for the slot (0: mirror only); needs an approved version."),
+    ] = 10,
     mirror: Annotated[int, typer.Option(min=0, max=50, help="Mirrored traffic % when --traffic is 0.")] = 10,
-    model: Annotated[str | None, typer.Option(help="Model version (default: the `candidate` alias).")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="Model version (default: `production` for live traffic, `candidate` for mirrored)."),
+    ] = None,
 ) -> None:
-    """Deploy a model version to a slot of the online endpoint, then give it a share of live (or mirrored) traffic."""
+    """Deploy a model version to a slot of the online endpoint, then give it a share of live (or mirrored) traffic.
+
+    Live traffic only for the approved production version; any other version only mirrored, next to a live slot."""
     from tweet_triage.deploy.azureml.endpoint import TrafficPlan, checked_slot
     from tweet_triage.deploy.azureml.rollout import deploy_slot
     from tweet_triage.deploy.azureml.workspace import ml_client
+    from tweet_triage.model.registry import CANDIDATE, PRODUCTION
 
     _quiet_sdk()
     context = cli_context(ctx)
     target = checked_slot(slot)
+    if model is not None and not model.isdigit():
+        raise UsageError(f"--model must be a version number, not {model!r}")
     plan = TrafficPlan.canary(target, traffic) if traffic else TrafficPlan.mirrored(target, mirror)
     client = ml_client(context.settings)
-    version = model or _candidate_version(context)
-    applied = deploy_slot(client, context.settings, slot=target, version=version, plan=plan)
+    registry, gate = _registry_and_gate(context)
+    version = model or registry.get(PRODUCTION if traffic else CANDIDATE).version
+    applied = deploy_slot(client, context.settings, slot=target, version=version, plan=plan, gate=gate)
     context.console.print(f"[green]v{version} on {target}[/]: live {applied.live}, mirrored {applied.mirror}")
 
 
 @app.command("promote-slot")
 def promote_slot(
     ctx: typer.Context,
+    approver: Annotated[str, typer.Option(help="Who approves the switch (recorded).")],
+    reason: Annotated[str, typer.Option(help="Why (recorded).")],
     slot: Annotated[str | None, typer.Option(help="Slot to give 100 % (default: the canary slot).")] = None,
 ) -> None:
-    """Shift all live traffic to a slot (the canary by default) and stop mirroring."""
+    """Shift all live traffic to a slot (the canary by default) and stop mirroring; recorded in the approval log.
+
+    Only a live slot serving the approved production version; to go back to the other slot, roll the model back
+    first (`triage model rollback`)."""
     from tweet_triage.deploy.azureml.endpoint import checked_slot
     from tweet_triage.deploy.azureml.rollout import promote_slot as promote
     from tweet_triage.deploy.azureml.workspace import ml_client
@@ -124,12 +141,21 @@ def promote_slot(
     _quiet_sdk()
     context = cli_context(ctx)
     requested = checked_slot(slot) if slot is not None else None
+    if not approver.strip() or not reason.strip():
+        raise UsageError("--approver and --reason must not be blank: a traffic switch is recorded with who and why")
     client = ml_client(context.settings)
-    target = promote(client, context.settings, requested)
-    context.console.print(f"[green]{target} takes all live traffic[/]")
+    _, gate = _registry_and_gate(context)
+    record = promote(client, context.settings, requested, gate=gate, approver=approver, reason=reason)
+    context.console.print(
+        f"[green]{record.slot} (v{record.version}) takes all live traffic[/]; recorded as #{record.seq} by "
+        f"{record.approver}"
+    )
 
 
-def _candidate_version(context: CliContext) -> str:
-    from tweet_triage.model.registry import CANDIDATE, Registry
+def _registry_and_gate(context: CliContext) -> tuple[Any, Any]:
+    from tweet_triage.model.approval_gate import ApprovalGate
+    from tweet_triage.model.approvals import ApprovalLog
+    from tweet_triage.model.registry import Registry
 
-    return Registry(context.settings).get(CANDIDATE).version
+    registry = Registry(context.settings)
+    return registry, ApprovalGate(ApprovalLog(registry.client, registry.name))

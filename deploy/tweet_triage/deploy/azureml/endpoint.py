@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 Slot = Literal["blue", "green"]
 SLOTS: tuple[Slot, Slot] = ("blue", "green")
+Role = Literal["live", "mirror"]  # live: its version was approved when deployed; mirror: shadow traffic only
 SCORING_SCRIPT = "deploy/tweet_triage/deploy/azureml/score.py"
 MAX_MIRROR_PERCENT = 50  # Azure ML's limit for mirrored traffic
 
@@ -105,10 +106,15 @@ def build_deployment(
     *,
     slot: Slot,
     model_version: str,
+    role: Role = "live",
     tree: SourceTree | None = None,
     environment: str | None = None,
 ) -> ManagedOnlineDeployment:
-    """One slot serving registered model ``model_version`` with the project's predictor (score.py)."""
+    """One slot serving registered model ``model_version`` with the project's predictor (score.py).
+
+    ``role`` travels as a tag (so traffic changes can tell a shadow deployment from a live one) and as
+    ``TRIAGE_SERVING_ROLE``: a live deployment's scoring script checks the approval log before it loads the model,
+    so the registry it reads is passed too."""
     from azure.ai.ml.entities import CodeConfiguration, ManagedOnlineDeployment, OnlineRequestSettings, ProbeSettings
 
     checked_slot(slot)
@@ -123,9 +129,15 @@ def build_deployment(
         code_configuration=CodeConfiguration(code=str(source.root), scoring_script=SCORING_SCRIPT),
         instance_type=azureml.instance_type,
         instance_count=azureml.instance_count,
-        environment_variables={"TRIAGE_MODEL_VERSION": model_version, "TRIAGE_SCORING_THREADS": "2"},
+        environment_variables={
+            "TRIAGE_MODEL_VERSION": model_version,
+            "TRIAGE_SCORING_THREADS": "2",
+            "TRIAGE_SERVING_ROLE": role,
+            "TRIAGE_MLFLOW__TRACKING_URI": settings.mlflow_tracking_uri,
+            "TRIAGE_MLFLOW__MODEL_NAME": settings.mlflow.model_name,
+        },
         request_settings=OnlineRequestSettings(request_timeout_ms=5000, max_concurrent_requests_per_instance=2),
         liveness_probe=ProbeSettings(initial_delay=30, period=10, failure_threshold=6),
         readiness_probe=ProbeSettings(initial_delay=30, period=10, failure_threshold=6),
-        tags={"model_version": model_version, "slot": slot},
+        tags={"model_version": model_version, "slot": slot, "serving_role": role},
     )

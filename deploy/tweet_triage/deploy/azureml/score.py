@@ -4,6 +4,11 @@ Azure ML's inference server imports this file from the uploaded source tree and 
 :func:`run` per request. Request: ``{"tweets": [{"id": "...", "text": "...", "keyword": null}, ...]}`` (or
 ``{"texts": [...]}``); response: ``{"predictions": [{"id", "label", "confidence", "probabilities",
 "model_version"}, ...]}``.
+
+A live deployment (``TRIAGE_SERVING_ROLE=live``, what `triage azure deploy` sets for an approved version) asks the
+approval log before it loads anything: if its version is neither the approved production version nor the one that
+approval replaced (still serving while traffic shifts), :func:`init` fails, so the deployment never becomes ready.
+A ``mirror`` deployment scores mirrored traffic only (its answers are discarded) and is not checked.
 """
 
 from __future__ import annotations
@@ -47,10 +52,28 @@ def init() -> None:
 
     model_dir = Path(os.environ.get("AZUREML_MODEL_DIR", "."))
     version = os.environ.get("TRIAGE_MODEL_VERSION", "unknown")
+    if os.environ.get("TRIAGE_SERVING_ROLE", "live") != "mirror":
+        check_approval(version)
     _predictor = Predictor(
         find_package(model_dir), version=version, threads=int(os.environ.get("TRIAGE_SCORING_THREADS", "2"))
     )
     log.info("loaded model v%s from %s", version, model_dir)
+
+
+def check_approval(version: str, gate: Any = None) -> None:
+    """Raise :class:`~tweet_triage.model.approval_gate.UnapprovedModel` unless ``version`` may serve live traffic."""
+    from tweet_triage.model.approval_gate import ApprovalGate, UnapprovedModel
+    from tweet_triage.model.approvals import ApprovalLog
+    from tweet_triage.model.registry import Registry
+    from tweet_triage.settings import load_settings
+
+    if gate is None:
+        registry = Registry(load_settings())
+        gate = ApprovalGate(ApprovalLog(registry.client, registry.name))
+    verdict = gate.check(version)
+    if not (verdict.approved or verdict.outgoing):
+        log.critical("not serving v%s on a live slot: %s", version, verdict.reason)
+        raise UnapprovedModel(f"refusing to serve v{version} on a live slot: {verdict.reason}")
 
 
 def parse_request(raw: str | bytes | dict[str, Any]) -> list[dict[str, Any]]:
