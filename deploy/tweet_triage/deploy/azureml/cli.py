@@ -152,6 +152,19 @@ def promote_slot(
     )
 
 
+@app.command("approver")
+def approver(
+    approvals: Annotated[
+        str, typer.Argument(help="The run's approvals as JSON (GET .../actions/runs/RUN_ID/approvals), or - for stdin.")
+    ],
+    environment: Annotated[str, typer.Option(help="The GitHub environment whose reviewers approve.")] = "production",
+) -> None:
+    """Print who approved a GitHub environment in a workflow run (github:LOGIN), for CD to record as the approver."""
+    from tweet_triage.deploy.github import approver_of
+
+    typer.echo(approver_of(approvals, environment))
+
+
 def _registry_and_gate(context: CliContext) -> tuple[Any, Any]:
     from tweet_triage.model.approval_gate import ApprovalGate
     from tweet_triage.model.approvals import ApprovalLog
