@@ -98,7 +98,18 @@ class KafkaSettings(_Section):
     )
     eventhubs_connection_string: SecretStr | None = Field(
         None,
-        description="Event Hubs namespace connection string (azure profile); used as the SASL PLAIN password.",
+        description="Event Hubs connection string (a shared access key); used as the SASL PLAIN password.",
+    )
+    eventhubs_namespace: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9-]+\.servicebus\.(windows\.net|chinacloudapi\.cn|usgovcloudapi\.net)$",
+        description="Event Hubs namespace host (NAMESPACE.servicebus.windows.net): sign in with Microsoft Entra ID "
+        "(OAUTHBEARER) instead of a connection string, so each process gets only its own identity's hub rights.",
+    )
+    identity_client_id: str | None = Field(
+        None,
+        description="Client id of the managed identity that signs in to Event Hubs (with EVENTHUBS_NAMESPACE); "
+        "default: what DefaultAzureCredential finds.",
     )
     topic_tweets: str = Field("tweets", min_length=1)
     topic_scored: str = Field("tweets-scored", min_length=1)
@@ -113,7 +124,12 @@ class KafkaSettings(_Section):
 
     @property
     def uses_eventhubs(self) -> bool:
-        return self.eventhubs_connection_string is not None
+        return self.eventhubs_connection_string is not None or self.eventhubs_namespace is not None
+
+    @property
+    def uses_entra(self) -> bool:
+        """Event Hubs with Entra ID tokens rather than a shared access key."""
+        return self.eventhubs_connection_string is None and self.eventhubs_namespace is not None
 
 
 class CosmosSettings(_Section):
@@ -304,12 +320,17 @@ class Settings(BaseSettings):
             missing = [
                 env_name(path)
                 for path, value in (
-                    (("kafka", "eventhubs_connection_string"), self.kafka.eventhubs_connection_string),
                     (("cosmos", "endpoint"), self.cosmos.endpoint),
                     (("mlflow", "tracking_uri"), self.mlflow.tracking_uri),
                 )
                 if value is None
             ]
+            if not self.kafka.uses_eventhubs:
+                missing.insert(
+                    0,
+                    f"{env_name(('kafka', 'eventhubs_namespace'))} (Entra ID) or "
+                    f"{env_name(('kafka', 'eventhubs_connection_string'))}",
+                )
             if self.cosmos.key.get_secret_value() == COSMOS_EMULATOR_KEY:
                 missing.append(env_name(("cosmos", "key")))
             if missing:
@@ -333,6 +354,8 @@ class Settings(BaseSettings):
             match = _EVENTHUBS_ENDPOINT.search(self.kafka.eventhubs_connection_string.get_secret_value())
             assert match is not None  # checked by the validator
             return f"{match['host']}:9093"
+        if self.kafka.eventhubs_namespace is not None:
+            return f"{self.kafka.eventhubs_namespace}:9093"
         return f"{self.stack.host}:{self.stack.kafka_port}"
 
     @property

@@ -116,3 +116,16 @@ def test_a_non_loopback_stack_host_needs_the_explicit_setting(monkeypatch: pytes
 def test_loopback_stack_hosts_need_nothing(monkeypatch: pytest.MonkeyPatch, host: str) -> None:
     monkeypatch.setenv("TRIAGE_STACK__HOST", host)
     assert load_settings().stack.host == host
+
+
+def test_azure_profile_accepts_entra_id_for_event_hubs_instead_of_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRIAGE_PROFILE", "azure")
+    monkeypatch.setenv("TRIAGE_KAFKA__EVENTHUBS_NAMESPACE", "crisis-ns.servicebus.windows.net")
+    monkeypatch.setenv("TRIAGE_COSMOS__ENDPOINT", "https://crisis.documents.azure.com:443/")
+    monkeypatch.setenv("TRIAGE_COSMOS__KEY", "a-real-looking-account-key")
+    monkeypatch.setenv("TRIAGE_MLFLOW__TRACKING_URI", "https://mlflow.example")
+    settings = load_settings()
+    assert settings.kafka.uses_entra and settings.kafka_bootstrap == "crisis-ns.servicebus.windows.net:9093"
+    monkeypatch.setenv("TRIAGE_KAFKA__EVENTHUBS_NAMESPACE", "crisis-ns.example.com")
+    with pytest.raises(SettingsError, match="TRIAGE_KAFKA__EVENTHUBS_NAMESPACE"):
+        load_settings()

@@ -57,13 +57,17 @@ def faust_app(
 
 
 def credentials(settings: Settings) -> Any:
-    """SASL PLAIN with ``$ConnectionString`` over TLS for Event Hubs; None for the local broker."""
-    secret = settings.kafka.eventhubs_connection_string
-    if secret is None:
-        return None
+    """For Event Hubs over TLS: Entra ID (OAUTHBEARER) or SASL PLAIN with ``$ConnectionString``; None locally."""
     import faust
     from aiokafka.helpers import create_ssl_context
 
+    if settings.kafka.uses_entra:
+        from tweet_triage.stream.entra import token_provider
+
+        return faust.OAuthCredentials(oauth_cb=token_provider(settings), ssl_context=create_ssl_context())
+    secret = settings.kafka.eventhubs_connection_string
+    if secret is None:
+        return None
     return faust.SASLCredentials(
         username=EVENTHUBS_SASL_USERNAME,
         password=secret.get_secret_value(),

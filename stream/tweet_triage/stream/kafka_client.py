@@ -1,7 +1,8 @@
 """aiokafka connection options from the settings: the local broker, or the Event Hubs Kafka endpoint.
 
-Event Hubs speaks Kafka on port 9093 with SASL_SSL and the PLAIN mechanism; the user name is the literal
-``$ConnectionString`` and the password is the namespace connection string (a secret, read only from settings).
+Event Hubs speaks Kafka on port 9093 over TLS, signed in either with Microsoft Entra ID (SASL OAUTHBEARER, the
+process's own identity: :mod:`tweet_triage.stream.entra`) or with a shared access key (SASL PLAIN: the user name is
+the literal ``$ConnectionString`` and the password is the connection string, a secret read only from settings).
 """
 
 from __future__ import annotations
@@ -17,7 +18,18 @@ def kafka_client_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments shared by ``AIOKafkaProducer``, ``AIOKafkaConsumer`` and ``AIOKafkaAdminClient``."""
     options: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap, "client_id": "tweet-triage"}
     secret = settings.kafka.eventhubs_connection_string
-    if secret is not None:
+    if settings.kafka.uses_entra:
+        from aiokafka.helpers import create_ssl_context
+
+        from tweet_triage.stream.entra import token_provider
+
+        options.update(
+            security_protocol="SASL_SSL",
+            sasl_mechanism="OAUTHBEARER",
+            sasl_oauth_token_provider=token_provider(settings),
+            ssl_context=create_ssl_context(),
+        )
+    elif secret is not None:
         from aiokafka.helpers import create_ssl_context
 
         options.update(

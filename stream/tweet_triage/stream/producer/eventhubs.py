@@ -39,6 +39,31 @@ class EventHubsClient(Protocol):
     async def close(self) -> None: ...
 
 
+class _ClosingCredential:
+    """The Entra-signed producer client, closing its credential with it."""
+
+    def __init__(self, client: Any, credential: Any) -> None:
+        self._client = client
+        self._credential = credential
+
+    async def get_partition_ids(self) -> list[str]:
+        ids: list[str] = await self._client.get_partition_ids()
+        return ids
+
+    async def create_batch(self, *, partition_id: str | None = None) -> EventDataBatch:
+        batch: EventDataBatch = await self._client.create_batch(partition_id=partition_id)
+        return batch
+
+    async def send_batch(self, event_data_batch: EventDataBatch, **kwargs: Any) -> None:
+        await self._client.send_batch(event_data_batch, **kwargs)
+
+    async def close(self) -> None:
+        try:
+            await self._client.close()
+        finally:
+            await self._credential.close()
+
+
 def partition_for(tweet_id: str, partition_ids: Sequence[str]) -> str:
     """The partition a tweet goes to: Kafka's default partitioner applied to the id."""
     from aiokafka.partitioner import murmur2
@@ -55,18 +80,26 @@ class EventHubsPublisher:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EventHubsPublisher:
-        """Connect with the namespace connection string; the event hub is the tweets topic's name."""
+        """Connect with the connection string (a producer's send-only key), or with Entra ID to the namespace;
+        the event hub is the tweets topic's name."""
         from azure.eventhub.aio import EventHubProducerClient
 
-        secret = settings.kafka.eventhubs_connection_string
-        if secret is None:
-            raise UsageError(
-                f"--to eventhubs needs {env_name(('kafka', 'eventhubs_connection_string'))} (the namespace connection "
-                "string)"
-            )
-        name = settings.kafka.topic_tweets
-        client = EventHubProducerClient.from_connection_string(secret.get_secret_value(), eventhub_name=name)
-        return cls(client, eventhub_name=name)
+        kafka = settings.kafka
+        name = kafka.topic_tweets
+        secret = kafka.eventhubs_connection_string
+        if secret is not None:
+            client = EventHubProducerClient.from_connection_string(secret.get_secret_value(), eventhub_name=name)
+            return cls(client, eventhub_name=name)
+        if kafka.eventhubs_namespace is not None:
+            from azure.identity.aio import DefaultAzureCredential
+
+            credential = DefaultAzureCredential(managed_identity_client_id=kafka.identity_client_id)
+            entra = EventHubProducerClient(kafka.eventhubs_namespace, name, credential)
+            return cls(_ClosingCredential(entra, credential), eventhub_name=name)
+        raise UsageError(
+            f"--to eventhubs needs {env_name(('kafka', 'eventhubs_connection_string'))} (a connection string that "
+            f"may send to {name!r}) or {env_name(('kafka', 'eventhubs_namespace'))} (sign in with Entra ID)"
+        )
 
     @property
     def destination(self) -> str:
