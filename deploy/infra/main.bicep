@@ -56,6 +56,9 @@ param trainerImage string = ''
 @description('A candidate model version to shadow-score on live traffic (empty: none). See docs/deployment.md.')
 param shadowVersion string = ''
 
+@description('Client id of the Entra ID app registration that signs people in to the dashboard (Container Apps built-in authentication). Empty: the dashboard gets internal ingress only.')
+param dashboardAuthClientId string = ''
+
 @description('Worker replicas in the consumer group (at most the number of partitions).')
 @minValue(1)
 param workerReplicas int = 2
@@ -68,6 +71,32 @@ var tags = {
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: 'id-${prefix}-${environment}'
+  location: location
+  tags: tags
+}
+
+// One more identity per stream process, holding only that process's rights on the event hubs (eventhubs.bicep):
+// Key Vault, the registry and Azure ML stay with the shared identity above.
+resource workerIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: 'id-${prefix}-${environment}-worker'
+  location: location
+  tags: tags
+}
+
+resource shadowIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: 'id-${prefix}-${environment}-shadow'
+  location: location
+  tags: tags
+}
+
+resource monitorIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: 'id-${prefix}-${environment}-monitor'
+  location: location
+  tags: tags
+}
+
+resource apiIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: 'id-${prefix}-${environment}-api'
   location: location
   tags: tags
 }
@@ -93,6 +122,12 @@ module eventHubs 'modules/eventhubs.bicep' = {
     partitionCount: partitionCount
     messageRetentionInDays: messageRetentionInDays
     keyVaultName: keyVault.outputs.name
+    principals: {
+      worker: workerIdentity.properties.principalId
+      shadow: shadowIdentity.properties.principalId
+      monitor: monitorIdentity.properties.principalId
+      api: apiIdentity.properties.principalId
+    }
   }
 }
 
@@ -144,6 +179,26 @@ module containerApps 'modules/containerapps.bicep' = {
     trainerImage: trainerImage
     workerReplicas: workerReplicas
     shadowVersion: shadowVersion
+    eventHubsNamespace: eventHubs.outputs.namespaceHost
+    streamIdentities: {
+      worker: {
+        id: workerIdentity.id
+        clientId: workerIdentity.properties.clientId
+      }
+      shadow: {
+        id: shadowIdentity.id
+        clientId: shadowIdentity.properties.clientId
+      }
+      monitor: {
+        id: monitorIdentity.id
+        clientId: monitorIdentity.properties.clientId
+      }
+      api: {
+        id: apiIdentity.id
+        clientId: apiIdentity.properties.clientId
+      }
+    }
+    dashboardAuthClientId: dashboardAuthClientId
   }
 }
 
@@ -154,4 +209,6 @@ output workspaceName string = machineLearning.outputs.workspaceName
 output containerRegistry string = machineLearning.outputs.registryLoginServer
 output identityClientId string = identity.properties.clientId
 output mlflowTrackingUri string = machineLearning.outputs.mlflowTrackingUri
+output eventHubsNamespaceHost string = eventHubs.outputs.namespaceHost
 output apiUrl string = containerApps.outputs.apiUrl
+output dashboardUrl string = containerApps.outputs.dashboardUrl

@@ -1,6 +1,9 @@
 // The long-running processes on Azure Container Apps: stream worker, scoring API (FastAPI) and relief dashboard.
 // (The Azure ML managed online endpoint serves blue/green model slots; this API serves the dashboard's routes.)
 // Secrets are Key Vault references read with the user-assigned identity; nothing secret is a parameter.
+// Closed by default: only the dashboard can have external ingress, and then only behind Microsoft Entra ID sign-in
+// (Container Apps built-in authentication); the API is internal (the dashboard calls it inside the environment) and
+// asks for a key on reads too (the azure profile). Each stream process signs in to Event Hubs with its own identity.
 param environmentName string
 param location string
 param tags object
@@ -19,6 +22,16 @@ param trainerImage string
 param workerReplicas int
 @description('A candidate version to shadow-score (`triage worker --shadow`); empty: no shadow worker.')
 param shadowVersion string
+@description('Event Hubs namespace host (NAMESPACE.servicebus.windows.net); processes sign in with Entra ID.')
+param eventHubsNamespace string
+@description('Per stream process (worker, shadow, monitor, api): its identity\'s resource id and client id.')
+param streamIdentities object
+@description('Entra ID app registration (client id) for the dashboard\'s sign-in; empty: internal ingress only.')
+param dashboardAuthClientId string
+
+var dashboardDeployed = !empty(dashboardImage) && !empty(apiImage)
+// The dashboard is reachable from outside only together with its sign-in (checked offline: deploy/infra.py).
+var dashboardSignIn = dashboardDeployed && !empty(dashboardAuthClientId)
 
 resource logs 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
   name: 'log-${environmentName}'
@@ -49,11 +62,6 @@ resource environment 'Microsoft.App/managedEnvironments@2024-03-01' = {
 
 var secrets = [
   {
-    name: 'eventhubs-connection-string'
-    keyVaultUrl: '${keyVaultUri}secrets/eventhubs-connection-string'
-    identity: identityId
-  }
-  {
     name: 'cosmos-key'
     keyVaultUrl: '${keyVaultUri}secrets/cosmos-key'
     identity: identityId
@@ -83,8 +91,8 @@ var commonEnv = [
     value: 'azure'
   }
   {
-    name: 'TRIAGE_KAFKA__EVENTHUBS_CONNECTION_STRING'
-    secretRef: 'eventhubs-connection-string'
+    name: 'TRIAGE_KAFKA__EVENTHUBS_NAMESPACE' // Entra ID sign-in; TRIAGE_KAFKA__IDENTITY_CLIENT_ID picks the identity
+    value: eventHubsNamespace
   }
   {
     name: 'TRIAGE_KAFKA__SESSION_TIMEOUT_S'
@@ -108,6 +116,18 @@ var commonEnv = [
   }
 ]
 
+// The worker's and monitor's health pages must answer the probes from outside the container.
+var webOnAllInterfaces = [
+  {
+    name: 'TRIAGE_STACK__HOST'
+    value: '0.0.0.0'
+  }
+  {
+    name: 'TRIAGE_STACK__ALLOW_NON_LOOPBACK' // inside the container; no local MLflow or Cosmos DB runs here
+    value: 'true'
+  }
+]
+
 resource worker 'Microsoft.App/containerApps@2024-03-01' = if (!empty(workerImage)) {
   name: 'ca-worker-${take(environmentName, 20)}'
   location: location
@@ -116,6 +136,7 @@ resource worker 'Microsoft.App/containerApps@2024-03-01' = if (!empty(workerImag
     type: 'UserAssigned'
     userAssignedIdentities: {
       '${identityId}': {}
+      '${streamIdentities.worker.id}': {}
     }
   }
   properties: {
@@ -129,10 +150,10 @@ resource worker 'Microsoft.App/containerApps@2024-03-01' = if (!empty(workerImag
         {
           name: 'worker'
           image: workerImage
-          env: concat(commonEnv, [
+          env: concat(commonEnv, webOnAllInterfaces, [
             {
-              name: 'TRIAGE_STACK__HOST' // /healthz on all interfaces, for the probe
-              value: '0.0.0.0'
+              name: 'TRIAGE_KAFKA__IDENTITY_CLIENT_ID' // reads `tweets`, writes `tweets-scored` and `tweets-dlq`
+              value: streamIdentities.worker.clientId
             }
           ])
           resources: {
@@ -149,6 +170,14 @@ resource worker 'Microsoft.App/containerApps@2024-03-01' = if (!empty(workerImag
               initialDelaySeconds: 60
               periodSeconds: 15
               failureThreshold: 8
+            }
+            {
+              type: 'Readiness' // not ready while production points at a version without an approval record
+              httpGet: {
+                path: '/readyz'
+                port: 16066
+              }
+              periodSeconds: 15
             }
           ]
         }
@@ -169,6 +198,7 @@ resource api 'Microsoft.App/containerApps@2024-03-01' = if (!empty(apiImage)) {
     type: 'UserAssigned'
     userAssignedIdentities: {
       '${identityId}': {}
+      '${streamIdentities.api.id}': {}
     }
   }
   properties: {
@@ -177,7 +207,7 @@ resource api 'Microsoft.App/containerApps@2024-03-01' = if (!empty(apiImage)) {
       secrets: secrets
       registries: registries
       ingress: {
-        external: true
+        external: false // only apps of this environment (the dashboard); partners use the managed online endpoint
         targetPort: 18000
         transport: 'http'
       }
@@ -191,6 +221,14 @@ resource api 'Microsoft.App/containerApps@2024-03-01' = if (!empty(apiImage)) {
             {
               name: 'TRIAGE_API__KEYS'
               secretRef: 'api-keys'
+            }
+            {
+              name: 'TRIAGE_API__PROTECT_READS' // the azure profile's default, stated: every endpoint needs a key
+              value: 'true'
+            }
+            {
+              name: 'TRIAGE_KAFKA__IDENTITY_CLIENT_ID' // the only identity that may write `tweets-feedback`
+              value: streamIdentities.api.clientId
             }
           ])
           resources: {
@@ -217,7 +255,13 @@ resource api 'Microsoft.App/containerApps@2024-03-01' = if (!empty(apiImage)) {
   }
 }
 
-resource dashboard 'Microsoft.App/containerApps@2024-03-01' = if (!empty(dashboardImage) && !empty(apiImage)) {
+var dashboardAuthSecret = {
+  name: 'dashboard-auth-client-secret'
+  keyVaultUrl: '${keyVaultUri}secrets/dashboard-auth-client-secret' // the app registration's secret, by the operator
+  identity: identityId
+}
+
+resource dashboard 'Microsoft.App/containerApps@2024-03-01' = if (dashboardDeployed) {
   name: 'ca-dash-${take(environmentName, 20)}'
   location: location
   tags: tags
@@ -230,10 +274,12 @@ resource dashboard 'Microsoft.App/containerApps@2024-03-01' = if (!empty(dashboa
   properties: {
     managedEnvironmentId: environment.id
     configuration: {
-      secrets: secrets
+      secrets: dashboardSignIn ? concat(secrets, [
+        dashboardAuthSecret
+      ]) : secrets
       registries: registries
       ingress: {
-        external: true
+        external: dashboardSignIn // public only behind the sign-in below
         targetPort: 18501
         transport: 'http'
       }
@@ -267,6 +313,38 @@ resource dashboard 'Microsoft.App/containerApps@2024-03-01' = if (!empty(dashboa
   }
 }
 
+// Microsoft Entra ID sign-in in front of the dashboard: nobody reaches a page (tweets with user and location,
+// alerts, corrections) without an account of this tenant. Restrict it to the coordinators by setting "Assignment
+// required" on the app registration's enterprise application (docs/deployment.md).
+resource dashboardAuth 'Microsoft.App/containerApps/authConfigs@2024-03-01' = if (dashboardSignIn) {
+  parent: dashboard
+  name: 'current'
+  properties: {
+    platform: {
+      enabled: true
+    }
+    globalValidation: {
+      unauthenticatedClientAction: 'RedirectToLoginPage'
+      redirectToProvider: 'azureactivedirectory'
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: dashboardAuthClientId
+          clientSecretSettingName: 'dashboard-auth-client-secret'
+          openIdIssuer: '${az.environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0' // `environment` is the managed environment here
+        }
+        validation: {
+          allowedAudiences: [
+            'api://${dashboardAuthClientId}'
+          ]
+        }
+      }
+    }
+  }
+}
+
 resource monitor 'Microsoft.App/containerApps@2024-03-01' = if (!empty(trainerImage)) {
   name: 'ca-monitor-${take(environmentName, 20)}'
   location: location
@@ -275,6 +353,7 @@ resource monitor 'Microsoft.App/containerApps@2024-03-01' = if (!empty(trainerIm
     type: 'UserAssigned'
     userAssignedIdentities: {
       '${identityId}': {}
+      '${streamIdentities.monitor.id}': {}
     }
   }
   properties: {
@@ -291,10 +370,10 @@ resource monitor 'Microsoft.App/containerApps@2024-03-01' = if (!empty(trainerIm
           args: [
             'monitor'
           ]
-          env: concat(commonEnv, [
+          env: concat(commonEnv, webOnAllInterfaces, [
             {
-              name: 'TRIAGE_STACK__HOST'
-              value: '0.0.0.0'
+              name: 'TRIAGE_KAFKA__IDENTITY_CLIENT_ID' // reads `tweets-scored` and `tweets-feedback`, writes `tweets-dlq`
+              value: streamIdentities.monitor.clientId
             }
           ])
           resources: {
@@ -331,6 +410,7 @@ resource shadow 'Microsoft.App/containerApps@2024-03-01' = if (!empty(workerImag
     type: 'UserAssigned'
     userAssignedIdentities: {
       '${identityId}': {}
+      '${streamIdentities.shadow.id}': {}
     }
   }
   properties: {
@@ -351,10 +431,10 @@ resource shadow 'Microsoft.App/containerApps@2024-03-01' = if (!empty(workerImag
             '--web-port'
             '16066'
           ]
-          env: concat(commonEnv, [
+          env: concat(commonEnv, webOnAllInterfaces, [
             {
-              name: 'TRIAGE_STACK__HOST'
-              value: '0.0.0.0'
+              name: 'TRIAGE_KAFKA__IDENTITY_CLIENT_ID' // reads `tweets` only; publishes nothing
+              value: streamIdentities.shadow.clientId
             }
           ])
           resources: {
@@ -372,3 +452,4 @@ resource shadow 'Microsoft.App/containerApps@2024-03-01' = if (!empty(workerImag
 }
 
 output apiUrl string = empty(apiImage) ? '' : 'https://${api.properties.configuration.ingress.fqdn}'
+output dashboardUrl string = dashboardSignIn ? 'https://${dashboard.properties.configuration.ingress.fqdn}' : ''

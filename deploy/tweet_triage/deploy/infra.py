@@ -4,7 +4,8 @@ The Bicep compiler is a .NET binary that no reachable registry ships, so the che
 ``pycep-parser`` (a Python implementation of the Bicep grammar), modules exist and get exactly the parameters they
 declare, ``MODULE.outputs.NAME`` references exist, each environment's parameter file gives every required parameter
 a value that satisfies its decorators, and the resources agree with the code: Cosmos DB containers and partition keys
-with ``store/cosmos.py``, event hubs with the Kafka topic settings, the ML compute with ``AzureMlSettings``.
+with ``store/cosmos.py``, event hubs with the Kafka topic settings, the ML compute with ``AzureMlSettings``; and
+that nothing is open to more than it needs (:mod:`tweet_triage.deploy.infra_access`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from tweet_triage.deploy.infra_access import check_access
 from tweet_triage.errors import UsageError
 from tweet_triage.settings import AzureMlSettings, CosmosSettings, KafkaSettings
 
@@ -189,4 +191,5 @@ def check_infra(root: Path = INFRA_DIR) -> InfraReport:
             continue
         report.problems += check_parameter_file(path, main)
     report.problems += check_against_code(modules)
+    report.problems += check_access(modules)
     return report

@@ -175,3 +175,23 @@ def test_compose_runs_the_whole_stack_with_healthchecks() -> None:
         assert env["TRIAGE_KAFKA__BOOTSTRAP_SERVERS"] == "broker:9092"
         assert env["TRIAGE_COSMOS__ENDPOINT"] == "http://cosmos:8081"
     assert services["api"]["environment"]["TRIAGE_API__KEYS"] == SECRETS["TRIAGE_API__KEYS"]
+
+
+def test_every_compose_service_starts_with_the_settings_it_is_given() -> None:
+    """The settings refuse a non-loopback TRIAGE_STACK__HOST unless allowed: each service must pass that check."""
+    from tweet_triage.errors import SettingsError
+    from tweet_triage.settings import load_settings
+
+    result = _compose("--profile", "tools", "config", "--format", "json", env=SECRETS)
+    assert result.returncode == 0, result.stderr
+    for name, service in json.loads(result.stdout)["services"].items():
+        env = service.get("environment") or {}
+        if "TRIAGE_STACK__HOST" not in env:
+            continue
+        stack = {"host": env["TRIAGE_STACK__HOST"]}
+        if "TRIAGE_STACK__ALLOW_NON_LOOPBACK" in env:
+            stack["allow_non_loopback"] = env["TRIAGE_STACK__ALLOW_NON_LOOPBACK"]
+        try:
+            load_settings(stack=stack)
+        except SettingsError as exc:
+            pytest.fail(f"{name} would not start: {exc}")

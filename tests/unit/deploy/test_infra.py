@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tweet_triage.deploy.infra import INFRA_DIR, check_infra, parse
+from tweet_triage.deploy.infra_access import body_of
 
 pytest.importorskip("pycep")
 
@@ -120,3 +121,107 @@ def test_workers_never_outnumber_partitions() -> None:
         values = {k: v["value"] for k, v in json.loads(path.read_text())["parameters"].items()}
         assert values["environment"] == environment
         assert values["workerReplicas"] <= values["partitionCount"], environment
+
+
+# ---- access: nothing open to more than it needs ------------------------------------------------------------------
+
+
+def test_the_dashboard_is_public_only_behind_entra_id_and_the_api_is_internal() -> None:
+    apps = parse(INFRA_DIR / "modules" / "containerapps.bicep")["resources"]
+    _, dashboard = body_of(apps["dashboard"])
+    assert dashboard["properties"]["configuration"]["ingress"]["external"] == "dashboardSignIn"
+    condition, auth = body_of(apps["dashboardAuth"])
+    assert apps["dashboardAuth"]["type"] == "Microsoft.App/containerApps/authConfigs"
+    assert condition == "dashboardSignIn" and auth["parent"] == "dashboard"
+    assert auth["properties"]["globalValidation"]["unauthenticatedClientAction"] == "RedirectToLoginPage"
+    assert auth["properties"]["identityProviders"]["azureActiveDirectory"]["enabled"] is True
+    _, api = body_of(apps["api"])
+    assert api["properties"]["configuration"]["ingress"]["external"] is False
+
+
+def test_event_hub_rights_are_per_hub_and_per_process() -> None:
+    tree = parse(INFRA_DIR / "modules" / "eventhubs.bicep")
+    types = [r["type"] for r in tree["resources"].values()]
+    assert "Microsoft.EventHub/namespaces/authorizationRules" not in types, "no namespace-wide rule"
+    hubs = {h["name"]: h for h in tree["variables"]["hubs"]["value"]}
+    assert hubs["tweets-feedback"]["senders"] == ["api"]
+    assert hubs["tweets"]["receivers"] == ["worker", "shadow"] and hubs["tweets"]["senders"] == []
+    assert hubs["tweets-scored"]["senders"] == ["worker"] and hubs["tweets-scored"]["receivers"] == ["monitor"]
+    _, producers = body_of(tree["resources"]["producersRule"])
+    assert producers["properties"]["rights"] == ["Send"] and "/tweets/" in producers["name"]
+    assert tree["resources"]["hubRoles"]["type"] == "Microsoft.Authorization/roleAssignments"
+
+
+@pytest.mark.parametrize(
+    ("module", "old", "new", "problem"),
+    [
+        (
+            "containerapps.bicep",
+            "external: dashboardSignIn",
+            "external: true",
+            "its sign-in exists under condition 'dashboardSignIn', its external ingress under 'dashboardDeployed'",
+        ),
+        (
+            "containerapps.bicep",
+            "  parent: dashboard\n",
+            "  parent: monitor\n",
+            "container app dashboard has external ingress without built-in authentication",
+        ),
+        (
+            "containerapps.bicep",
+            "unauthenticatedClientAction: 'RedirectToLoginPage'",
+            "unauthenticatedClientAction: 'AllowAnonymous'",
+            "unauthenticated callers are let through",
+        ),
+        (
+            "containerapps.bicep",
+            "external: false // only apps",
+            "external: true // only apps",
+            "container app api has external ingress without built-in authentication",
+        ),
+        (
+            "containerapps.bicep",
+            "name: 'TRIAGE_API__PROTECT_READS' // the azure profile's default, stated: every endpoint needs a key\n"
+            "              value: 'true'",
+            "name: 'TRIAGE_API__PROTECT_READS'\n              value: 'false'",
+            "switches the API's read protection off",
+        ),
+        (
+            "eventhubs.bicep",
+            "    rights: [\n      'Send'\n    ]",
+            "    rights: [\n      'Send'\n      'Listen'\n    ]",
+            "producersRule is a hub rule with ['Listen', 'Send']",
+        ),
+        (
+            "eventhubs.bicep",
+            "      'api' // corrections only through the API",
+            "      'api' // corrections only through the API\n      'worker'",
+            "tweets-feedback must be writable by the API's identity only",
+        ),
+    ],
+    ids=[
+        "exposed-beyond-sign-in",
+        "no-sign-in",
+        "anonymous-allowed",
+        "public-api",
+        "reads-open",
+        "two-way-key",
+        "feedback-writers",
+    ],
+)
+def test_the_access_checks_catch_what_they_claim(infra: Path, module: str, old: str, new: str, problem: str) -> None:
+    _edit(infra / "modules" / module, old, new)
+    problems = check_infra(infra).problems
+    assert any(problem in p for p in problems), problems
+
+
+def test_a_namespace_wide_rule_is_caught(infra: Path) -> None:
+    path = infra / "modules" / "eventhubs.bicep"
+    path.write_text(
+        path.read_text()
+        + "\nresource everything 'Microsoft.EventHub/namespaces/authorizationRules@2024-01-01' = {\n"
+        + "  parent: namespace\n  name: 'app'\n"
+        + "  properties: {\n    rights: [\n      'Listen'\n      'Send'\n    ]\n  }\n}\n"
+    )
+    problems = check_infra(infra).problems
+    assert any("everything is a namespace-wide rule with ['Listen', 'Send']" in p for p in problems), problems
