@@ -6,14 +6,18 @@ import json
 import os
 import signal
 
+import httpx
 import psutil
 import pytest
+from mlflow.tracking import MlflowClient
 
 from tests.helpers import wait_until
 from tests.integration.worker.conftest import StreamEnv, StreamModels
 from tweet_triage.model.registry import PRODUCTION, Registry
+from tweet_triage.monitoring.alerts.records import Alert
+from tweet_triage.monitoring.alerts.store import AlertStore
 from tweet_triage.training.pipeline import approval_log
-from tweet_triage.training.promotion import promote
+from tweet_triage.training.promotion import promote, rollback
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -146,3 +150,39 @@ def test_moving_the_production_alias_mid_replay_swaps_the_model(
     assert {stored[i].model_version for i in before} == {old}
     assert {stored[i].model_version for i in after} == {new}
     assert stream_env.metric(port, "triage_worker_model_swaps_total") == 1
+
+
+def test_a_production_move_without_approval_is_not_followed_and_raises_an_alert(
+    stream_env: StreamEnv, stream_models: StreamModels
+) -> None:
+    registry = Registry(stream_env.settings)
+    approved = registry.get(PRODUCTION).version
+    unapproved = stream_models.second if approved == stream_models.first else stream_models.first
+    stream_env.start_worker()
+    port = stream_env.ports[0]
+    try:
+        MlflowClient(stream_env.settings.mlflow_tracking_uri).set_registered_model_alias(
+            registry.name, PRODUCTION, unapproved
+        )
+        wait_until(
+            lambda: stream_env.health(port).get("status") == "unapproved",
+            timeout_s=60,
+            what="the worker to report the unapproved move",
+        )
+        ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
+        assert ready.status_code == 503 and f"points at v{unapproved}" in ready.json()["detail"]
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200  # alive: no restarts
+        tweets = ids("u", 40)
+        stream_env.publish_tweets(tweets)
+        stored = stream_env.wait_stored(len(tweets))
+        assert {r.model_version for r in stored} == {approved}, "scored with the approved model only"
+
+        def alert() -> list[Alert]:
+            with AlertStore.open(stream_env.settings, create=True) as store:
+                return store.recent(kind="unapproved")
+
+        [raised] = wait_until(alert, timeout_s=30, what="an unapproved-move alert")
+        assert raised.model_version == unapproved and raised.details["seen_by"] == "stream worker"
+    finally:
+        rollback(registry, approval_log(registry), approver="tests", reason="undo the unapproved move")
+    assert registry.get(PRODUCTION).version == approved
