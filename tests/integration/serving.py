@@ -4,6 +4,7 @@ and reading the feedback topic back."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -169,6 +170,16 @@ def _ok(url: str) -> bool:
         return httpx.get(url, timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+@contextlib.contextmanager
+def api_over(stack_settings: Settings, model_name: str) -> Iterator[tuple[ServingEnv, Server]]:
+    """`triage api` over ``model_name`` in its own environment, stopped at the end."""
+    env = ServingEnv.create(stack_settings, model_name)
+    try:
+        yield env, env.start_api()
+    finally:
+        env.stop_all()
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from tweet_triage.deploy.bicep_tree import objects_in
 from tweet_triage.deploy.infra_access import check_access
 from tweet_triage.errors import UsageError
 from tweet_triage.settings import AzureMlSettings, CosmosSettings, KafkaSettings
@@ -71,17 +72,12 @@ def check_value(name: str, declaration: dict[str, Any], value: Any) -> list[str]
 
 def _accessors(node: Any) -> Iterator[list[str]]:
     """Every ``a.b.c`` property-access chain in a parsed expression, as ``["a", "b", "c"]``."""
-    if isinstance(node, dict):
-        operator = node.get("operator")
+    for found in objects_in(node):
+        operator = found.get("operator")
         if isinstance(operator, dict) and operator.get("type") == "property_accessor":
             chain = _chain(operator)
             if chain:
                 yield chain
-        for value in node.values():
-            yield from _accessors(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _accessors(value)
 
 
 def _chain(operator: dict[str, Any]) -> list[str]:

@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from tweet_triage.deploy.bicep_tree import body_of, objects_in
+
 CONTAINER_APP = "Microsoft.App/containerApps"
 AUTH_CONFIG = "Microsoft.App/containerApps/authConfigs"
 NAMESPACE_RULE = "Microsoft.EventHub/namespaces/authorizationRules"
@@ -21,14 +23,6 @@ HUB_RULE = "Microsoft.EventHub/namespaces/eventhubs/authorizationRules"
 ROLE_ASSIGNMENT = "Microsoft.Authorization/roleAssignments"
 SIGN_IN_ACTIONS = frozenset({"RedirectToLoginPage", "Return401", "Return403"})
 FEEDBACK_HUB = "tweets-feedback"
-
-
-def body_of(resource: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """``(condition, properties block)`` of a parsed resource, whether it has a condition or a loop or neither."""
-    config = resource.get("config", {})
-    if "loop_type" in config or "condition" in config:
-        return config.get("condition"), config.get("config", {})
-    return None, config
 
 
 def resources(modules: dict[str, dict[str, Any]]) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -117,14 +111,7 @@ def check_read_protection(modules: dict[str, dict[str, Any]]) -> list[str]:
 
 def _env_entries(node: Any) -> Iterator[dict[str, Any]]:
     """Every ``{name, value}`` object anywhere below ``node`` (env lists may sit inside concat())."""
-    if isinstance(node, dict):
-        if isinstance(node.get("name"), str) and "value" in node:
-            yield node
-        for value in node.values():
-            yield from _env_entries(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _env_entries(value)
+    return (o for o in objects_in(node) if isinstance(o.get("name"), str) and "value" in o)
 
 
 def check_access(modules: dict[str, dict[str, Any]]) -> list[str]:

@@ -14,7 +14,7 @@ from mlflow.tracking import MlflowClient
 from tests.fuzz import fuzz_asgi_app
 from tests.helpers import wait_until
 from tests.integration.conftest import register_copies
-from tests.integration.serving import API_KEY, Server, ServingEnv
+from tests.integration.serving import API_KEY, Server, ServingEnv, api_over
 from tweet_triage.model.registry import PRODUCTION, Registry
 from tweet_triage.monitoring.alerts.records import Alert
 from tweet_triage.monitoring.alerts.store import AlertStore
@@ -122,9 +122,7 @@ def test_production_model_hot_swaps_without_a_restart_or_a_failed_request(
 ) -> None:
     name = "tweet-triage-api-swap-test"
     first, second = register_copies(first_candidate, registry, training_settings, name)
-    serving = ServingEnv.create(local_stack, name)
-    try:
-        server = serving.start_api()
+    with api_over(local_stack, name) as (serving, server):
         versions: list[str] = []
         failures: list[str] = []
         stop = threading.Event()
@@ -154,8 +152,6 @@ def test_production_model_hot_swaps_without_a_restart_or_a_failed_request(
         assert set(versions[versions.index(second) :]) == {second}, "no flapping back to the old version"
         ready = httpx.get(f"{server.url}/readyz", timeout=5).json()
         assert ready == {"status": "ready", "model_version": second, "detail": None}
-    finally:
-        serving.stop_all()
 
 
 def test_a_production_move_without_approval_is_not_followed_and_raises_an_alert(
@@ -163,9 +159,7 @@ def test_a_production_move_without_approval_is_not_followed_and_raises_an_alert(
 ) -> None:
     name = "tweet-triage-api-unapproved-test"
     approved, unapproved = register_copies(first_candidate, registry, training_settings, name)
-    serving = ServingEnv.create(local_stack, name)
-    try:
-        server = serving.start_api()
+    with api_over(local_stack, name) as (serving, server):
         plain = MlflowClient(serving.settings.mlflow_tracking_uri)  # anyone who can reach MLflow
         plain.set_registered_model_alias(name, PRODUCTION, unapproved)
 
@@ -202,8 +196,6 @@ def test_a_production_move_without_approval_is_not_followed_and_raises_an_alert(
             override_reason="quick profile",
         )
         wait_until(lambda: _ready_version(server.url) == unapproved, timeout_s=30, what="the approved move followed")
-    finally:
-        serving.stop_all()
 
 
 def _ready_version(url: str) -> str | None:

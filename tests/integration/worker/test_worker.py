@@ -26,6 +26,15 @@ def ids(prefix: str, n: int) -> list[str]:
     return [f"{prefix}-{i:04d}" for i in range(n)]
 
 
+def production_and_other(stream_env: StreamEnv, stream_models: StreamModels) -> tuple[Registry, str, str]:
+    """Start a worker; the registry, the production version it serves and the other registered version."""
+    registry = Registry(stream_env.settings)
+    production = registry.get(PRODUCTION).version
+    other = stream_models.second if production == stream_models.first else stream_models.first
+    stream_env.start_worker()
+    return registry, production, other
+
+
 def test_every_tweet_is_stored_once_with_its_model_version(stream_env: StreamEnv) -> None:
     stream_env.start_worker()
     expected = ids("t", 200)
@@ -122,10 +131,7 @@ def _cosmos_process(stream_env: StreamEnv) -> psutil.Process:
 def test_moving_the_production_alias_mid_replay_swaps_the_model(
     stream_env: StreamEnv, stream_models: StreamModels
 ) -> None:
-    registry = Registry(stream_env.settings)
-    old = registry.get(PRODUCTION).version
-    new = stream_models.second if old == stream_models.first else stream_models.first
-    stream_env.start_worker()
+    registry, old, new = production_and_other(stream_env, stream_models)
     port = stream_env.ports[0]
     before, after = ids("a", 150), ids("b", 150)
     stream_env.publish_tweets(before)
@@ -155,10 +161,7 @@ def test_moving_the_production_alias_mid_replay_swaps_the_model(
 def test_a_production_move_without_approval_is_not_followed_and_raises_an_alert(
     stream_env: StreamEnv, stream_models: StreamModels
 ) -> None:
-    registry = Registry(stream_env.settings)
-    approved = registry.get(PRODUCTION).version
-    unapproved = stream_models.second if approved == stream_models.first else stream_models.first
-    stream_env.start_worker()
+    registry, approved, unapproved = production_and_other(stream_env, stream_models)
     port = stream_env.ports[0]
     try:
         MlflowClient(stream_env.settings.mlflow_tracking_uri).set_registered_model_alias(

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tweet_triage.deploy.bicep_tree import body_of
 from tweet_triage.deploy.infra import INFRA_DIR, check_infra, parse
-from tweet_triage.deploy.infra_access import body_of
 
 pytest.importorskip("pycep")
 

@@ -66,6 +66,16 @@ def watch(fake: FakeRegistry, gate: FakeGate, **kwargs: Any) -> ModelWatcher:
     return ModelWatcher(cast(Registry, fake), gate=cast(ApprovalGate, gate), **kwargs)
 
 
+def serving_v1(fake: FakeRegistry, **kwargs: Any) -> tuple[ModelWatcher, FakeGate, list[UnapprovedMove]]:
+    """A watcher serving approved v1, and what it reports as unapproved."""
+    reported: list[UnapprovedMove] = []
+    gate = FakeGate(draft("1", None))
+    watcher = watch(fake, gate, on_unapproved=reported.append, **kwargs)
+    fake.alias_to = "1"
+    watcher.refresh()
+    return watcher, gate, reported
+
+
 def test_nothing_serves_until_the_alias_exists_and_then_swaps_only_on_change(fake: FakeRegistry) -> None:
     swaps: list[Swap] = []
     gate = FakeGate(draft("1", None))
@@ -101,12 +111,7 @@ def test_a_version_that_fails_to_load_leaves_the_old_one_serving(fake: FakeRegis
 
 
 def test_an_unapproved_move_is_never_loaded_and_is_reported_once_confirmed(fake: FakeRegistry) -> None:
-    reported: list[UnapprovedMove] = []
-    gate = FakeGate(draft("1", None))
-    watcher = watch(fake, gate, on_unapproved=reported.append)
-    fake.alias_to = "1"
-    watcher.refresh()
-
+    watcher, gate, reported = serving_v1(fake)
     fake.alias_to = "2"  # moved with a plain MLflow client
     with pytest.raises(UnapprovedModel, match="no approval record"):
         watcher.refresh()
@@ -127,11 +132,7 @@ def test_an_unapproved_move_is_never_loaded_and_is_reported_once_confirmed(fake:
 
 
 def test_a_promotion_seen_between_its_move_and_its_record_raises_no_alarm(fake: FakeRegistry) -> None:
-    reported: list[UnapprovedMove] = []
-    gate = FakeGate(draft("1", None))
-    watcher = watch(fake, gate, on_unapproved=reported.append)
-    fake.alias_to = "1"
-    watcher.refresh()
+    watcher, gate, reported = serving_v1(fake)
     fake.alias_to = "2"
     with pytest.raises(UnapprovedModel):
         watcher.refresh()
