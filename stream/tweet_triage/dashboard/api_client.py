@@ -52,6 +52,10 @@ class ApiClient:
         try:
             ready = self._client.get("/readyz")
             if ready.status_code != 200:
+                body = _json_or_empty(ready)
+                if body.get("status") == "unapproved":  # still answering, with the approved model it holds
+                    info = _parse(ModelInfoOut, self._call("GET", "/v1/model"))
+                    return ModelStatus(False, f"model change not approved: {body.get('detail')}", info)
                 return ModelStatus(False, "the scoring service is starting: no model loaded yet")
             return ModelStatus(True, "ready", _parse(ModelInfoOut, self._call("GET", "/v1/model")))
         except ServiceUnavailable as exc:
@@ -90,6 +94,14 @@ def _parse(model: type[M], data: Any) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         raise ServiceUnavailable(f"unexpected answer from the scoring service: {exc}") from exc
+
+
+def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def _detail(response: httpx.Response) -> str:

@@ -64,6 +64,15 @@ def ensure_production_model(settings: Settings, say: Say) -> str:
     registry = Registry(settings)
     current = registry.find(PRODUCTION)
     if current is not None:
+        from tweet_triage.model.approval_gate import ApprovalGate
+        from tweet_triage.model.approvals import ApprovalLog
+
+        gate = ApprovalGate(ApprovalLog(registry.client, registry.name))
+        gate.require(  # the worker and the API would wait for an approval forever
+            current.version,
+            what=f"run the demo on {registry.name} v{current.version} (approve it with `triage model promote "
+            f"{current.version} --approver NAME --reason TEXT`, e.g. a registry from before the approval chain)",
+        )
         say(f"production model: {registry.name} v{current.version}")
         return current.version
     from tweet_triage.training.datasets import DISASTER_TWEETS, pull, sha256_of

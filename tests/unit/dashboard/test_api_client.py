@@ -47,6 +47,13 @@ def test_no_model_yet_is_a_status_not_an_error() -> None:
     assert not status.ok and "starting" in status.message
 
 
+def test_an_unapproved_production_move_is_shown_with_the_model_still_serving() -> None:
+    model = SwappableModel(WordScorer(version="7"), problem="m production points at v9, which has no approval record")
+    status = client_for(model, RecordingPublisher(), KEY).model_status()
+    assert not status.ok and status.message.startswith("model change not approved: m production points at v9")
+    assert status.info is not None and status.info.version == "7"
+
+
 def test_an_unreachable_api_is_a_clear_error() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
