@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import DATA_MIRROR
+from tweet_triage.model.approval_gate import UnapprovedModel
 from tweet_triage.model.registry import CANDIDATE, Registry
 from tweet_triage.settings import Settings, load_settings
 
@@ -158,6 +159,8 @@ def test_the_scoring_script_serves_the_registered_package(
 ) -> None:
     from tweet_triage.deploy.azureml import score
     from tweet_triage.model.predictor import Predictor
+    from tweet_triage.training.pipeline import approval_log
+    from tweet_triage.training.promotion import promote
 
     registry = Registry(stage_run.settings)
     version = registry.get(CANDIDATE)
@@ -166,6 +169,14 @@ def test_the_scoring_script_serves_the_registered_package(
     shutil.copytree(package, model_dir / "package")  # the layout a registered model is mounted with
     monkeypatch.setenv("AZUREML_MODEL_DIR", str(tmp_path / "azureml-models"))
     monkeypatch.setenv("TRIAGE_MODEL_VERSION", version.version)
+    monkeypatch.setenv(
+        "TRIAGE_MLFLOW__TRACKING_URI", stage_run.settings.mlflow_tracking_uri
+    )  # as build_deployment sets
+    monkeypatch.setenv("TRIAGE_MLFLOW__MODEL_NAME", registry.name)
+    monkeypatch.setenv("TRIAGE_SERVING_ROLE", "live")
+    with pytest.raises(UnapprovedModel, match=f"refusing to serve v{version.version} on a live slot"):
+        score.init()  # a candidate on a live slot: never loaded
+    monkeypatch.setenv("TRIAGE_SERVING_ROLE", "mirror")  # what `triage azure deploy` gives a candidate
     score.init()
     tweets = [
         {"id": "a", "text": "Forest fire spreading toward the highway, evacuate now"},
@@ -180,3 +191,8 @@ def test_the_scoring_script_serves_the_registered_package(
         assert got["label"] == want.label and got["model_version"] == version.version
         assert got["confidence"] == pytest.approx(want.confidence, abs=1e-5)
     assert "error" in score.run('{"tweets": []}')
+    promote(
+        registry, approval_log(registry), version=version.version, approver="tests", reason="r", override_reason="q"
+    )
+    monkeypatch.setenv("TRIAGE_SERVING_ROLE", "live")
+    score.init()  # approved: a live slot may serve it
