@@ -4,6 +4,9 @@
 * cuts micro-batches with ``take_events(n, within=t)``; Faust acknowledges a batch's offsets only when the loop asks
   for the next batch, i.e. after the predictions are stored and the scored/dead-letter events are acknowledged by
   the broker — at-least-once end to end, with idempotent upserts making re-deliveries harmless;
+* every decision about a batch (what is dead-lettered, what pauses, what stops) is the service's; whatever it raises
+  is a failure of the process or a dependency, so the worker exits without acknowledging and the group re-delivers;
+* while the store or the broker is away the batch waits (``/healthz`` says which, ``/metrics`` counts it);
 * polls the ``production`` alias on a timer and hot-swaps the model;
 * serves ``/healthz`` and ``/metrics`` (Prometheus) on its web port (127.0.0.1 by default).
 
@@ -18,22 +21,27 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from tweet_triage.errors import ModelError
 from tweet_triage.model.registry import Registry
 from tweet_triage.model.watcher import ModelWatcher, Swap
 from tweet_triage.settings import Settings
+from tweet_triage.stream.availability import Availability
 from tweet_triage.stream.faust_app import faust_app
+from tweet_triage.stream.inbound import InboundMessage
 from tweet_triage.stream.kafka_client import kafka_client_options
 from tweet_triage.stream.metrics import WorkerMetrics
-from tweet_triage.stream.scoring import InboundMessage, ScoringService, Topics
+from tweet_triage.stream.scoring import ScoringService, Topics
 from tweet_triage.stream.shadow import DiscardingPublisher, shadow_item
 from tweet_triage.stream.store.cosmos import SHADOW
 from tweet_triage.stream.store.retry import RetryNotice, RetryPolicy
 from tweet_triage.stream.store.writer import PredictionWriter
 
 log = logging.getLogger(__name__)
+
+STORE: Final = "store"
+BROKER: Final = "broker"
 
 
 @dataclass(frozen=True)
@@ -49,7 +57,7 @@ class WorkerOptions:
 
 
 class KafkaSender:
-    """Sends a batch of messages and returns when the broker acknowledged all of them."""
+    """Sends a batch of messages and returns one outcome per message once the broker answered for each."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -67,9 +75,26 @@ class KafkaSender:
         if self._producer is not None:
             await self._producer.stop()
 
-    async def send_many(self, topic: str, messages: Sequence[tuple[bytes | None, bytes]]) -> None:
-        futures = [await self._producer.send(topic, value=value, key=key) for key, value in messages]
-        await asyncio.gather(*futures)
+    async def send_many(self, topic: str, messages: Sequence[tuple[bytes | None, bytes]]) -> list[BaseException | None]:
+        from aiokafka.errors import KafkaError
+
+        deliveries: list[Any] = []
+        for key, value in messages:
+            try:
+                deliveries.append(await self._producer.send(topic, value=value, key=key))
+            except KafkaError as exc:  # refused before sending: too large, or no broker to tell where it goes
+                deliveries.append(_failed(exc))
+                if exc.retriable:  # the broker is away: do not wait out a timeout for each remaining message
+                    deliveries += [_failed(exc) for _ in messages[len(deliveries) :]]
+                    break
+        outcomes = await asyncio.gather(*deliveries, return_exceptions=True)
+        return [outcome if isinstance(outcome, BaseException) else None for outcome in outcomes]
+
+
+def _failed(error: BaseException) -> asyncio.Future[None]:
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    future.set_exception(error)
+    return future
 
 
 class WorkerRuntime:
@@ -79,7 +104,12 @@ class WorkerRuntime:
         self.settings = settings
         self.options = options
         self.metrics = metrics
-        policy = RetryPolicy.forever(on_retry=self._on_store_retry)
+        self.store = Availability("the results store", on_change=lambda up: metrics.dependency_changed(STORE, up))
+        self.broker = Availability("the Kafka broker", on_change=lambda up: metrics.dependency_changed(BROKER, up))
+        for name in (STORE, BROKER):
+            metrics.dependency_changed(name, available=True)
+        policy = RetryPolicy.forever(on_retry=self._on_store_retry, on_recovered=self.store.on_recovered)
+        self.broker_policy = RetryPolicy.forever(on_retry=self._on_broker_retry, on_recovered=self.broker.on_recovered)
         self.sender: KafkaSender | DiscardingPublisher
         if options.shadow_version is None:
             self.watcher = ModelWatcher(Registry(settings), on_swap=self._on_swap)
@@ -109,6 +139,7 @@ class WorkerRuntime:
                     writer=self.writer,
                     publisher=self.sender,
                     topics=Topics(scored=kafka.topic_scored, dlq=kafka.topic_dlq),
+                    broker_policy=self.broker_policy,
                 )
             return self.service
 
@@ -139,13 +170,31 @@ class WorkerRuntime:
             self.metrics.model_swaps.inc()
 
     def _on_store_retry(self, notice: RetryNotice) -> None:
-        self.metrics.store_retries.inc()  # the policy itself logs each retry
+        self.metrics.store_retries.labels(notice.failure.cause).inc()  # the policy itself logs each retry
+        self.store.on_retry(notice)
+
+    def _on_broker_retry(self, notice: RetryNotice) -> None:
+        self.metrics.publish_retries.labels(notice.failure.cause).inc()
+        self.broker.on_retry(notice)
 
     def health(self) -> dict[str, Any]:
+        """``starting`` (HTTP 503) until the model and the store are open; then ``ok``, or ``store_unavailable`` /
+        ``broker_unavailable`` (HTTP 200: the process is alive and waits on purpose; a liveness probe must not
+        restart it) while a batch waits for that dependency."""
+        if not (self.watcher.ready and self.service is not None):
+            status = "starting"
+        elif not self.store.available:
+            status = "store_unavailable"
+        elif not self.broker.available:
+            status = "broker_unavailable"
+        else:
+            status = "ok"
         return {
-            "status": "ok" if self.watcher.ready and self.service is not None else "starting",
+            "status": status,
             "model_version": self.watcher.current.version if self.watcher.ready else None,
             "last_batch_at": self.last_batch_at.isoformat() if self.last_batch_at else None,
+            "store": self.store.health(),
+            "broker": self.broker.health(),
         }
 
 
@@ -177,8 +226,9 @@ def build_app(settings: Settings, options: WorkerOptions) -> Any:
                     outcome = await service.handle([_inbound(event) for event in events])
                 except Exception:
                     # Fail-stop: leaving the loop would let Faust acknowledge this batch although it was not
-                    # stored. Exit without acknowledging; the group re-delivers the batch to a healthy worker.
-                    log.critical("unexpected error while handling a batch; exiting without committing", exc_info=True)
+                    # stored. The service raises only for failures of the process or a dependency (data never
+                    # gets here), so exit without acknowledging; the group re-delivers the batch to a healthy worker.
+                    log.critical("the worker cannot handle a batch; exiting without committing", exc_info=True)
                     os._exit(70)
                 metrics.observe(outcome)
                 runtime.last_batch_at = datetime.now(UTC)
@@ -192,7 +242,7 @@ def build_app(settings: Settings, options: WorkerOptions) -> Any:
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
         body = runtime.health()
-        return web.json(body, status=200 if body["status"] == "ok" else 503)
+        return web.json(body, status=503 if body["status"] == "starting" else 200)
 
     @app.page("/metrics")
     async def prometheus(web: Any, request: Any) -> Any:
@@ -203,14 +253,14 @@ def build_app(settings: Settings, options: WorkerOptions) -> Any:
 
 def _inbound(event: Any) -> InboundMessage:
     message = event.message
-    timestamp = datetime.fromtimestamp(message.timestamp, UTC) if message.timestamp else None
-    return InboundMessage(
+    return InboundMessage.from_broker(
         topic=message.topic,
         partition=message.partition,
         offset=message.offset,
         key=message.key,
         value=message.value,
-        timestamp=timestamp,
+        timestamp_s=message.timestamp,
+        headers=message.headers,
     )
 
 

@@ -59,6 +59,13 @@ class PredictionRecord(BaseModel):
             raise ValueError(problem)
         return value
 
+    @field_validator("probabilities")
+    @classmethod
+    def _probabilities(cls, value: dict[str, float]) -> dict[str, float]:
+        if not all(0.0 <= p <= 1.0 for p in value.values()):  # also refuses NaN, which no JSON store accepts
+            raise ValueError("probabilities must lie in [0, 1]")
+        return value
+
     @computed_field  # type: ignore[prop-decorator]
     @property
     def order_key(self) -> str:
