@@ -214,6 +214,12 @@ class AlertSettings(_Section):
     cooldown_s: float = Field(
         3600.0, ge=0, description="Repeats of an open alert (same kind and model) within this are one incident."
     )
+    redeliver_every_s: float = Field(
+        60.0, gt=0, description="How often the monitor sends alerts whose webhook message is still pending."
+    )
+    delivery_give_up_s: float = Field(
+        86_400.0, gt=0, description="An alert still undelivered this long after it was raised is marked failed."
+    )
 
 
 class RetrainSettings(_Section):

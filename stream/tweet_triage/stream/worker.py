@@ -28,8 +28,7 @@ from tweet_triage.model.registry import Registry
 from tweet_triage.model.watcher import ModelWatcher, Swap
 from tweet_triage.settings import Settings
 from tweet_triage.stream.availability import Availability
-from tweet_triage.stream.faust_app import faust_app
-from tweet_triage.stream.inbound import InboundMessage
+from tweet_triage.stream.faust_app import faust_app, inbound_message
 from tweet_triage.stream.kafka_client import kafka_client_options
 from tweet_triage.stream.metrics import WorkerMetrics
 from tweet_triage.stream.scoring import ScoringService, Topics
@@ -223,7 +222,7 @@ def build_app(settings: Settings, options: WorkerOptions) -> Any:
         try:
             async for events in stream.take_events(options.batch_size, within=options.batch_window_s):
                 try:
-                    outcome = await service.handle([_inbound(event) for event in events])
+                    outcome = await service.handle([inbound_message(event) for event in events])
                 except Exception:
                     # Fail-stop: leaving the loop would let Faust acknowledge this batch although it was not
                     # stored. The service raises only for failures of the process or a dependency (data never
@@ -249,19 +248,6 @@ def build_app(settings: Settings, options: WorkerOptions) -> Any:
         return web.bytes(metrics.render(), content_type="text/plain; version=0.0.4")
 
     return app
-
-
-def _inbound(event: Any) -> InboundMessage:
-    message = event.message
-    return InboundMessage.from_broker(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        key=message.key,
-        value=message.value,
-        timestamp_s=message.timestamp,
-        headers=message.headers,
-    )
 
 
 def run_worker(settings: Settings, options: WorkerOptions, *, loglevel: str = "info") -> None:

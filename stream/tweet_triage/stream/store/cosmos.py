@@ -98,6 +98,16 @@ async def ensure_schema_async(client: AsyncCosmosClient, settings: Settings) -> 
     return database
 
 
+def recreate_schema(settings: Settings) -> None:
+    """Create the database and containers again (after the store lost them), on a client of its own. Proxies opened
+    before keep working: they address containers by name."""
+    client = open_client(settings)
+    try:
+        ensure_schema(client, settings)
+    finally:
+        client.close()
+
+
 @contextmanager
 def open_container(settings: Settings, role: str, *, create: bool = False) -> Iterator[ContainerProxy]:
     """One container by role, on a client closed afterwards; with ``create`` the schema is ensured first."""
