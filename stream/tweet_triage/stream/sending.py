@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from tweet_triage.stream.exceptions import PublishError
@@ -19,6 +20,15 @@ from tweet_triage.stream.store.retry import Failure, Random, RetryNotice, RetryP
 
 M = TypeVar("M")
 M_contra = TypeVar("M_contra", contravariant=True)
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """A message with headers (the stream's own messages are plain ``(key, value)`` pairs)."""
+
+    key: bytes | None
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 class Sender(Protocol[M_contra]):

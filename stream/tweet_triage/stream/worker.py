@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -29,7 +28,7 @@ from tweet_triage.model.watcher import ModelWatcher, Swap
 from tweet_triage.settings import Settings
 from tweet_triage.stream.availability import Availability
 from tweet_triage.stream.faust_app import faust_app, inbound_message
-from tweet_triage.stream.kafka_client import kafka_client_options
+from tweet_triage.stream.kafka_sender import KafkaSender
 from tweet_triage.stream.metrics import WorkerMetrics
 from tweet_triage.stream.scoring import ScoringService, Topics
 from tweet_triage.stream.shadow import DiscardingPublisher, shadow_item
@@ -53,47 +52,6 @@ class WorkerOptions:
     web_port: int = 16066
     partitions: int = 2
     shadow_version: str | None = None  # score with this fixed version into `shadow`, publish nothing (see shadow.py)
-
-
-class KafkaSender:
-    """Sends a batch of messages and returns one outcome per message once the broker answered for each."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._producer: Any = None
-
-    async def start(self) -> None:
-        from aiokafka import AIOKafkaProducer
-
-        self._producer = AIOKafkaProducer(
-            **kafka_client_options(self._settings), acks="all", linger_ms=2, enable_idempotence=False
-        )
-        await self._producer.start()
-
-    async def stop(self) -> None:
-        if self._producer is not None:
-            await self._producer.stop()
-
-    async def send_many(self, topic: str, messages: Sequence[tuple[bytes | None, bytes]]) -> list[BaseException | None]:
-        from aiokafka.errors import KafkaError
-
-        deliveries: list[Any] = []
-        for key, value in messages:
-            try:
-                deliveries.append(await self._producer.send(topic, value=value, key=key))
-            except KafkaError as exc:  # refused before sending: too large, or no broker to tell where it goes
-                deliveries.append(_failed(exc))
-                if exc.retriable:  # the broker is away: do not wait out a timeout for each remaining message
-                    deliveries += [_failed(exc) for _ in messages[len(deliveries) :]]
-                    break
-        outcomes = await asyncio.gather(*deliveries, return_exceptions=True)
-        return [outcome if isinstance(outcome, BaseException) else None for outcome in outcomes]
-
-
-def _failed(error: BaseException) -> asyncio.Future[None]:
-    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    future.set_exception(error)
-    return future
 
 
 class WorkerRuntime:
