@@ -117,9 +117,10 @@ class TopicReader:
                 tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
                 consumer.assign(tps)
                 begins = await consumer.beginning_offsets(tps)
-                self._ends = await consumer.end_offsets(tps)
-                if self._stop_at is not None:
-                    self._ends = {tp: min(end, self._stop_at.get(tp.partition, 0)) for tp, end in self._ends.items()}
+                if self._stop_at is None:
+                    self._ends = await consumer.end_offsets(tps)
+                else:  # exactly what an earlier pass read (the reported end offsets may be short of it)
+                    self._ends = {tp: self._stop_at.get(tp.partition, begins[tp]) for tp in tps}
                 await consumer.seek_to_beginning(*tps)
                 self.exists = True
                 self.expected = sum(max(self._ends[tp] - begins[tp], 0) for tp in tps)
