@@ -106,6 +106,12 @@ def _add_agents(
     def stored(what: str, call: Any, argument: Any) -> Any:
         return until_stored(what, call, argument, availability=runtime.store, repair=lambda: recreate_schema(settings))
 
+    async def alert(what: str, call: Any, argument: Any) -> None:
+        try:
+            await stored(what, call, argument)
+        except ItemRefused as exc:  # our own document refused: say so loudly, but never stop watching the stream
+            log.error("%s refused by the store: %s", what, exc)
+
     @app.agent(scored)
     async def watch_drift(stream: Any) -> None:
         await ready.wait()
@@ -124,7 +130,7 @@ def _add_agents(
             for unusable, why in outcome.unusable:
                 await _dead_letter(dlq, by_id[unusable.id], Rejection(RejectReason.INVALID_EVENT, why), unusable.id)
             if outcome.signals:
-                await stored("drift alert", runtime.report_drift, outcome.signals)
+                await alert("drift alert", runtime.report_drift, outcome.signals)
 
     @app.agent(feedback)
     async def count_feedback(stream: Any) -> None:
@@ -144,7 +150,7 @@ def _add_agents(
                 continue
             draft = runtime.judge_feedback(change)
             if draft is not None:
-                await stored("accuracy alert", runtime.report_accuracy, draft)
+                await alert("accuracy alert", runtime.report_accuracy, draft)
 
 
 def _add_timers(app: faust.App, settings: Settings, runtime: MonitorRuntime, ready: asyncio.Event) -> None:

@@ -10,9 +10,9 @@ topics are the record, and both need "everything the topic held when I started, 
   the producer sent batches, so they are only a lower bound. A partition is done once its position has reached the
   end offset seen at the start *and* then either a record arrives that was written after the start (its timestamp is
   later, yet not beyond the clock: a producer may set any timestamp, even the year 10000, so an implausible one
-  proves nothing; the record is not yielded) or no record arrives for ``idle_s``. Below the end offsets the reader waits, however
-  long, up to ``stall_s``. ``stop_at`` (partition → first offset not to read) bounds a second pass to exactly what a
-  first pass saw (:attr:`TopicReader.read_up_to`).
+  proves nothing; the record is not yielded) or no record arrives for ``idle_s``. Below the end offsets the reader
+  waits up to ``stall_s``. ``stop_at`` (partition → first offset not to read) bounds a second pass to exactly what
+  a first pass saw (:attr:`TopicReader.read_up_to`); the broker's end offsets are then not used at all.
 * Filtering is the caller's (``accept``); ``on_progress`` is told after every fetch how far the read is, against the
   number of records the end offsets promised (a lower bound on Tansu).
 """

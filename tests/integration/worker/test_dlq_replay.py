@@ -45,9 +45,7 @@ def test_replay_after_the_fix_stores_the_tweets_and_a_second_replay_changes_noth
     stream_env.start_worker()
     stream_env.publish([(None, value) for value in BAD])  # refused by this worker too, with their reasons
     stream_env.publish(outage_letters(kafka.topic_tweets), topic=kafka.topic_dlq)
-    wait_until(
-        lambda: len(stream_env.all_dead_letters()) == OUTAGE + len(BAD), timeout_s=120, what="all dead letters"
-    )
+    wait_until(lambda: len(stream_env.all_dead_letters()) == OUTAGE + len(BAD), timeout_s=120, what="all dead letters")
 
     listed = stream_env.cli("dlq", "list", "--reason", "store_rejected", "--json", "-n", "1000")
     assert listed.returncode == 0, listed.stderr
