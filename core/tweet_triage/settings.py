@@ -318,6 +318,11 @@ class Settings(BaseSettings):
         return (self.dashboard.api_url or f"http://{host}:{self.api.port}").rstrip("/")
 
 
+def local_stack_hint(settings: Settings) -> str:
+    """What to add to "cannot reach <service>" messages: locally, the stack may simply not be running."""
+    return " Is the local stack running (`triage stack up`)?" if settings.profile == "local" else ""
+
+
 @dataclass(frozen=True)
 class SettingRow:
     """One line of `triage config show`."""

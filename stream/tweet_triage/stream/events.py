@@ -33,9 +33,18 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from tweet_triage.stream.timestamps import UtcDatetime, parse_iso8601
 
@@ -117,6 +126,17 @@ def check_id(value: str) -> str | None:
     return None
 
 
+def _storable_id(value: str) -> str:
+    problem = check_id(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+TweetId = Annotated[str, AfterValidator(_storable_id)]
+"""A tweet id as a pydantic field type: whatever passes can be a Cosmos DB item id and partition key."""
+
+
 def check_text(value: str) -> tuple[RejectReason, str] | None:
     """What is wrong with ``value`` as tweet text, or None."""
     if not value.strip():
@@ -138,7 +158,7 @@ class TweetEvent(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: str
+    id: TweetId
     text: str
     created_at: UtcDatetime | None = None
     lang: str | None = None
@@ -149,14 +169,6 @@ class TweetEvent(BaseModel):
     event: str | None = None
     published_at: UtcDatetime | None = None
     extra: dict[str, JsonValue] = Field(default_factory=dict)
-
-    @field_validator("id")
-    @classmethod
-    def _valid_id(cls, value: str) -> str:
-        problem = check_id(value)
-        if problem:
-            raise ValueError(problem)
-        return value
 
     @field_validator("text")
     @classmethod

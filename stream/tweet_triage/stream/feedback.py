@@ -3,7 +3,7 @@
 JSON, key = tweet id. The accuracy monitor joins them with the stored predictions. ``model_version`` is the version
 whose prediction the person saw, when the dashboard knows it.
 
-``tweet_id`` follows the tweet contract's id rules (:func:`~tweet_triage.stream.events.check_id`: what Cosmos DB can
+``tweet_id`` follows the tweet contract's id rules (:data:`~tweet_triage.stream.events.TweetId`: what Cosmos DB can
 hold as an id and partition key), and every text field is bounded, so an event either fits the ``feedback``
 container or is refused here, before it can block its partition.
 """
@@ -14,7 +14,7 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from tweet_triage.stream.events import MAX_ID_CHARS, check_id
+from tweet_triage.stream.events import TweetId
 from tweet_triage.stream.exceptions import InvalidMessage
 from tweet_triage.stream.timestamps import UtcDatetime
 
@@ -25,7 +25,7 @@ MAX_NAME_CHARS: Final = 200  # labels, annotators, model versions
 class FeedbackEvent(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    tweet_id: str = Field(min_length=1, max_length=MAX_ID_CHARS)
+    tweet_id: TweetId
     label: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
     annotator: str = Field(
         min_length=1, max_length=MAX_NAME_CHARS, description="Who gave the label (a name or an account id)."
@@ -33,14 +33,6 @@ class FeedbackEvent(BaseModel):
     labelled_at: UtcDatetime
     comment: str | None = Field(None, max_length=MAX_COMMENT_CHARS)
     model_version: str | None = Field(None, max_length=MAX_NAME_CHARS)
-
-    @field_validator("tweet_id")
-    @classmethod
-    def _storable_id(cls, value: str) -> str:
-        problem = check_id(value)
-        if problem:
-            raise ValueError(problem)
-        return value
 
     @field_validator("label", "annotator")
     @classmethod

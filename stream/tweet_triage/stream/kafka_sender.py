@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tweet_triage.settings import Settings
-from tweet_triage.stream.kafka_client import kafka_client_options
+from tweet_triage.stream.kafka_client import started_producer
 from tweet_triage.stream.sending import OutboundMessage
 
 
@@ -26,17 +26,7 @@ class KafkaSender:
         self._producer: Any = None
 
     async def start(self) -> None:
-        from aiokafka import AIOKafkaProducer
-
-        producer = AIOKafkaProducer(
-            **kafka_client_options(self._settings), acks="all", linger_ms=self._linger_ms, enable_idempotence=False
-        )
-        try:
-            await producer.start()
-        except BaseException:
-            await producer.stop()
-            raise
-        self._producer = producer
+        self._producer = await started_producer(self._settings, acks="all", linger_ms=self._linger_ms)
 
     async def stop(self) -> None:
         if self._producer is not None:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from tweet_triage.settings import Settings
+from tweet_triage.settings import Settings, local_stack_hint
 from tweet_triage.stream.inbound import InboundMessage, normalize_headers
 from tweet_triage.stream.kafka_client import kafka_client_options
 from tweet_triage.stream.topics import TopicError
@@ -127,7 +127,7 @@ class TopicReader:
                 self.read_up_to = {tp.partition: begins[tp] for tp in tps}
         except KafkaError as exc:
             await consumer.stop()
-            hint = " Is the local stack running (`triage stack up`)?" if self._settings.profile == "local" else ""
+            hint = local_stack_hint(self._settings)
             raise TopicError(
                 f"cannot read topic {self.topic!r} at {self._settings.kafka_bootstrap}: {exc}.{hint}"
             ) from exc

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from tweet_triage.errors import TriageError
-from tweet_triage.settings import Settings
+from tweet_triage.settings import Settings, local_stack_hint
 from tweet_triage.stream.kafka_client import kafka_client_options
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ async def ensure_topics(
             [NewTopic(name, partitions, replication_factor) for name in missing], timeout_ms=int(timeout_s * 1000)
         )
     except KafkaError as exc:
-        hint = " Is the local stack running (`triage stack up`)?" if settings.profile == "local" else ""
+        hint = local_stack_hint(settings)
         raise TopicError(
             f"cannot create topics on the Kafka broker at {settings.kafka_bootstrap}: {exc}.{hint}"
         ) from exc

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import wait_until
+from tests.helpers import prediction, wait_until
 from tests.integration.conftest import package_dir
 from tests.integration.worker.conftest import StreamEnv, StreamModels, production_version
 from tweet_triage.model.package import PackageMeta
@@ -29,7 +29,6 @@ from tweet_triage.monitoring.feedback_store import FeedbackStore
 from tweet_triage.settings import Settings
 from tweet_triage.stream.feedback import FeedbackEvent
 from tweet_triage.stream.store.cosmos import PREDICTIONS, open_container
-from tweet_triage.stream.store.records import PredictionRecord
 from tweet_triage.stream.timestamps import utc_now
 from tweet_triage.stream.topics import ensure_topics
 from tweet_triage.training.prepare import PreparedDataset
@@ -99,22 +98,28 @@ def alerts(settings: Settings, kind: str) -> list[Alert]:
         return []
 
 
-def store_predictions(settings: Settings, ids: list[str], label: str, other: str) -> str:
+ACCURACY = {"TRIAGE_MONITOR__ACCURACY_MIN_FEEDBACK": "20", "TRIAGE_MONITOR__ACCURACY_THRESHOLD": "0.7"}
+
+
+def predicted_tweets(settings: Settings, prefix: str, n: int) -> tuple[list[str], str, str]:
+    """``n`` tweets the production version labelled with its first label; returns their ids, the version and the
+    label people will say is right instead (so feedback on them can be judged wrong)."""
     version = production_version(settings)
+    predicted, truth = PackageMeta.read(package_dir(Registry(settings), version)).labels[:2]
+    ids = [f"{prefix}-{i}" for i in range(n)]
     with open_container(settings, PREDICTIONS, create=True) as container:
         for tweet_id in ids:
-            record = PredictionRecord(
-                id=tweet_id,
-                label=label,
-                confidence=0.9,
-                probabilities={label: 0.9, other: 0.1},
+            record = prediction(
+                tweet_id,
+                label=predicted,
+                other=truth,
                 model_name=settings.mlflow.model_name,
                 model_version=version,
                 scored_at=utc_now(),
                 text=f"tweet {tweet_id} about the flood",
             )
             container.upsert_item(record.to_item())
-    return version
+    return ids, version, truth
 
 
 def observed(env: StreamEnv, port: int) -> int:
@@ -178,18 +183,8 @@ def test_feedback_that_contradicts_predictions_raises_an_accuracy_alert(
     stream_env: StreamEnv, stream_models: StreamModels, webhook: Webhook, tmp_path: Path
 ) -> None:
     env, settings = stream_env, stream_env.settings
-    version = production_version(settings)
-    predicted, truth = PackageMeta.read(package_dir(Registry(settings), version)).labels[:2]
-    ids = [f"fb-{i}" for i in range(25)]
-    store_predictions(settings, ids, predicted, truth)
-    env.start_monitor(
-        **monitor_env(
-            tmp_path / "monitor",
-            webhook,
-            TRIAGE_MONITOR__ACCURACY_MIN_FEEDBACK="20",
-            TRIAGE_MONITOR__ACCURACY_THRESHOLD="0.7",
-        )
-    )
+    ids, version, truth = predicted_tweets(settings, "fb", 25)
+    env.start_monitor(**monitor_env(tmp_path / "monitor", webhook, **ACCURACY))
     feedback = [FeedbackEvent(tweet_id=i, label=truth, annotator="coordinator-1", labelled_at=utc_now()) for i in ids]
     env.publish([(b"bad", b"{not json")], topic=settings.kafka.topic_feedback)
     env.publish([(f.key, f.to_json()) for f in feedback], topic=settings.kafka.topic_feedback)
@@ -215,17 +210,8 @@ def test_repeated_feedback_from_one_annotator_counts_once(
     stream_env: StreamEnv, stream_models: StreamModels, webhook: Webhook, tmp_path: Path
 ) -> None:
     env, settings = stream_env, stream_env.settings
-    version = production_version(settings)
-    predicted, truth = PackageMeta.read(package_dir(Registry(settings), version)).labels[:2]
-    ids = [f"rep-{i}" for i in range(20)]
-    store_predictions(settings, ids, predicted, truth)
-    monitor_settings = monitor_env(
-        tmp_path / "monitor",
-        webhook,
-        TRIAGE_MONITOR__ACCURACY_MIN_FEEDBACK="20",
-        TRIAGE_MONITOR__ACCURACY_THRESHOLD="0.7",
-    )
-    env.start_monitor(**monitor_settings)
+    ids, _, truth = predicted_tweets(settings, "rep", 20)
+    env.start_monitor(**monitor_env(tmp_path / "monitor", webhook, **ACCURACY))
     port = env.ports[-1]
     topic = settings.kafka.topic_feedback
 

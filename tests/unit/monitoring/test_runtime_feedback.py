@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+from tests.helpers import prediction
 from tests.unit.monitoring.test_alerts import MemoryStore
 from tweet_triage.model.registry import Registry
 from tweet_triage.monitoring.alerts.center import AlertCenter
@@ -31,17 +32,8 @@ class MemoryFeedback:
         self.items[record.id] = record
 
 
-def prediction(tweet_id: str) -> PredictionRecord:
-    return PredictionRecord(
-        id=tweet_id,
-        label="not_disaster",
-        confidence=0.8,
-        probabilities={"disaster": 0.2, "not_disaster": 0.8},
-        model_name="m",
-        model_version="3",
-        scored_at=T0,
-        text=f"tweet {tweet_id}",
-    )
+def stored_prediction(tweet_id: str) -> PredictionRecord:
+    return prediction(tweet_id, label="not_disaster", other="disaster", model_version="3", scored_at=T0)
 
 
 def runtime(feedback: MemoryFeedback, *, min_feedback: int = 1) -> MonitorRuntime:
@@ -51,7 +43,7 @@ def runtime(feedback: MemoryFeedback, *, min_feedback: int = 1) -> MonitorRuntim
         registry=cast(Registry, None),
         center=AlertCenter(MemoryStore(), None, cooldown_s=3600, clock=lambda: T0),
         feedback=cast(FeedbackStore, feedback),
-        predictions=prediction,
+        predictions=stored_prediction,
         retrain=cast(RetrainService, None),
         clock=lambda: T0,
     )

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiokafka.errors import MessageSizeTooLargeError
 
+from tests.helpers import prediction
 from tweet_triage.stream.dead_letters import REPLAY_OF_HEADER, REPLAY_RUN_HEADER, DeadLetter, LetterHeader
 from tweet_triage.stream.events import Rejection, RejectReason, TweetEvent, parse_event
 from tweet_triage.stream.inbound import InboundMessage
@@ -68,16 +69,7 @@ class Store:
         self.records: dict[str, PredictionRecord] = {}
 
     def put(self, tweet_id: str, text: str = "flood water rising", scored_at: datetime = T0) -> None:
-        self.records[tweet_id] = PredictionRecord(
-            id=tweet_id,
-            label="disaster",
-            confidence=0.9,
-            probabilities={"disaster": 0.9, "not_disaster": 0.1},
-            model_name="m",
-            model_version="1",
-            scored_at=scored_at,
-            text=text,
-        )
+        self.records[tweet_id] = prediction(tweet_id, text=text, scored_at=scored_at)
 
     async def lookup(self, ids: Sequence[str]) -> dict[str, PredictionRecord]:
         return {i: self.records[i] for i in ids if i in self.records}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from tweet_triage.errors import StoreError, TriageError
-from tweet_triage.settings import CosmosSettings, Settings, env_name
+from tweet_triage.settings import CosmosSettings, Settings, env_name, local_stack_hint
 from tweet_triage.stream.exceptions import ItemRefused, StoreOutage
 from tweet_triage.stream.store.retry import Failure, classify
 
@@ -161,7 +161,7 @@ def _translated(error: Exception, failure: Failure, settings: Settings, containe
     if isinstance(error, binascii.Error):
         message = f"{env_name(('cosmos', 'key'))} is not a base64 Cosmos DB account key"
     elif status is None:
-        hint = " Is the local stack running (`triage stack up`)?" if settings.profile == "local" else ""
+        hint = local_stack_hint(settings)
         message = f"cannot reach Cosmos DB at {endpoint}: {_first_line(error)}.{hint}"
     elif failure.schema_missing:
         where = f"container {container!r} in " if container else ""

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
-from tweet_triage.stream.events import TweetEvent, check_id
+from tweet_triage.stream.events import TweetEvent, TweetId
 from tweet_triage.stream.timestamps import UtcDatetime, format_utc
 
 ORDER_KEY_SEPARATOR = "#"
@@ -34,7 +34,7 @@ class PredictionRecord(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    id: str = Field(description="The tweet id; also the partition key.")
+    id: TweetId = Field(description="The tweet id; also the partition key.")
     label: str = Field(min_length=1)
     confidence: float = Field(ge=0.0, le=1.0)
     probabilities: dict[str, float]
@@ -50,14 +50,6 @@ class PredictionRecord(BaseModel):
     keyword: str | None = None
     source: str | None = None
     event: str | None = None
-
-    @field_validator("id")
-    @classmethod
-    def _storable_id(cls, value: str) -> str:
-        problem = check_id(value)
-        if problem:
-            raise ValueError(problem)
-        return value
 
     @field_validator("probabilities")
     @classmethod
