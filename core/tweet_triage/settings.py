@@ -210,7 +210,12 @@ class AlertSettings(_Section):
         None, description="Incoming-webhook URL (Slack/Teams style, JSON with a `text` field); a secret."
     )
     webhook_timeout_s: float = Field(5.0, gt=0)
-    webhook_attempts: int = Field(5, ge=1, le=20, description="Delivery attempts before giving up (backoff between).")
+    webhook_attempts: int = Field(
+        5,
+        ge=1,
+        le=20,
+        description="Delivery attempts per round (backoff between); pending alerts get more rounds later.",
+    )
     cooldown_s: float = Field(
         3600.0, ge=0, description="Repeats of an open alert (same kind and model) within this are one incident."
     )
