@@ -40,6 +40,7 @@ from tweet_triage.stream.store.records import PredictionRecord
 from tweet_triage.stream.store.retry import Backoff, RetryPolicy
 from tweet_triage.stream.timestamps import format_utc, parse_since, utc_now
 from tweet_triage.stream.topic_reader import ReadProgress, TopicReader, read_record
+from tweet_triage.stream.topics import existing_topics
 
 app = typer.Typer(help="Dead letters: list, inspect and replay what the stream refused.", no_args_is_help=True)
 
@@ -237,6 +238,8 @@ async def _replay(
 ) -> tuple[ReplayReport, bool]:
     # Pass 1: which letters are superseded, and how many match (the progress bar's total). Pass 2 replays exactly
     # what pass 1 saw, so letters written meanwhile (by the worker, or by this replay) wait for the next run.
+    if target.target_topic not in await existing_topics(settings):
+        raise UsageError(f"topic {target.target_topic!r} does not exist at {settings.kafka_bootstrap}; create it first")
     survey = Listing(letter_filter, limit=0)
     positions = await _survey(settings, survey, console)
     if positions is None:
@@ -324,11 +327,12 @@ def _print_report(console: Console, report: ReplayReport, target: ReplayTarget, 
     )
     if report.recorded:
         console.print(f"{report.recorded} letter(s) refused for a new reason: new letters record it", highlight=False)
-    for refusal in report.refusals:
-        was = "" if refusal.was == refusal.now else f" (was {refusal.was})"
-        console.print(f"  {refusal.letter_id} {refusal.now}{was}: {escape(_short(refusal.message, 100))}")
-    if refused > len(report.refusals):
-        console.print(f"  ... and {refused - len(report.refusals)} more", highlight=False)
+    news = [r for r in report.refusals if r.was != r.now]  # the same reason again is no news: the letter says so
+    for refusal in news:
+        message = escape(_short(refusal.message, 100))
+        console.print(f"  {refusal.letter_id} {refusal.now} (was {refusal.was}): {message}")
+    if news and len(report.refusals) < refused:
+        console.print("  (the first refusals only; `--json` lists them with their messages)", highlight=False)
 
 
 def _short(text: str, limit: int) -> str:

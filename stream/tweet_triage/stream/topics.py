@@ -72,3 +72,20 @@ async def ensure_topics(
     if created:
         log.info("created topics %s with %d partition(s)", ", ".join(created), partitions)
     return created
+
+
+async def existing_topics(settings: Settings, *, timeout_s: float = 30.0) -> set[str]:
+    """The names of the topics (event hubs) the broker has."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import KafkaError
+
+    admin = AIOKafkaAdminClient(**kafka_client_options(settings), request_timeout_ms=int(timeout_s * 1000))
+    try:
+        await admin.start()
+        return set(await admin.list_topics())
+    except KafkaError as exc:
+        raise TopicError(
+            f"cannot list topics on the Kafka broker at {settings.kafka_bootstrap}: {exc}.{local_stack_hint(settings)}"
+        ) from exc
+    finally:
+        await admin.close()
