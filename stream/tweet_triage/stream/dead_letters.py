@@ -6,7 +6,7 @@ message came from (topic, partition, offset, broker timestamp), so it can be ins
 replayed (``triage dlq replay``).
 
 A dead letter is bounded so that it always fits in one Kafka / Event Hubs message (1 MiB; a letter is at most about
-420 KiB): a value longer than :data:`MAX_RAW_BYTES`, a key longer than :data:`MAX_KEY_BYTES`, more than
+450 KiB): a value longer than :data:`MAX_RAW_BYTES`, a key longer than :data:`MAX_KEY_BYTES`, more than
 :data:`MAX_HEADERS` headers or header values longer than :data:`MAX_HEADER_VALUE_BYTES` are cut, flagged
 (``raw_truncated``, ``key_truncated``, ``headers_truncated``) and the sha256 and size of the original value and key
 are kept. The letter's own message key is the tweet id when it is known, else the (cut) original key — never the
