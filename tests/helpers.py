@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import TypeVar
+
+from tweet_triage.stream.store.records import PredictionRecord
 
 T = TypeVar("T")
 
@@ -22,3 +25,26 @@ def wait_until(probe: Callable[[], T], *, timeout_s: float, what: str, interval_
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
         time.sleep(interval_s)
+
+
+def prediction(
+    tweet_id: str,
+    *,
+    scored_at: datetime,
+    text: str = "flood water rising",
+    label: str = "disaster",
+    other: str = "not_disaster",
+    model_name: str = "m",
+    model_version: str = "1",
+) -> PredictionRecord:
+    """A stored prediction for ``tweet_id``: ``label`` at 0.9 over ``other``."""
+    return PredictionRecord(
+        id=tweet_id,
+        label=label,
+        confidence=0.9,
+        probabilities={label: 0.9, other: 0.1},
+        model_name=model_name,
+        model_version=model_version,
+        scored_at=scored_at,
+        text=text,
+    )

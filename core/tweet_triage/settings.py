@@ -264,9 +264,20 @@ class AlertSettings(_Section):
         None, description="Incoming-webhook URL (Slack/Teams style, JSON with a `text` field); a secret."
     )
     webhook_timeout_s: float = Field(5.0, gt=0)
-    webhook_attempts: int = Field(5, ge=1, le=20, description="Delivery attempts before giving up (backoff between).")
+    webhook_attempts: int = Field(
+        5,
+        ge=1,
+        le=20,
+        description="Delivery attempts per round (backoff between); pending alerts get more rounds later.",
+    )
     cooldown_s: float = Field(
         3600.0, ge=0, description="Repeats of an open alert (same kind and model) within this are one incident."
+    )
+    redeliver_every_s: float = Field(
+        60.0, gt=0, description="How often the monitor sends alerts whose webhook message is still pending."
+    )
+    delivery_give_up_s: float = Field(
+        86_400.0, gt=0, description="An alert still undelivered this long after it was raised is marked failed."
     )
 
 
@@ -375,6 +386,11 @@ class Settings(BaseSettings):
         """Where the dashboard (and the demo) reach the scoring API."""
         host = "127.0.0.1" if self.api.host == "0.0.0.0" else self.api.host
         return (self.dashboard.api_url or f"http://{host}:{self.api.port}").rstrip("/")
+
+
+def local_stack_hint(settings: Settings) -> str:
+    """What to add to "cannot reach <service>" messages: locally, the stack may simply not be running."""
+    return " Is the local stack running (`triage stack up`)?" if settings.profile == "local" else ""
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from tweet_triage.deploy.azureml.cli import app as azure_app
 from tweet_triage.errors import TriageError
 from tweet_triage.monitoring import cli as monitoring_cli
 from tweet_triage.stack.cli import app as stack_app
-from tweet_triage.stream import demo_cli, publish_cli, results_cli, shadow_cli, worker_cli
+from tweet_triage.stream import demo_cli, dlq_cli, publish_cli, results_cli, shadow_cli, worker_cli
 from tweet_triage.training import cli as training_cli
 
 app = typer.Typer(
@@ -39,6 +39,7 @@ app.command("predict")(training_cli.predict)
 app.add_typer(training_cli.audit_app, name="audit")
 app.command("publish")(publish_cli.publish)
 app.add_typer(results_cli.app, name="results")
+app.add_typer(dlq_cli.app, name="dlq")
 app.command("worker")(worker_cli.worker)
 app.command("demo")(demo_cli.demo)
 app.add_typer(azure_app, name="azure")

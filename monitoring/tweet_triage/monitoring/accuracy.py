@@ -1,14 +1,16 @@
 """Rolling accuracy and macro-F1 of each model version on human feedback, and the alert when it drops.
 
-Per model version, the last ``window`` feedback items whose prediction came from that version count. Below
-``min_feedback`` items nothing is judged (a handful of labels says little). When accuracy falls below the threshold
-an ``accuracy`` draft is returned once; it re-arms after accuracy recovers. The window is rebuilt from the feedback
-store on start, so a restart neither forgets nor double-counts.
+Per model version, the last ``window`` feedback items whose prediction came from that version count — one per
+(tweet, annotator): a person who changes their label replaces their earlier one in the window (it moves to the
+newest place), so one person clicking "wrong" again and again counts once. Below ``min_feedback`` items nothing is
+judged (a handful of labels says little). When accuracy falls below the threshold an ``accuracy`` draft is returned
+once; it re-arms after accuracy recovers. The window is rebuilt from the feedback store on start, so a restart
+neither forgets nor double-counts.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,14 +47,16 @@ class AccuracyMonitor:
         self._window = window
         self._min = min_feedback
         self._threshold = threshold
-        self._pairs: dict[str, deque[tuple[str, str]]] = {}
+        self._pairs: dict[str, OrderedDict[str, tuple[str, str]]] = {}  # version -> feedback id -> (truth, predicted)
+        self._version_of: dict[str, str] = {}  # feedback id -> the version whose window holds it
         self._alerting: set[str] = set()
 
     def load(self, records: Iterable[FeedbackRecord]) -> None:
         """Seed the windows from stored feedback (oldest first), without raising alerts for the past."""
         records = list(records)
         for version in {r.predicted_version for r in records}:
-            self._pairs.pop(version or "", None)  # a reload (after a rollback) replaces, never double-counts
+            for feedback_id in self._pairs.pop(version or "", {}):  # a reload (after a rollback) replaces
+                self._version_of.pop(feedback_id, None)
         for record in records:
             self._add(record)
         for version in self._pairs:
@@ -80,14 +84,22 @@ class AccuracyMonitor:
         pairs = self._pairs.get(version)
         if not pairs or len(pairs) < self._min:
             return None
-        accuracy = sum(1 for true, pred in pairs if true == pred) / len(pairs)
-        return AccuracyReading(version, len(pairs), accuracy, macro_f1(pairs))
+        accuracy = sum(1 for true, pred in pairs.values() if true == pred) / len(pairs)
+        return AccuracyReading(version, len(pairs), accuracy, macro_f1(pairs.values()))
 
     def _add(self, record: FeedbackRecord) -> str | None:
+        """Put the record's pair at the newest place of its version's window, replacing its earlier pair."""
+        earlier = self._version_of.pop(record.id, None)
+        if earlier is not None:
+            self._pairs[earlier].pop(record.id, None)
         if record.predicted_label is None or record.predicted_version is None:
             return None  # feedback on a tweet without a stored prediction says nothing about a model
-        window = self._pairs.setdefault(record.predicted_version, deque(maxlen=self._window))
-        window.append((record.label, record.predicted_label))
+        window = self._pairs.setdefault(record.predicted_version, OrderedDict())
+        window[record.id] = (record.label, record.predicted_label)
+        self._version_of[record.id] = record.predicted_version
+        while len(window) > self._window:
+            oldest, _ = window.popitem(last=False)
+            self._version_of.pop(oldest, None)
         return record.predicted_version
 
     def _below(self, reading: AccuracyReading) -> bool:

@@ -210,7 +210,9 @@ def _run_request(context: CliContext, request_id: str) -> None:
             raise UsageError(f"{request_id} is a {request.kind} alert, not a retraining request")
 
         def record(**changes: Any) -> Alert:
-            return store.save(request.model_copy(update={"details": {**request.details, **changes}}))
+            details = {**request.details, **changes}
+            store.set_details(request.id, details)
+            return request.model_copy(update={"details": details})
 
         request = record(status="running")
         try:

@@ -1,9 +1,11 @@
 """Human feedback in the Cosmos ``feedback`` container (partition key ``/tweet_id``), joined with the prediction.
 
 One item per (tweet, annotator): a person who changes their mind overwrites their own label; two people keep two
-items. Each item carries the feedback event's fields, what the model predicted (label, confidence, version — read
-from ``predictions`` when the feedback arrives) and whether the two agree. The same items are the accuracy monitor's
-memory after a restart and, as (text, label) pairs, training data for the next retraining.
+items. The latest label wins by the time the person gave it (``labelled_at``), not by arrival: a re-delivered or
+late copy of an older label never overwrites a newer one, and a repeat of the stored label changes nothing
+(:func:`compare`). Each item carries the feedback event's fields, what the model predicted (label, confidence,
+version — read from ``predictions`` when the feedback arrives) and whether the two agree. The same items are the
+accuracy monitor's memory after a restart and, as (text, label) pairs, training data for the next retraining.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field
 
@@ -27,6 +29,31 @@ if TYPE_CHECKING:
     from azure.cosmos import ContainerProxy
 
 log = logging.getLogger(__name__)
+
+
+Comparison = Literal["new", "changed", "repeat", "older"]
+
+
+def feedback_id(tweet_id: str, annotator: str) -> str:
+    """The item id of one person's label for one tweet."""
+    digest = hashlib.sha256(f"{tweet_id}\x00{annotator}".encode()).hexdigest()[:24]
+    return f"fb-{digest}"
+
+
+def compare(existing: FeedbackRecord | None, event: FeedbackEvent) -> Comparison:
+    """What ``event`` is to the label already stored for its (tweet, annotator).
+
+    ``new`` — nothing stored; ``changed`` — a later label (or comment) that replaces the stored one; ``repeat`` — the
+    stored label again (a re-delivery, or the same click twice); ``older`` — a label given before the stored one (a
+    late or re-delivered copy). Only ``new`` and ``changed`` are stored and counted.
+    """
+    if existing is None:
+        return "new"
+    if event.labelled_at < existing.labelled_at:
+        return "older"
+    if event.label == existing.label and event.comment == existing.comment:
+        return "repeat"
+    return "changed"
 
 
 class FeedbackRecord(BaseModel):
@@ -48,8 +75,7 @@ class FeedbackRecord(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def id(self) -> str:
-        digest = hashlib.sha256(f"{self.tweet_id}\x00{self.annotator}".encode()).hexdigest()[:24]
-        return f"fb-{digest}"
+        return feedback_id(self.tweet_id, self.annotator)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -101,6 +127,19 @@ class FeedbackStore:
     def save(self, record: FeedbackRecord) -> None:
         with translate_errors(self._settings, container=self._name):
             self._container.upsert_item(record.to_item())
+
+    def get(self, tweet_id: str, annotator: str) -> FeedbackRecord | None:
+        """The label ``annotator`` gave ``tweet_id``, if stored (a query: the local server answers a point read of a
+        missing item with 500)."""
+        text = "SELECT * FROM c WHERE c.id = @id AND c.tweet_id = @tweet_id"
+        items = query(
+            self._container,
+            self._settings,
+            text,
+            {"@id": feedback_id(tweet_id, annotator), "@tweet_id": tweet_id},
+            partition_key=tweet_id,
+        )
+        return FeedbackRecord.from_item(items[0]) if items else None
 
     def recent(self, *, predicted_version: str, limit: int) -> list[FeedbackRecord]:
         """The newest ``limit`` items judged against ``predicted_version``'s predictions, oldest first."""

@@ -31,6 +31,12 @@ class MonitorMetrics:
             "triage_monitor_retrain_requests", "Retraining requests, by outcome", ["outcome"], registry=r
         )
         self.model_version = Gauge("triage_monitor_model_version", "Model version monitored", registry=r)
+        self.store_available = Gauge(
+            "triage_monitor_store_available",
+            "1 while the results store answers, 0 while the monitor pauses",
+            registry=r,
+        )
+        self.store_available.set(1)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,11 +25,12 @@ from tweet_triage.monitoring.alerts.records import AlertDraft, Evidence
 from tweet_triage.monitoring.drift.alibi_engine import embedding_detector, output_detector
 from tweet_triage.monitoring.drift.detector import DetectorSpec
 from tweet_triage.monitoring.drift.monitor import DriftMonitor, DriftSignal
-from tweet_triage.monitoring.feedback_store import FeedbackRecord, FeedbackStore
+from tweet_triage.monitoring.feedback_store import Comparison, FeedbackRecord, FeedbackStore, compare
 from tweet_triage.monitoring.metrics import MonitorMetrics
 from tweet_triage.monitoring.retrain.policy import RetrainTrigger
 from tweet_triage.monitoring.retrain.service import RetrainOutcome, RetrainService
 from tweet_triage.settings import MonitorSettings, Settings
+from tweet_triage.stream.availability import Availability
 from tweet_triage.stream.feedback import FeedbackEvent
 from tweet_triage.stream.scored import ScoredEvent
 from tweet_triage.stream.store.records import PredictionRecord
@@ -45,6 +46,20 @@ class ScoredOutcome:
     observed: int
     skipped: int
     signals: list[DriftSignal]
+    unusable: list[tuple[ScoredEvent, str]] = field(default_factory=list)  # events to dead-letter, with why
+
+
+@dataclass(frozen=True)
+class FeedbackChange:
+    """What one feedback event did to the stored label of its (tweet, annotator)."""
+
+    record: FeedbackRecord  # the label stored now
+    comparison: Comparison
+
+    @property
+    def counted(self) -> bool:
+        """Only a new or changed label moves the accuracy window; repeats and older copies are ignored."""
+        return self.comparison in ("new", "changed")
 
 
 def detector_specs(monitor: MonitorSettings) -> tuple[DetectorSpec, DetectorSpec]:
@@ -65,6 +80,7 @@ def build_drift_monitor(settings: Settings, version: str, package_dir: Path, *, 
         embedding_detector(reference.embeddings, embedding_spec, cache, progress=progress),
         output_detector(reference.probabilities, output_spec, cache, progress=progress),
         confirm_updates=settings.monitor.confirm_updates,
+        embedding_dim=int(reference.embeddings.shape[1]),
     )
 
 
@@ -84,7 +100,7 @@ class MonitorRuntime:
         self.settings = settings
         self.metrics = metrics or MonitorMetrics()
         self._registry = registry
-        self._gate = ApprovalGate(ApprovalLog(registry.client, registry.name))
+        self._gate: ApprovalGate | None = None  # built on first use: only model refreshes need the registry
         self._center = center
         self._feedback = feedback
         self._predictions = predictions
@@ -93,10 +109,18 @@ class MonitorRuntime:
         self._lock = threading.RLock()
         self.drift: DriftMonitor | None = None
         self.restored = False
+        self.store = Availability(
+            "the results store (feedback, alerts)", on_change=lambda up: self.metrics.store_available.set(int(up))
+        )
         cfg = settings.monitor
         self.accuracy = AccuracyMonitor(
             window=cfg.accuracy_window, min_feedback=cfg.accuracy_min_feedback, threshold=cfg.accuracy_threshold
         )
+
+    def _approvals(self) -> ApprovalGate:
+        if self._gate is None:
+            self._gate = ApprovalGate(ApprovalLog(self._registry.client, self._registry.name))
+        return self._gate
 
     @property
     def state_dir(self) -> Path:
@@ -111,7 +135,7 @@ class MonitorRuntime:
         if production is None:
             raise ModelError("no production model yet; the monitor waits for one")
         if self.drift is None or self.drift.model_version != production.version:
-            self._gate.require(production.version, what=f"monitor v{production.version}")
+            self._approvals().require(production.version, what=f"monitor v{production.version}")
         with self._lock:
             if self.drift is not None and self.drift.model_version == production.version:
                 return False
@@ -138,6 +162,7 @@ class MonitorRuntime:
     def observe_scored(self, events: Sequence[ScoredEvent]) -> ScoredOutcome:
         """Feed a batch to the detectors (CPU only, never retried: a tweet is observed once)."""
         signals: list[DriftSignal] = []
+        unusable: list[tuple[ScoredEvent, str]] = []
         observed = skipped = 0
         with self._lock:
             drift = self.drift
@@ -146,6 +171,10 @@ class MonitorRuntime:
             for event in events:
                 if event.model_version != drift.model_version or not event.embedding:
                     skipped += 1
+                    continue
+                problem = drift.check(event.embedding, event.probabilities)
+                if problem is not None:
+                    unusable.append((event, problem))
                     continue
                 started = time.perf_counter()
                 signals += drift.observe(event.embedding, event.probabilities)
@@ -156,7 +185,8 @@ class MonitorRuntime:
                 self.metrics.threshold.labels(name).set(reading.threshold)
         self.metrics.scored.labels("observed").inc(observed)
         self.metrics.scored.labels("other_model").inc(skipped)
-        return ScoredOutcome(observed, skipped, signals)
+        self.metrics.scored.labels("dead_lettered").inc(len(unusable))
+        return ScoredOutcome(observed, skipped, signals, unusable)
 
     def report_drift(self, signals: Sequence[DriftSignal]) -> list[Raised]:
         """Alert (deduplicated) and request a retraining for new incidents; safe to retry after a store error."""
@@ -196,20 +226,33 @@ class MonitorRuntime:
 
     # ---- feedback ---------------------------------------------------------------------------------------------
 
-    def store_feedback(self, event: FeedbackEvent) -> FeedbackRecord:
-        """Join a person's label with the stored prediction and upsert it (idempotent: safe to retry)."""
+    def store_feedback(self, event: FeedbackEvent) -> FeedbackChange:
+        """Keep one label per (tweet, annotator), the latest by the time it was given: a new or changed label is
+        joined with the stored prediction and upserted; a repeat or an older copy changes nothing (safe to retry)."""
+        existing = self._feedback.get(event.tweet_id, event.annotator)
+        comparison = compare(existing, event)
+        if existing is not None and comparison in ("repeat", "older"):
+            self.metrics.feedback.labels(comparison).inc()
+            return FeedbackChange(existing, comparison)
         record = FeedbackRecord.join(event, self._predictions(event.tweet_id), self._clock())
         self._feedback.save(record)
         self.metrics.feedback.labels("stored" if record.predicted_label else "no_prediction").inc()
-        return record
+        return FeedbackChange(record, comparison)
 
-    def judge_feedback(self, record: FeedbackRecord) -> AlertDraft | None:
-        """Count a stored label in its model's rolling accuracy (CPU only, once per label)."""
+    def judge_feedback(self, change: FeedbackChange) -> AlertDraft | None:
+        """Count a new or changed label in its model's rolling accuracy (CPU only; a changed label replaces the
+        person's earlier one)."""
+        if not change.counted:
+            return None
         with self._lock:
-            reading, draft = self.accuracy.observe(record, self._clock())
+            reading, draft = self.accuracy.observe(change.record, self._clock())
         if reading is not None:
             self.metrics.accuracy.labels(reading.model_version).set(reading.accuracy)
         return draft
+
+    def deliver_pending(self) -> int:
+        """Send the alerts whose webhook message is still pending (after a crash or a failed round)."""
+        return len(self._center.deliver_pending())
 
     def report_accuracy(self, draft: AlertDraft) -> Raised:
         result = self._raise(draft)

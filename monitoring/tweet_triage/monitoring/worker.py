@@ -1,9 +1,13 @@
 """The monitor's Faust worker: a thin edge around :class:`~tweet_triage.monitoring.runtime.MonitorRuntime`.
 
 * agent on ``tweets-scored`` (own consumer group): micro-batches into the drift detectors;
-* agent on ``tweets-feedback``: each label stored in Cosmos ``feedback``, joined with its prediction, counted;
-* malformed messages on either topic go to ``tweets-dlq`` with the reason (nothing is dropped silently);
-* timers: save detector state every ``save_every_s``; follow the ``production`` alias every ``model_poll_s``;
+* agent on ``tweets-feedback``: each label stored in Cosmos ``feedback`` (one per tweet and annotator, the latest
+  wins, repeats ignored), joined with its prediction, counted;
+* malformed messages on either topic go to ``tweets-dlq`` with the reason (nothing is dropped silently), and so do
+  feedback events the store refuses for themselves; a store that is away pauses the agent instead
+  (:mod:`~tweet_triage.monitoring.store_calls`);
+* timers: save detector state every ``save_every_s``; follow the ``production`` alias every ``model_poll_s``; send
+  alerts whose webhook message is still pending every ``alerts.redeliver_every_s`` (the outbox);
 * crontab: the weekly retraining slot (``weekly_day`` ``weekly_hour`` UTC; the policy makes it once per slot);
 * ``/healthz`` and ``/metrics`` on its own web port (127.0.0.1 by default).
 
@@ -16,11 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from tweet_triage.errors import StoreError, TriageError
 from tweet_triage.model.registry import Registry
@@ -31,18 +35,21 @@ from tweet_triage.monitoring.retrain.backends import backend_for
 from tweet_triage.monitoring.retrain.policy import RetrainPolicy
 from tweet_triage.monitoring.retrain.service import RetrainService
 from tweet_triage.monitoring.runtime import MonitorRuntime
+from tweet_triage.monitoring.store_calls import until_stored
 from tweet_triage.settings import Settings
 from tweet_triage.stream.dead_letters import DeadLetter
 from tweet_triage.stream.events import Rejection, RejectReason
-from tweet_triage.stream.exceptions import InvalidMessage
-from tweet_triage.stream.faust_app import faust_app
+from tweet_triage.stream.exceptions import InvalidMessage, ItemRefused
+from tweet_triage.stream.faust_app import faust_app, inbound_message
 from tweet_triage.stream.feedback import FeedbackEvent
 from tweet_triage.stream.scored import ScoredEvent
+from tweet_triage.stream.store.cosmos import recreate_schema
 from tweet_triage.stream.store.reader import PredictionReader
 
+if TYPE_CHECKING:
+    import faust
+
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-A = TypeVar("A")
 
 
 @dataclass(frozen=True)
@@ -72,7 +79,7 @@ def open_runtime(settings: Settings) -> Iterator[MonitorRuntime]:
 
 
 def build_app(settings: Settings, runtime: MonitorRuntime, options: MonitorOptions) -> Any:
-    kafka, cfg = settings.kafka, settings.monitor
+    cfg = settings.monitor
     app = faust_app(
         settings,
         group=cfg.consumer_group,
@@ -81,24 +88,49 @@ def build_app(settings: Settings, runtime: MonitorRuntime, options: MonitorOptio
         web_host=options.web_host,
         web_port=cfg.web_port,
     )
+    ready = asyncio.Event()
+    _add_agents(app, settings, runtime, options, ready)
+    _add_timers(app, settings, runtime, ready)
+    _add_pages(app, runtime)
+    return app
+
+
+def _add_agents(
+    app: faust.App, settings: Settings, runtime: MonitorRuntime, options: MonitorOptions, ready: asyncio.Event
+) -> None:
+    kafka = settings.kafka
     scored = app.topic(kafka.topic_scored, key_type=bytes, value_type=bytes)
     feedback = app.topic(kafka.topic_feedback, key_type=bytes, value_type=bytes)
     dlq = app.topic(kafka.topic_dlq, key_type=bytes, value_type=bytes)
-    ready = asyncio.Event()
+
+    def stored(what: str, call: Any, argument: Any) -> Any:
+        return until_stored(what, call, argument, availability=runtime.store, repair=lambda: recreate_schema(settings))
+
+    async def alert(what: str, call: Any, argument: Any) -> None:
+        try:
+            await stored(what, call, argument)
+        except ItemRefused as exc:  # our own document refused: say so loudly, but never stop watching the stream
+            log.error("%s refused by the store: %s", what, exc)
 
     @app.agent(scored)
     async def watch_drift(stream: Any) -> None:
         await ready.wait()
         async for events in stream.take_events(options.batch_size, within=options.batch_window_s):
             batch = []
+            by_id: dict[str, Any] = {}
             for event in events:
                 try:
-                    batch.append(ScoredEvent.from_json(event.message.value))
+                    parsed = ScoredEvent.from_json(event.message.value)
                 except InvalidMessage as exc:
-                    await _dead_letter(dlq, event, exc)
+                    await _dead_letter(dlq, event, Rejection(RejectReason.INVALID_EVENT, str(exc)))
+                    continue
+                batch.append(parsed)
+                by_id[parsed.id] = event
             outcome = await asyncio.to_thread(runtime.observe_scored, batch)
+            for unusable, why in outcome.unusable:
+                await _dead_letter(dlq, by_id[unusable.id], Rejection(RejectReason.INVALID_EVENT, why), unusable.id)
             if outcome.signals:
-                await until_stored("drift alert", runtime.report_drift, outcome.signals)
+                await alert("drift alert", runtime.report_drift, outcome.signals)
 
     @app.agent(feedback)
     async def count_feedback(stream: Any) -> None:
@@ -108,12 +140,27 @@ def build_app(settings: Settings, runtime: MonitorRuntime, options: MonitorOptio
                 parsed = FeedbackEvent.from_json(event.message.value)
             except InvalidMessage as exc:
                 runtime.metrics.feedback.labels("dead_lettered").inc()
-                await _dead_letter(dlq, event, exc)
+                await _dead_letter(dlq, event, Rejection(RejectReason.INVALID_EVENT, str(exc)))
                 continue
-            record = await until_stored("feedback", runtime.store_feedback, parsed)
-            draft = runtime.judge_feedback(record)
+            try:
+                change = await stored("feedback", runtime.store_feedback, parsed)
+            except ItemRefused as exc:  # this one event's fault: dead-letter it, never block the partition
+                runtime.metrics.feedback.labels("dead_lettered").inc()
+                await _dead_letter(dlq, event, Rejection(RejectReason.STORE_REJECTED, str(exc)), parsed.tweet_id)
+                continue
+            draft = runtime.judge_feedback(change)
             if draft is not None:
-                await until_stored("accuracy alert", runtime.report_accuracy, draft)
+                await alert("accuracy alert", runtime.report_accuracy, draft)
+
+
+def _add_timers(app: faust.App, settings: Settings, runtime: MonitorRuntime, ready: asyncio.Event) -> None:
+    cfg = settings.monitor
+
+    async def redeliver() -> None:
+        try:
+            await asyncio.to_thread(runtime.deliver_pending)
+        except StoreError as exc:  # the next round tries again
+            log.warning("pending alerts not delivered yet: %s", exc)
 
     @app.task()  # type: ignore[untyped-decorator]
     async def configure() -> None:
@@ -122,10 +169,11 @@ def build_app(settings: Settings, runtime: MonitorRuntime, options: MonitorOptio
             try:
                 await asyncio.to_thread(runtime.refresh_model)
                 ready.set()
-                return
+                break
             except TriageError as exc:  # no production model yet, store away, unusable drift reference, ...
                 log.warning("monitor not ready: %s", exc)
             await asyncio.sleep(cfg.model_poll_s)  # retry interval until the detectors can be configured
+        await redeliver()  # whatever a crash left undelivered goes out now, not a timer interval later
 
     @app.timer(interval=cfg.save_every_s)  # type: ignore[untyped-decorator]
     async def save_state() -> None:
@@ -139,53 +187,38 @@ def build_app(settings: Settings, runtime: MonitorRuntime, options: MonitorOptio
             except TriageError as exc:
                 log.warning("model refresh failed: %s", exc)
 
+    @app.timer(interval=settings.alerts.redeliver_every_s)  # type: ignore[untyped-decorator]
+    async def redeliver_alerts() -> None:
+        await redeliver()
+
     @app.crontab(runtime_weekly_cron(settings), timezone=UTC)
     async def weekly_retrain() -> None:
         outcome = await asyncio.to_thread(runtime.on_schedule)
         log.warning("weekly retraining: %s", outcome.decision.reason if outcome else "request failed")
 
-    _add_pages(app, runtime)
-    return app
 
-
-async def until_stored(what: str, call: Callable[[A], T], argument: A) -> T:
-    """Run a store operation in a thread until it succeeds: while Cosmos DB is away the stream pauses, nothing is
-    skipped (like the scoring worker). Only store errors are retried; anything else is a bug and propagates."""
-    wait = 1.0
-    while True:
-        try:
-            return await asyncio.to_thread(call, argument)
-        except StoreError as exc:
-            log.warning("%s not stored yet (%s); retrying in %.0f s", what, exc, wait)
-        await asyncio.sleep(wait)  # backoff while the store is unreachable
-        wait = min(wait * 2, 30.0)
-
-
-async def _dead_letter(dlq: Any, event: Any, error: InvalidMessage) -> None:
-    message = event.message
-    letter = DeadLetter.build(
-        raw=message.value,
-        rejection=Rejection(RejectReason.INVALID_EVENT, str(error)[:2000]),
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        key=message.key,
-    )
-    await dlq.send(key=message.key, value=letter.to_json())
+async def _dead_letter(dlq: Any, event: Any, rejection: Rejection, tweet_id: str | None = None) -> None:
+    """Send the message of ``event`` to the dead-letter topic and wait for the broker's acknowledgement."""
+    letter = DeadLetter.for_message(inbound_message(event), rejection, tweet_id=tweet_id)
+    key, value = letter.to_message()
+    delivery = await dlq.send(key=key, value=value)
+    await delivery
 
 
 def _add_pages(app: Any, runtime: MonitorRuntime) -> None:
     @app.page("/healthz")  # type: ignore[untyped-decorator]
     async def healthz(web: Any, request: Any) -> Any:
         drift = runtime.drift
+        status = "starting" if drift is None else "ok" if runtime.store.available else "store_unavailable"
         body = {
-            "status": "ok" if drift is not None else "starting",
+            "status": status,
             "model_version": drift.model_version if drift else None,
             "observed": drift.observed if drift else 0,
             "restored_state": runtime.restored,
+            "store": runtime.store.health(),
             "checked_at": datetime.now(UTC).isoformat(),
         }
-        return web.json(body, status=200 if drift is not None else 503)
+        return web.json(body, status=503 if drift is None else 200)
 
     @app.page("/metrics")  # type: ignore[untyped-decorator]
     async def prometheus(web: Any, request: Any) -> Any:

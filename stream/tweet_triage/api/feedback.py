@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from tweet_triage.errors import TriageError
 from tweet_triage.settings import Settings
 from tweet_triage.stream.feedback import FeedbackEvent
-from tweet_triage.stream.kafka_client import kafka_client_options
+from tweet_triage.stream.kafka_client import started_producer
 
 
 class FeedbackUnavailable(TriageError):
@@ -65,13 +65,5 @@ class KafkaFeedbackPublisher:
 
     async def _connected(self) -> Any:
         if self._producer is None:
-            from aiokafka import AIOKafkaProducer
-
-            producer = AIOKafkaProducer(**kafka_client_options(self._settings), acks="all", enable_idempotence=False)
-            try:
-                await producer.start()
-            except BaseException:
-                await producer.stop()
-                raise
-            self._producer = producer
+            self._producer = await started_producer(self._settings, acks="all")
         return self._producer

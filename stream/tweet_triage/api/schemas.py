@@ -11,12 +11,10 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from tweet_triage.stream.events import MAX_ID_CHARS, MAX_TEXT_CHARS, check_id
-from tweet_triage.stream.feedback import MAX_COMMENT_CHARS
+from tweet_triage.stream.events import MAX_ID_CHARS, MAX_KEYWORD_CHARS, MAX_TEXT_CHARS, TweetId
+from tweet_triage.stream.feedback import MAX_COMMENT_CHARS, MAX_NAME_CHARS
 
 HARD_MAX_BATCH = 1_024
-MAX_KEYWORD_CHARS = 100
-MAX_NAME_CHARS = 200
 
 
 def _not_blank(value: str) -> str:
@@ -25,15 +23,7 @@ def _not_blank(value: str) -> str:
     return value
 
 
-def _storable_id(value: str) -> str:
-    problem = check_id(value)
-    if problem:
-        raise ValueError(problem)
-    return value
-
-
 NonBlank = Annotated[str, AfterValidator(_not_blank)]
-TweetId = Annotated[str, AfterValidator(_storable_id)]
 
 
 class _Body(BaseModel):

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tweet_triage.settings import Settings
+from tweet_triage.stream.inbound import InboundMessage
 from tweet_triage.stream.kafka_client import EVENTHUBS_SASL_USERNAME
 
 if TYPE_CHECKING:
@@ -73,4 +74,18 @@ def credentials(settings: Settings) -> Any:
         password=secret.get_secret_value(),
         ssl_context=create_ssl_context(),
         mechanism="PLAIN",
+    )
+
+
+def inbound_message(event: Any) -> InboundMessage:
+    """A Faust event's message as the domain sees it; never raises, whatever the message carries."""
+    message = event.message
+    return InboundMessage.from_broker(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value,
+        timestamp_s=message.timestamp,
+        headers=message.headers,
     )

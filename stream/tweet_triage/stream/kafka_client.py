@@ -7,9 +7,12 @@ the literal ``$ConnectionString`` and the password is the connection string, a s
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tweet_triage.settings import Settings
+
+if TYPE_CHECKING:
+    from aiokafka import AIOKafkaProducer
 
 EVENTHUBS_SASL_USERNAME = "$ConnectionString"
 
@@ -40,3 +43,17 @@ def kafka_client_options(settings: Settings) -> dict[str, Any]:
             ssl_context=create_ssl_context(),
         )
     return options
+
+
+async def started_producer(settings: Settings, **options: Any) -> AIOKafkaProducer:
+    """An aiokafka producer with the settings' connection, started (closed again if it cannot start). No idempotent
+    producer: neither Event Hubs nor the local broker supports it, and upserts make duplicates harmless."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(**kafka_client_options(settings), enable_idempotence=False, **options)
+    try:
+        await producer.start()
+    except BaseException:
+        await producer.stop()
+        raise
+    return producer

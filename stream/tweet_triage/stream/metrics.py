@@ -40,7 +40,25 @@ class WorkerMetrics:
             registry=r,
         )
         self.store_retries = Counter(
-            "triage_worker_store_retries", "Results-store write attempts that failed", registry=r
+            "triage_worker_store_retries",
+            "Results-store write rounds that failed for a store-wide reason, by cause (HTTP status or connection)",
+            ["cause"],
+            registry=r,
+        )
+        self.publish_retries = Counter(
+            "triage_worker_publish_retries",
+            "Broker sends that failed for a broker-wide reason and were retried, by cause",
+            ["cause"],
+            registry=r,
+        )
+        self.available = Gauge(
+            "triage_worker_dependency_available",
+            "1 while the dependency answers, 0 while the worker pauses for it",
+            ["dependency"],
+            registry=r,
+        )
+        self.outages = Counter(
+            "triage_worker_dependency_outages", "Times a dependency became unavailable", ["dependency"], registry=r
         )
         self.model_version = Gauge("triage_worker_model_version", "Model version serving (as a number)", registry=r)
         self.model_swaps = Counter("triage_worker_model_swaps", "Hot model swaps", registry=r)
@@ -56,6 +74,11 @@ class WorkerMetrics:
             self.write_seconds.observe(outcome.write_seconds)
         for latency in outcome.publish_to_stored_seconds:
             self.end_to_end_seconds.observe(max(latency, 0.0))
+
+    def dependency_changed(self, dependency: str, available: bool) -> None:
+        self.available.labels(dependency).set(1 if available else 0)
+        if not available:
+            self.outages.labels(dependency).inc()
 
     def set_model(self, version: str) -> None:
         self.model_version.set(float(version) if version.isdigit() else -1)

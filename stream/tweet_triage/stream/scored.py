@@ -58,8 +58,8 @@ class ScoredEvent(BaseModel):
         return self.model_dump_json(exclude_none=True).encode("utf-8")
 
     @classmethod
-    def from_json(cls, data: bytes | str) -> ScoredEvent:
+    def from_json(cls, data: bytes | str | None) -> ScoredEvent:
         try:
-            return cls.model_validate_json(data)
+            return cls.model_validate_json(data or b"")
         except ValidationError as exc:
             raise InvalidMessage(f"not a scored event: {exc}") from exc

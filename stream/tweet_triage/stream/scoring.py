@@ -1,14 +1,26 @@
 """Scoring one micro-batch of raw stream messages: the worker's domain logic, free of Faust.
 
-For each batch, in this order:
+Every per-batch decision lives here or in the modules it calls (the store writer and retry rules, the broker sending
+rules), so the Faust edge only hands messages over and acknowledges them. A batch goes through three stages, each a
+method, so a caller may overlap them across batches:
 
-1. parse every message against the tweet contract; refused ones become dead letters (raw bytes, reason, source
-   partition/offset) sent to ``tweets-dlq``;
-2. score the valid tweets with *one* predictor (the production model at the start of the batch);
-3. upsert the prediction records (idempotent, id = tweet id) — the writer retries until the store answers;
-4. publish the scored events (with embeddings) to ``tweets-scored``.
+1. :meth:`ScoringService.parse` — every message against the tweet contract (never raises, whatever the value, key,
+   headers or timestamp hold); refused ones become dead letters with their reason.
+2. :meth:`ScoringService.score` — the valid tweets with *one* predictor (the production model at the start of the
+   batch). If the model fails on the batch, it is scored again in halves until the tweets it fails on are isolated;
+   each is dead-lettered (``scoring_failed``). If it fails on *every* tweet, a known-good canary decides: the model
+   scores it → the tweets are at fault; it does not → the model is broken, :class:`ModelFailure` is raised.
+   A tweet whose scores cannot be stored (NaN, out of range) is dead-lettered the same way.
+3. :meth:`ScoringService.deliver` — upsert the prediction records (idempotent, id = tweet id), then publish the scored
+   events and all dead letters, each acknowledged by the broker. Store-wide failures (unreachable, 401/403, 404, 429,
+   5xx) are retried inside the writer — the stream pauses, nothing is dead-lettered for them; items the store refuses
+   for themselves are dead-lettered (``store_rejected``). A broker that is away is retried the same way; a scored
+   event it refuses for itself is dead-lettered (``publish_refused``); a dead letter it refuses is sent again without
+   the original bytes (reason, position, sizes and sha256 stay).
 
-Only when :meth:`ScoringService.handle` returns may the caller acknowledge the batch's offsets: at-least-once.
+Only when :meth:`ScoringService.handle` returns may the caller acknowledge the batch's offsets: at-least-once. Whatever
+it raises is a failure of the process or a dependency, never of the data: the caller must stop without acknowledging,
+so the batch is re-delivered.
 """
 
 from __future__ import annotations
@@ -19,29 +31,30 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Final, Protocol
 
+import numpy as np
+import numpy.typing as npt
+from pydantic import ValidationError
+
+from tweet_triage.errors import TriageError
 from tweet_triage.model.predictor import Predictor, ScoredBatch
 from tweet_triage.stream.dead_letters import DeadLetter
 from tweet_triage.stream.events import Rejection, RejectReason, TweetEvent, parse_event
 from tweet_triage.stream.exceptions import StoreRejected
+from tweet_triage.stream.inbound import InboundMessage
 from tweet_triage.stream.scored import ScoredEvent
+from tweet_triage.stream.sending import send_all
 from tweet_triage.stream.store.records import PredictionRecord
+from tweet_triage.stream.store.retry import RetryPolicy, describe
 from tweet_triage.stream.timestamps import utc_now
 
 log = logging.getLogger(__name__)
 
+CANARY_TEXT: Final = "Forest fire near La Ronge Sask. Canada"  # a plain tweet any working model scores
 
-@dataclass(frozen=True)
-class InboundMessage:
-    """One message as the broker delivered it."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    timestamp: datetime | None = None
+Message = tuple[bytes | None, bytes]
+Row = npt.NDArray[np.float32]
 
 
 class RecordWriter(Protocol):
@@ -49,14 +62,53 @@ class RecordWriter(Protocol):
 
 
 class Publisher(Protocol):
-    async def send_many(self, topic: str, messages: Sequence[tuple[bytes | None, bytes]]) -> None:
-        """Return only once the broker has acknowledged every message."""
+    async def send_many(self, topic: str, messages: Sequence[Message]) -> Sequence[BaseException | None]:
+        """One outcome per message (None: acknowledged by the broker); never raises for one message."""
+
+
+class ModelFailure(TriageError):
+    """The model fails even on a known-good tweet: a failure of a dependency, not of the data."""
+
+
+class DeadLetterRefused(TriageError):
+    """The broker refused even a dead letter without its payload: it cannot take the stream's output."""
 
 
 @dataclass(frozen=True)
 class Topics:
     scored: str
     dlq: str
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A message that passed the contract, and the tweet it holds."""
+
+    message: InboundMessage
+    tweet: TweetEvent
+
+
+@dataclass
+class ParsedBatch:
+    received: int
+    accepted: list[Accepted]
+    letters: list[DeadLetter]
+
+
+@dataclass(frozen=True)
+class Scored:
+    accepted: Accepted
+    record: PredictionRecord
+    event: ScoredEvent
+
+
+@dataclass
+class ScoredTweets:
+    received: int
+    scored: list[Scored]
+    letters: list[DeadLetter]
+    model_version: str | None
+    scoring_seconds: float
 
 
 @dataclass
@@ -80,140 +132,232 @@ class ScoringService:
         writer: RecordWriter,
         publisher: Publisher,
         topics: Topics,
+        broker_policy: RetryPolicy | None = None,
         run_blocking: Callable[[Callable[[], ScoredBatch]], Awaitable[ScoredBatch]] | None = None,
         clock: Callable[[], datetime] = utc_now,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._model_name = model_name
         self._predictor = predictor
         self._writer = writer
         self._publisher = publisher
         self._topics = topics
+        self._broker_policy = broker_policy or RetryPolicy.forever()
         self._run_blocking = run_blocking or _in_thread
         self._clock = clock
+        self._sleep = sleep
 
     async def handle(self, messages: Sequence[InboundMessage]) -> BatchOutcome:
-        tweets: list[TweetEvent] = []
+        """All three stages for one batch; returns when its effects are durable (see the module docstring)."""
+        return await self.deliver(await self.score(self.parse(messages)))
+
+    # ---- 1. parse ---------------------------------------------------------------------------------------------
+
+    def parse(self, messages: Sequence[InboundMessage]) -> ParsedBatch:
+        """Check every message against the contract; never raises. A tweet delivered twice is kept once (the last)."""
+        accepted: dict[str, Accepted] = {}
         letters: list[DeadLetter] = []
         for message in messages:
-            parsed = parse_event(message.value or b"")
+            parsed = parse_event(message.value)
             if isinstance(parsed, Rejection):
-                letters.append(self._dead_letter(message, parsed))
+                letters.append(self._letter(message, parsed))
             else:
-                tweets.append(parsed)
-        tweets = _last_per_id(tweets)
+                accepted.pop(parsed.id, None)  # the later delivery wins, in its own place
+                accepted[parsed.id] = Accepted(message, parsed)
+        return ParsedBatch(len(messages), list(accepted.values()), letters)
 
-        if letters:
-            await self._publisher.send_many(self._topics.dlq, [(letter.key, letter.to_json()) for letter in letters])
-            log.warning("%d message(s) dead-lettered: %s", len(letters), sorted({str(x.reason) for x in letters}))
-        if not tweets:
-            return BatchOutcome(
-                len(messages), 0, len(letters), None, 0.0, 0.0, rejected_reasons=[x.reason for x in letters]
-            )
+    # ---- 2. score ---------------------------------------------------------------------------------------------
 
+    async def score(self, batch: ParsedBatch) -> ScoredTweets:
+        """Score the accepted tweets with one model, isolating the tweets it fails on (see the module docstring)."""
+        letters = list(batch.letters)
+        if not batch.accepted:
+            return ScoredTweets(batch.received, [], letters, None, 0.0)
         predictor = self._predictor()  # one model for the whole batch
         started = time.perf_counter()
-        scored = await self._run_blocking(
-            lambda: predictor.score([t.text for t in tweets], [t.keyword for t in tweets])
-        )
+        rows, failed = await self._score_isolated(predictor, batch.accepted)
         scoring_seconds = time.perf_counter() - started
         now = self._clock()
-        records, events = self._results(tweets, predictor, scored, now)
+        scored: list[Scored] = []
+        for index, item in enumerate(batch.accepted):
+            if index in failed:
+                letters.append(self._refused(item, RejectReason.SCORING_FAILED, failed[index]))
+                continue
+            probabilities, embedding = rows[index]
+            try:
+                scored.append(self._result(item, predictor, probabilities, embedding, now))
+            except ValidationError as exc:
+                why = f"the model's scores for this tweet cannot be stored: {exc.errors()[0]['msg']}"
+                letters.append(self._refused(item, RejectReason.SCORING_FAILED, why))
+        if failed:
+            log.error("the model failed on %d tweet(s) of %d; dead-lettered them", len(failed), len(batch.accepted))
+        return ScoredTweets(batch.received, scored, letters, predictor.version, scoring_seconds)
 
-        started = time.perf_counter()
-        refused = await self._write(records)
-        write_seconds = time.perf_counter() - started
-        if refused:
-            by_id = {m.key.decode("utf-8", "replace") if m.key else None: m for m in messages}
-            letters += await self._dead_letter_refused(refused, tweets, by_id)
-            events = [e for e in events if e.id not in refused]
-            tweets = [t for t in tweets if t.id not in refused]
-        stored_at = self._clock()
-        await self._publisher.send_many(self._topics.scored, [(event.key, event.to_json()) for event in events])
-        latencies = [(stored_at - t.published_at).total_seconds() for t in tweets if t.published_at is not None]
-        return BatchOutcome(
-            received=len(messages),
-            scored=len(tweets),
-            dead_lettered=len(letters),
+    async def _score_isolated(
+        self, predictor: Predictor, items: list[Accepted]
+    ) -> tuple[dict[int, tuple[Row, Row]], dict[int, str]]:
+        """Rows by item index, and why the model failed for the items it could not score even alone."""
+        rows: dict[int, tuple[Row, Row]] = {}
+        failed: dict[int, str] = {}
+
+        async def attempt(indices: list[int]) -> None:
+            try:
+                result = await self._run_model(predictor, [items[i].tweet for i in indices])
+            except Exception as exc:
+                if len(indices) == 1:
+                    failed[indices[0]] = f"the model failed on this tweet: {describe(exc)}"
+                    return
+                middle = len(indices) // 2
+                await attempt(indices[:middle])
+                await attempt(indices[middle:])
+                return
+            for row, index in enumerate(indices):
+                rows[index] = (result.probabilities[row], result.embeddings[row])
+
+        await attempt(list(range(len(items))))
+        if failed and not rows:
+            await self._check_canary(predictor, len(items))
+        return rows, failed
+
+    async def _run_model(self, predictor: Predictor, tweets: list[TweetEvent]) -> ScoredBatch:
+        result = await self._run_blocking(
+            lambda: predictor.score([t.text for t in tweets], [t.keyword for t in tweets])
+        )
+        if len(result.probabilities) != len(tweets) or len(result.embeddings) != len(tweets):
+            raise ValueError(f"the model returned {len(result.probabilities)} row(s) for {len(tweets)} tweet(s)")
+        return result
+
+    async def _check_canary(self, predictor: Predictor, count: int) -> None:
+        """Every tweet failed, even alone: tell a broken model from a batch of hostile tweets."""
+        try:
+            await self._run_model(predictor, [TweetEvent(id="canary", text=CANARY_TEXT)])
+        except Exception as exc:
+            raise ModelFailure(
+                f"model v{predictor.version} fails on every tweet, even a known-good one ({describe(exc)}); "
+                "stopping without acknowledging, the batch will be re-delivered"
+            ) from exc
+        log.error("the model failed on all %d tweet(s) of a batch but scores a known-good tweet", count)
+
+    def _result(
+        self, item: Accepted, predictor: Predictor, probabilities: Row, embedding: Row, now: datetime
+    ) -> Scored:
+        tweet = item.tweet
+        probs = {label: float(p) for label, p in zip(predictor.labels, probabilities, strict=True)}
+        label = max(probs, key=lambda name: probs[name])
+        record = PredictionRecord.from_scoring(
+            tweet,
+            label=label,
+            confidence=probs[label],
+            probabilities=probs,
+            model_name=self._model_name,
             model_version=predictor.version,
-            scoring_seconds=scoring_seconds,
+            scored_at=now,
+        )
+        event = ScoredEvent(
+            id=tweet.id,
+            label=label,
+            confidence=probs[label],
+            probabilities=probs,
+            model_name=self._model_name,
+            model_version=predictor.version,
+            embedding=[float(x) for x in embedding],
+            created_at=tweet.created_at,
+            scored_at=now,
+            published_at=tweet.published_at,
+        )
+        return Scored(item, record, event)
+
+    # ---- 3. deliver -------------------------------------------------------------------------------------------
+
+    async def deliver(self, batch: ScoredTweets) -> BatchOutcome:
+        """Store the records, publish the scored events and every dead letter; return when all are durable."""
+        letters = list(batch.letters)
+        scored = batch.scored
+        write_seconds = 0.0
+        if scored:
+            started = time.perf_counter()
+            refused = await self._write([s.record for s in scored])
+            write_seconds = time.perf_counter() - started
+            if refused:
+                log.error("%d tweet(s) refused by the results store for themselves, dead-lettered", len(refused))
+                letters += [
+                    self._refused(s.accepted, RejectReason.STORE_REJECTED, refused[s.record.id])
+                    for s in scored
+                    if s.record.id in refused
+                ]
+                scored = [s for s in scored if s.record.id not in refused]
+        stored_at = self._clock()
+        if scored:
+            unpublished = await send_all(
+                self._publisher,
+                self._topics.scored,
+                [(s.event.key, s.event.to_json()) for s in scored],
+                policy=self._broker_policy,
+                sleep=self._sleep,
+            )
+            for index, error in unpublished.items():
+                why = f"stored, but the broker refused its scored event: {describe(error)}"
+                letters.append(self._refused(scored[index].accepted, RejectReason.PUBLISH_REFUSED, why))
+        await self._send_letters(letters)
+        latencies = [
+            (stored_at - s.accepted.tweet.published_at).total_seconds()
+            for s in scored
+            if s.accepted.tweet.published_at is not None
+        ]
+        return BatchOutcome(
+            received=batch.received,
+            scored=len(scored),
+            dead_lettered=len(letters),
+            model_version=batch.model_version,
+            scoring_seconds=batch.scoring_seconds,
             write_seconds=write_seconds,
             publish_to_stored_seconds=latencies,
             rejected_reasons=[x.reason for x in letters],
         )
 
-    def _results(
-        self, tweets: list[TweetEvent], predictor: Predictor, scored: ScoredBatch, now: datetime
-    ) -> tuple[list[PredictionRecord], list[ScoredEvent]]:
-        probabilities, embeddings = scored.probabilities, scored.embeddings
-        labels = predictor.labels
-        records: list[PredictionRecord] = []
-        events: list[ScoredEvent] = []
-        for row, tweet in enumerate(tweets):
-            probs = {label: float(p) for label, p in zip(labels, probabilities[row], strict=True)}
-            label = max(probs, key=lambda name: probs[name])
-            records.append(
-                PredictionRecord.from_scoring(
-                    tweet,
-                    label=label,
-                    confidence=probs[label],
-                    probabilities=probs,
-                    model_name=self._model_name,
-                    model_version=predictor.version,
-                    scored_at=now,
-                )
-            )
-            events.append(
-                ScoredEvent(
-                    id=tweet.id,
-                    label=label,
-                    confidence=probs[label],
-                    probabilities=probs,
-                    model_name=self._model_name,
-                    model_version=predictor.version,
-                    embedding=[float(x) for x in embeddings[row]],
-                    created_at=tweet.created_at,
-                    scored_at=now,
-                    published_at=tweet.published_at,
-                )
-            )
-        return records, events
-
     async def _write(self, records: list[PredictionRecord]) -> dict[str, str]:
-        """Write the records; returns {tweet id: why} for items the store refused for good (all others are written)."""
+        """Write the records; returns {tweet id: why} for items the store refused for themselves (all others are
+        written). Store-wide failures never come back here: the writer retries them until the store answers."""
         try:
             await self._writer.write(records)
         except StoreRejected as exc:
             return {r.item_id: f"results store refused the item (status {r.status}): {r.message}" for r in exc.rejected}
         return {}
 
-    async def _dead_letter_refused(
-        self, refused: dict[str, str], tweets: list[TweetEvent], by_key: dict[str | None, InboundMessage]
-    ) -> list[DeadLetter]:
-        letters = []
-        for tweet in tweets:
-            if tweet.id in refused:
-                source = by_key.get(tweet.id) or InboundMessage("", 0, 0, tweet.id.encode(), tweet.to_json())
-                letters.append(self._dead_letter(source, Rejection(RejectReason.STORE_REJECTED, refused[tweet.id])))
-        await self._publisher.send_many(self._topics.dlq, [(x.key, x.to_json()) for x in letters])
-        log.error("%d tweet(s) refused by the results store, dead-lettered", len(letters))
-        return letters
-
-    def _dead_letter(self, message: InboundMessage, rejection: Rejection) -> DeadLetter:
-        return DeadLetter.build(
-            raw=message.value,
-            rejection=rejection,
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            key=message.key,
-            source_timestamp=message.timestamp,
-            now=self._clock(),
+    async def _send_letters(self, letters: list[DeadLetter]) -> None:
+        if not letters:
+            return
+        log.warning("%d message(s) dead-lettered: %s", len(letters), sorted({str(x.reason) for x in letters}))
+        refused = await send_all(
+            self._publisher,
+            self._topics.dlq,
+            [x.to_message() for x in letters],
+            policy=self._broker_policy,
+            sleep=self._sleep,
         )
+        if not refused:
+            return
+        stripped = [
+            letters[i].stripped(f"the broker refused the full letter: {describe(e)}") for i, e in refused.items()
+        ]
+        still = await send_all(
+            self._publisher,
+            self._topics.dlq,
+            [x.to_message() for x in stripped],
+            policy=self._broker_policy,
+            sleep=self._sleep,
+        )
+        if still:
+            first = next(iter(still.values()))
+            raise DeadLetterRefused(f"the broker refused even payload-free dead letters: {describe(first)}") from first
+        log.error("%d dead letter(s) were too large for the broker; sent without their payload", len(stripped))
 
+    def _letter(self, message: InboundMessage, rejection: Rejection, tweet_id: str | None = None) -> DeadLetter:
+        return DeadLetter.for_message(message, rejection, tweet_id=tweet_id, now=self._clock())
 
-def _last_per_id(tweets: list[TweetEvent]) -> list[TweetEvent]:
-    """A re-delivered tweet may appear twice in one batch; keep the last (the upsert would keep it anyway)."""
-    return list({t.id: t for t in tweets}.values())
+    def _refused(self, item: Accepted, reason: RejectReason, why: str) -> DeadLetter:
+        """The dead letter for a valid tweet a later step refused."""
+        return self._letter(item.message, Rejection(reason, why), tweet_id=item.tweet.id)
 
 
 async def _in_thread(work: Callable[[], ScoredBatch]) -> ScoredBatch:

@@ -48,5 +48,6 @@ class DiscardingPublisher:
     async def stop(self) -> None:
         return None
 
-    async def send_many(self, topic: str, messages: Sequence[tuple[bytes | None, bytes]]) -> None:
+    async def send_many(self, topic: str, messages: Sequence[tuple[bytes | None, bytes]]) -> list[BaseException | None]:
         self.discarded += len(messages)
+        return [None] * len(messages)

@@ -7,7 +7,8 @@ Naive datetimes are taken to be UTC.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from pydantic import AfterValidator, PlainSerializer
@@ -37,6 +38,27 @@ def parse_iso8601(text: str) -> datetime:
         return to_utc(datetime.fromisoformat(stripped))
     except OverflowError as exc:  # e.g. year 1 with a positive offset: outside datetime's range in UTC
         raise ValueError(f"timestamp out of range: {text[:80]!r}") from exc
+
+
+_DURATION = re.compile(r"\A(\d{1,9})\s*([smhdw])\Z")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_since(text: str, *, now: datetime) -> datetime:
+    """A point in time given as ISO-8601 (``2026-11-26T12:00Z``, a date) or as an age (``30m``, ``2h``, ``7d``).
+
+    Raises ``ValueError`` with what was expected.
+    """
+    stripped = text.strip().lower()
+    match = _DURATION.match(stripped)
+    if match:
+        return now - timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    try:
+        return parse_iso8601(text)
+    except ValueError:
+        raise ValueError(
+            f"{text[:80]!r} is neither an ISO-8601 time (2026-11-26T12:00:00Z) nor an age (45s, 30m, 2h, 7d, 1w)"
+        ) from None
 
 
 def utc_now() -> datetime:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from tweet_triage.errors import TriageError
-from tweet_triage.settings import Settings
+from tweet_triage.settings import Settings, local_stack_hint
 from tweet_triage.stream.kafka_client import kafka_client_options
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ async def ensure_topics(
             [NewTopic(name, partitions, replication_factor) for name in missing], timeout_ms=int(timeout_s * 1000)
         )
     except KafkaError as exc:
-        hint = " Is the local stack running (`triage stack up`)?" if settings.profile == "local" else ""
+        hint = local_stack_hint(settings)
         raise TopicError(
             f"cannot create topics on the Kafka broker at {settings.kafka_bootstrap}: {exc}.{hint}"
         ) from exc
@@ -72,3 +72,20 @@ async def ensure_topics(
     if created:
         log.info("created topics %s with %d partition(s)", ", ".join(created), partitions)
     return created
+
+
+async def existing_topics(settings: Settings, *, timeout_s: float = 30.0) -> set[str]:
+    """The names of the topics (event hubs) the broker has."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import KafkaError
+
+    admin = AIOKafkaAdminClient(**kafka_client_options(settings), request_timeout_ms=int(timeout_s * 1000))
+    try:
+        await admin.start()
+        return set(await admin.list_topics())
+    except KafkaError as exc:
+        raise TopicError(
+            f"cannot list topics on the Kafka broker at {settings.kafka_bootstrap}: {exc}.{local_stack_hint(settings)}"
+        ) from exc
+    finally:
+        await admin.close()

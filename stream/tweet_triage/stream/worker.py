@@ -4,6 +4,9 @@
 * cuts micro-batches with ``take_events(n, within=t)``; Faust acknowledges a batch's offsets only when the loop asks
   for the next batch, i.e. after the predictions are stored and the scored/dead-letter events are acknowledged by
   the broker — at-least-once end to end, with idempotent upserts making re-deliveries harmless;
+* every decision about a batch (what is dead-lettered, what pauses, what stops) is the service's; whatever it raises
+  is a failure of the process or a dependency, so the worker exits without acknowledging and the group re-delivers;
+* while the store or the broker is away the batch waits (``/healthz`` says which, ``/metrics`` counts it);
 * polls the ``production`` alias on a timer and hot-swaps the model;
 * serves ``/healthz`` and ``/metrics`` (Prometheus) on its web port (127.0.0.1 by default).
 
@@ -15,25 +18,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from tweet_triage.errors import ModelError
 from tweet_triage.model.registry import Registry
 from tweet_triage.model.watcher import ModelWatcher, Swap
 from tweet_triage.settings import Settings
-from tweet_triage.stream.faust_app import faust_app
-from tweet_triage.stream.kafka_client import kafka_client_options
+from tweet_triage.stream.availability import Availability
+from tweet_triage.stream.faust_app import faust_app, inbound_message
+from tweet_triage.stream.kafka_sender import KafkaSender
 from tweet_triage.stream.metrics import WorkerMetrics
-from tweet_triage.stream.scoring import InboundMessage, ScoringService, Topics
+from tweet_triage.stream.scoring import ScoringService, Topics
 from tweet_triage.stream.shadow import DiscardingPublisher, shadow_item
 from tweet_triage.stream.store.cosmos import SHADOW
 from tweet_triage.stream.store.retry import RetryNotice, RetryPolicy
 from tweet_triage.stream.store.writer import PredictionWriter
 
 log = logging.getLogger(__name__)
+
+STORE: Final = "store"
+BROKER: Final = "broker"
 
 
 @dataclass(frozen=True)
@@ -48,30 +54,6 @@ class WorkerOptions:
     shadow_version: str | None = None  # score with this fixed version into `shadow`, publish nothing (see shadow.py)
 
 
-class KafkaSender:
-    """Sends a batch of messages and returns when the broker acknowledged all of them."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._producer: Any = None
-
-    async def start(self) -> None:
-        from aiokafka import AIOKafkaProducer
-
-        self._producer = AIOKafkaProducer(
-            **kafka_client_options(self._settings), acks="all", linger_ms=2, enable_idempotence=False
-        )
-        await self._producer.start()
-
-    async def stop(self) -> None:
-        if self._producer is not None:
-            await self._producer.stop()
-
-    async def send_many(self, topic: str, messages: Sequence[tuple[bytes | None, bytes]]) -> None:
-        futures = [await self._producer.send(topic, value=value, key=key) for key, value in messages]
-        await asyncio.gather(*futures)
-
-
 class WorkerRuntime:
     """Everything the agent needs, opened once when the agent starts and closed when it stops."""
 
@@ -79,7 +61,12 @@ class WorkerRuntime:
         self.settings = settings
         self.options = options
         self.metrics = metrics
-        policy = RetryPolicy.forever(on_retry=self._on_store_retry)
+        self.store = Availability("the results store", on_change=lambda up: metrics.dependency_changed(STORE, up))
+        self.broker = Availability("the Kafka broker", on_change=lambda up: metrics.dependency_changed(BROKER, up))
+        for name in (STORE, BROKER):
+            metrics.dependency_changed(name, available=True)
+        policy = RetryPolicy.forever(on_retry=self._on_store_retry, on_recovered=self.store.on_recovered)
+        self.broker_policy = RetryPolicy.forever(on_retry=self._on_broker_retry, on_recovered=self.broker.on_recovered)
         self.sender: KafkaSender | DiscardingPublisher
         if options.shadow_version is None:
             from tweet_triage.monitoring.alerts.unapproved import UnapprovedMoveAlerts
@@ -112,6 +99,7 @@ class WorkerRuntime:
                     writer=self.writer,
                     publisher=self.sender,
                     topics=Topics(scored=kafka.topic_scored, dlq=kafka.topic_dlq),
+                    broker_policy=self.broker_policy,
                 )
             return self.service
 
@@ -142,17 +130,36 @@ class WorkerRuntime:
             self.metrics.model_swaps.inc()
 
     def _on_store_retry(self, notice: RetryNotice) -> None:
-        self.metrics.store_retries.inc()  # the policy itself logs each retry
+        self.metrics.store_retries.labels(notice.failure.cause).inc()  # the policy itself logs each retry
+        self.store.on_retry(notice)
+
+    def _on_broker_retry(self, notice: RetryNotice) -> None:
+        self.metrics.publish_retries.labels(notice.failure.cause).inc()
+        self.broker.on_retry(notice)
 
     def health(self) -> dict[str, Any]:
-        """Alive and scoring (``ok``), ``starting``, or ``unapproved``: production moved to a version without an
-        approval record, and the worker keeps scoring with the approved one it has (not ready, still alive)."""
-        scoring = self.watcher.ready and self.service is not None
+        """``starting`` (HTTP 503) until the model and the store are open; then ``ok``, or ``store_unavailable`` /
+        ``broker_unavailable`` while a batch waits for that dependency, or ``unapproved`` when production moved to a
+        version without an approval record and the worker keeps scoring with the approved one it has. All but
+        ``starting`` answer 200 on ``/healthz``: the process is alive and waits or refuses on purpose, a liveness
+        probe must not restart it; ``/readyz`` is 200 only for ``ok``."""
         problem = self.watcher.problem
+        if not (self.watcher.ready and self.service is not None):
+            status = "starting"
+        elif not self.store.available:
+            status = "store_unavailable"
+        elif not self.broker.available:
+            status = "broker_unavailable"
+        elif problem:
+            status = "unapproved"
+        else:
+            status = "ok"
         return {
-            "status": ("unapproved" if problem else "ok") if scoring else "starting",
+            "status": status,
             "model_version": self.watcher.current.version if self.watcher.ready else None,
             "last_batch_at": self.last_batch_at.isoformat() if self.last_batch_at else None,
+            "store": self.store.health(),
+            "broker": self.broker.health(),
             "detail": problem,
         }
 
@@ -182,11 +189,12 @@ def build_app(settings: Settings, options: WorkerOptions) -> Any:
         try:
             async for events in stream.take_events(options.batch_size, within=options.batch_window_s):
                 try:
-                    outcome = await service.handle([_inbound(event) for event in events])
+                    outcome = await service.handle([inbound_message(event) for event in events])
                 except Exception:
                     # Fail-stop: leaving the loop would let Faust acknowledge this batch although it was not
-                    # stored. Exit without acknowledging; the group re-delivers the batch to a healthy worker.
-                    log.critical("unexpected error while handling a batch; exiting without committing", exc_info=True)
+                    # stored. The service raises only for failures of the process or a dependency (data never
+                    # gets here), so exit without acknowledging; the group re-delivers the batch to a healthy worker.
+                    log.critical("the worker cannot handle a batch; exiting without committing", exc_info=True)
                     os._exit(70)
                 metrics.observe(outcome)
                 runtime.last_batch_at = datetime.now(UTC)
@@ -198,9 +206,9 @@ def build_app(settings: Settings, options: WorkerOptions) -> Any:
         await runtime.refresh_model()
 
     @app.page("/healthz")
-    async def healthz(web: Any, request: Any) -> Any:  # liveness: scoring, even if production moved unapproved
+    async def healthz(web: Any, request: Any) -> Any:  # liveness: alive, waiting or refusing on purpose
         body = runtime.health()
-        return web.json(body, status=200 if body["status"] in ("ok", "unapproved") else 503)
+        return web.json(body, status=503 if body["status"] == "starting" else 200)
 
     @app.page("/readyz")
     async def readyz(web: Any, request: Any) -> Any:  # readiness: scoring with what production should be
@@ -212,19 +220,6 @@ def build_app(settings: Settings, options: WorkerOptions) -> Any:
         return web.bytes(metrics.render(), content_type="text/plain; version=0.0.4")
 
     return app
-
-
-def _inbound(event: Any) -> InboundMessage:
-    message = event.message
-    timestamp = datetime.fromtimestamp(message.timestamp, UTC) if message.timestamp else None
-    return InboundMessage(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        key=message.key,
-        value=message.value,
-        timestamp=timestamp,
-    )
 
 
 def run_worker(settings: Settings, options: WorkerOptions, *, loglevel: str = "info") -> None:

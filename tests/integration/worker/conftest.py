@@ -20,13 +20,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, make_stack_settings
 from tests.helpers import wait_until
 from tests.integration.conftest import register_copies
 from tweet_triage.model.registry import PRODUCTION, Registry
 from tweet_triage.settings import Settings, load_settings
+from tweet_triage.stack.manager import StackManager
+from tweet_triage.stack.services import COSMOS, build_specs
+from tweet_triage.stream.dead_letters import DeadLetter
 from tweet_triage.stream.store.reader import PredictionReader
 from tweet_triage.stream.store.records import PredictionRecord
+from tweet_triage.stream.topic_reader import TopicReader, TopicRecord
 from tweet_triage.training.pipeline import PipelineResult
 
 TRIAGE = str(Path(sys.executable).with_name("triage"))
@@ -43,6 +47,14 @@ class StreamModels:
 def stream_models(first_candidate: PipelineResult, registry: Registry, training_settings: Settings) -> StreamModels:
     """Two registered versions of the quick-profile package under their own name; the first in production."""
     return StreamModels(*register_copies(first_candidate, registry, training_settings, STREAM_MODEL))
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+    timestamp_ms: int | None = None
 
 
 @dataclass
@@ -99,20 +111,60 @@ class StreamEnv:
         return sum(values) if values else 0.0
 
     def publish(self, values: Sequence[tuple[bytes | None, bytes]], *, topic: str | None = None) -> None:
+        self.publish_messages([Outgoing(key, value) for key, value in values], topic=topic)
+
+    def publish_messages(self, messages: Sequence[Outgoing], *, topic: str | None = None) -> None:
+        """Send messages with any key, headers and broker timestamp (up to 2 MiB each), acknowledged by the broker."""
         from aiokafka import AIOKafkaProducer
 
         target = topic or self.settings.kafka.topic_tweets
 
         async def send() -> None:
-            producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all")
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.settings.kafka_bootstrap, acks="all", max_request_size=2 * 1024 * 1024
+            )
             await producer.start()
             try:
-                futures = [await producer.send(target, value=v, key=k) for k, v in values]
+                futures = [
+                    await producer.send(
+                        target, value=m.value, key=m.key, headers=list(m.headers) or None, timestamp_ms=m.timestamp_ms
+                    )
+                    for m in messages
+                ]
                 await asyncio.gather(*futures)
             finally:
                 await producer.stop()
 
         asyncio.run(send())
+
+    def topic_records(self, topic: str) -> list[TopicRecord]:
+        """Everything ``topic`` holds now (read once through, no consumer group)."""
+
+        async def read() -> list[TopicRecord]:
+            async with TopicReader(self.settings, topic, idle_s=1.0) as reader:
+                return [record async for record in reader.records()]
+
+        return asyncio.run(read())
+
+    def all_dead_letters(self) -> list[DeadLetter]:
+        return [DeadLetter.from_json(r.value) for r in self.topic_records(self.settings.kafka.topic_dlq)]
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run `triage ARGS` against this test's topics, store and registry."""
+        return subprocess.run(
+            [TRIAGE, *args],
+            env={**self.env, "COLUMNS": "200"},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    def use_cosmos(self, port: int) -> None:
+        """Point this environment (and workers started from now on) at the Cosmos DB server on ``port``."""
+        self.env["TRIAGE_STACK__COSMOS_PORT"] = str(port)
+        stack = self.settings.stack.model_copy(update={"cosmos_port": port})
+        self.settings = self.settings.model_copy(update={"stack": stack})
 
     def publish_tweets(self, ids: Sequence[str], text: str = "flood water rising near the bridge") -> None:
         self.publish([(i.encode(), json.dumps({"id": i, "text": f"{text} #{i}"}).encode()) for i in ids])
@@ -207,3 +259,36 @@ def stream_env(local_stack: Settings, stream_models: StreamModels) -> Iterator[S
 
 def production_version(settings: Settings) -> str:
     return Registry(settings).get(PRODUCTION).version
+
+
+class CosmosServer:
+    """A Cosmos DB server of one test's own (the shared one must not lose other tests' data), restartable."""
+
+    def __init__(self, state_dir: Path, node_dir: Path) -> None:
+        settings = make_stack_settings(state_dir, node_dir)
+        self.port = settings.stack.cosmos_port
+        self._manager = StackManager(settings, specs=[s for s in build_specs(settings) if s.name == COSMOS])
+
+    def start(self) -> None:
+        self._manager.up()
+
+    def stop(self) -> None:
+        self._manager.down()
+
+    def restart(self) -> None:
+        """Stop and start again: the local server keeps everything in memory, so every database is gone."""
+        self.stop()
+        self.start()
+
+
+@pytest.fixture
+def own_cosmos(stream_env: StreamEnv, tmp_path: Path, node_dir: Path) -> Iterator[CosmosServer]:
+    """This test's own Cosmos DB server; ``stream_env`` and the workers it starts use it."""
+    server = CosmosServer(tmp_path / "cosmos", node_dir)
+    server.start()
+    stream_env.use_cosmos(server.port)
+    try:
+        yield server
+    finally:
+        stream_env.stop_all()
+        server.stop()

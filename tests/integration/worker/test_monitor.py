@@ -9,26 +9,26 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.helpers import wait_until
+from tests.helpers import prediction, wait_until
 from tests.integration.conftest import package_dir
 from tests.integration.worker.conftest import StreamEnv, StreamModels, production_version
 from tweet_triage.model.package import PackageMeta
 from tweet_triage.model.predictor import Predictor
 from tweet_triage.model.registry import Registry
-from tweet_triage.monitoring.alerts.records import Alert
+from tweet_triage.monitoring.alerts.records import Alert, AlertDraft, Delivery
 from tweet_triage.monitoring.alerts.store import AlertStore
 from tweet_triage.monitoring.evaluation import documentation_sentences, scored_events
 from tweet_triage.monitoring.feedback_store import FeedbackStore
 from tweet_triage.settings import Settings
 from tweet_triage.stream.feedback import FeedbackEvent
 from tweet_triage.stream.store.cosmos import PREDICTIONS, open_container
-from tweet_triage.stream.store.records import PredictionRecord
 from tweet_triage.stream.timestamps import utc_now
 from tweet_triage.stream.topics import ensure_topics
 from tweet_triage.training.prepare import PreparedDataset
@@ -98,6 +98,30 @@ def alerts(settings: Settings, kind: str) -> list[Alert]:
         return []
 
 
+ACCURACY = {"TRIAGE_MONITOR__ACCURACY_MIN_FEEDBACK": "20", "TRIAGE_MONITOR__ACCURACY_THRESHOLD": "0.7"}
+
+
+def predicted_tweets(settings: Settings, prefix: str, n: int) -> tuple[list[str], str, str]:
+    """``n`` tweets the production version labelled with its first label; returns their ids, the version and the
+    label people will say is right instead (so feedback on them can be judged wrong)."""
+    version = production_version(settings)
+    predicted, truth = PackageMeta.read(package_dir(Registry(settings), version)).labels[:2]
+    ids = [f"{prefix}-{i}" for i in range(n)]
+    with open_container(settings, PREDICTIONS, create=True) as container:
+        for tweet_id in ids:
+            record = prediction(
+                tweet_id,
+                label=predicted,
+                other=truth,
+                model_name=settings.mlflow.model_name,
+                model_version=version,
+                scored_at=utc_now(),
+                text=f"tweet {tweet_id} about the flood",
+            )
+            container.upsert_item(record.to_item())
+    return ids, version, truth
+
+
 def observed(env: StreamEnv, port: int) -> int:
     return int(str(env.health(port).get("observed", 0) or 0))
 
@@ -159,30 +183,8 @@ def test_feedback_that_contradicts_predictions_raises_an_accuracy_alert(
     stream_env: StreamEnv, stream_models: StreamModels, webhook: Webhook, tmp_path: Path
 ) -> None:
     env, settings = stream_env, stream_env.settings
-    version = production_version(settings)
-    predicted, truth = PackageMeta.read(package_dir(Registry(settings), version)).labels[:2]
-    ids = [f"fb-{i}" for i in range(25)]
-    with open_container(settings, PREDICTIONS, create=True) as container:
-        for tweet_id in ids:
-            record = PredictionRecord(
-                id=tweet_id,
-                label=predicted,
-                confidence=0.9,
-                probabilities={predicted: 0.9, truth: 0.1},
-                model_name=settings.mlflow.model_name,
-                model_version=version,
-                scored_at=utc_now(),
-                text=f"tweet {tweet_id} about the flood",
-            )
-            container.upsert_item(record.to_item())
-    env.start_monitor(
-        **monitor_env(
-            tmp_path / "monitor",
-            webhook,
-            TRIAGE_MONITOR__ACCURACY_MIN_FEEDBACK="20",
-            TRIAGE_MONITOR__ACCURACY_THRESHOLD="0.7",
-        )
-    )
+    ids, version, truth = predicted_tweets(settings, "fb", 25)
+    env.start_monitor(**monitor_env(tmp_path / "monitor", webhook, **ACCURACY))
     feedback = [FeedbackEvent(tweet_id=i, label=truth, annotator="coordinator-1", labelled_at=utc_now()) for i in ids]
     env.publish([(b"bad", b"{not json")], topic=settings.kafka.topic_feedback)
     env.publish([(f.key, f.to_json()) for f in feedback], topic=settings.kafka.topic_feedback)
@@ -202,3 +204,82 @@ def test_feedback_that_contradicts_predictions_raises_an_accuracy_alert(
     assert letter["reason"] == "invalid_event"
     assert letter["topic"] == settings.kafka.topic_feedback
     assert "accuracy" in webhook.kinds()
+
+
+def test_repeated_feedback_from_one_annotator_counts_once(
+    stream_env: StreamEnv, stream_models: StreamModels, webhook: Webhook, tmp_path: Path
+) -> None:
+    env, settings = stream_env, stream_env.settings
+    ids, _, truth = predicted_tweets(settings, "rep", 20)
+    env.start_monitor(**monitor_env(tmp_path / "monitor", webhook, **ACCURACY))
+    port = env.ports[-1]
+    topic = settings.kafka.topic_feedback
+
+    # One person clicks "wrong" on one tweet 30 times, and the broker re-delivers the first click twice more.
+    clicks = [
+        FeedbackEvent(tweet_id=ids[0], label=truth, annotator="coordinator-1", labelled_at=utc_now()) for _ in range(30)
+    ]
+    env.publish([(f.key, f.to_json()) for f in [*clicks, clicks[0], clicks[0]]], topic=topic)
+    wait_until(
+        lambda: env.metric(port, "triage_monitor_feedback_total") >= len(clicks) + 2,
+        timeout_s=120,
+        what="every click handled",
+    )
+    with FeedbackStore.open(settings) as store:
+        assert len(list(store.iter_all())) == 1
+    assert alerts(settings, "accuracy") == [], "32 clicks by one person on one tweet are one label, not 32"
+
+    # 19 more tweets judged wrong by the same person: now 20 distinct labels, the alert fires on exactly those.
+    more = [FeedbackEvent(tweet_id=i, label=truth, annotator="coordinator-1", labelled_at=utc_now()) for i in ids[1:]]
+    env.publish([(f.key, f.to_json()) for f in more], topic=topic)
+    [alert] = wait_until(lambda: alerts(settings, "accuracy"), timeout_s=120, what="an accuracy alert")
+    assert alert.window == 20 and alert.statistic == 0.0
+    assert env.metric(port, 'triage_monitor_feedback_total{outcome="repeat"}') >= len(clicks) + 1
+
+
+def test_an_alert_a_crash_left_undelivered_is_sent_when_the_monitor_starts(
+    stream_env: StreamEnv, stream_models: StreamModels, webhook: Webhook, tmp_path: Path
+) -> None:
+    env, settings = stream_env, stream_env.settings
+    now = utc_now()
+    draft = AlertDraft(kind="drift", severity="warning", title="Drift: left behind", summary="s", model_version="1")
+    crashed = draft.to_alert(now - timedelta(minutes=10)).model_copy(
+        update={"delivery": Delivery(status="pending", next_attempt_at=now - timedelta(minutes=8))}
+    )
+    with AlertStore.open(settings, create=True) as store:
+        store.save(crashed)  # what a monitor killed between storing the alert and posting it leaves behind
+    env.start_monitor(**monitor_env(tmp_path / "monitor", webhook))
+    wait_until(lambda: "drift" in webhook.kinds(), timeout_s=120, what="the pending alert to be posted")
+    assert [body["alert"]["id"] for body in webhook.bodies] == [crashed.id]
+
+    def stored_delivered() -> Alert | None:
+        with AlertStore.open(settings) as store:
+            alert = store.get(crashed.id)
+        return alert if alert.delivery.status == "delivered" else None
+
+    delivered = wait_until(stored_delivered, timeout_s=30, what="the delivery to be recorded")
+    assert delivered is not None and delivered.delivery.attempts == 1 and delivered.title == crashed.title
+
+
+def test_feedback_the_store_cannot_hold_is_dead_lettered_and_the_partition_goes_on(
+    stream_env: StreamEnv, stream_models: StreamModels, webhook: Webhook, tmp_path: Path
+) -> None:
+    env, settings = stream_env, stream_env.settings
+    asyncio.run(ensure_topics(settings, names=[settings.kafka.topic_feedback], partitions=1))  # one partition
+    env.start_monitor(**monitor_env(tmp_path / "monitor", webhook))
+    bad_ids = ["a/b", "x" * 10_000, "\u200b"]
+    hostile = [
+        (
+            b"k",
+            json.dumps(
+                {"tweet_id": t, "label": "disaster", "annotator": "ana", "labelled_at": "2026-11-26T12:00:00Z"}
+            ).encode(),
+        )
+        for t in bad_ids
+    ]
+    good = FeedbackEvent(tweet_id="after-the-bad-ones", label="disaster", annotator="ana", labelled_at=utc_now())
+    env.publish([*hostile, (good.key, good.to_json())], topic=settings.kafka.topic_feedback)
+    with FeedbackStore.open(settings, create=True) as store:
+        wait_until(lambda: [r.tweet_id for r in store.iter_all()] == [good.tweet_id], timeout_s=120, what="stored")
+    letters = [letter for letter in env.all_dead_letters() if letter.topic == settings.kafka.topic_feedback]
+    assert len(letters) == len(bad_ids) and all("tweet_id" in letter.message for letter in letters)

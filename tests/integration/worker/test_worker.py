@@ -112,12 +112,18 @@ def test_results_store_outage_pauses_the_stream_and_loses_nothing(stream_env: St
             timeout_s=90,
             what="the worker to notice the outage and retry",
         )
+        health = stream_env.health(port)
+        assert health["status"] == "store_unavailable"  # alive (HTTP 200), waiting on purpose
+        assert isinstance(health["store"], dict) and health["store"]["available"] is False
+        assert stream_env.metric(port, 'triage_worker_dependency_available{dependency="store"}') == 0
         assert worker.poll() is None
     finally:
         cosmos.resume()
     stored = stream_env.wait_stored(len(expected), timeout_s=180)
     assert sorted(r.id for r in stored) == expected
     assert worker.poll() is None, "the worker must ride out the outage"
+    wait_until(lambda: stream_env.health(port).get("status") == "ok", timeout_s=30, what="the health to recover")
+    assert stream_env.all_dead_letters() == []
 
 
 def _cosmos_process(stream_env: StreamEnv) -> psutil.Process:

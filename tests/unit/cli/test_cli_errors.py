@@ -51,6 +51,10 @@ def test_invalid_setting_is_a_message_naming_the_variable_not_a_traceback() -> N
         (("stack", "logs", "nosuch"), "unknown service 'nosuch'"),
         (("stack", "logs", "broker", "--lines", "0"), "--lines"),
         (("no-such-command",), "No such command"),
+        (("dlq", "list", "--reason", "nope"), "'nope' is not one of"),
+        (("dlq", "replay", "--since", "yesterday"), "--since: 'yesterday' is neither an ISO-8601 time"),
+        (("dlq", "show", "17"), "'17' is not a letter id"),
+        (("dlq", "replay", "--limit", "0"), "--limit"),
     ],
 )
 def test_bad_arguments_get_a_message(args: tuple[str, ...], expected: str) -> None:

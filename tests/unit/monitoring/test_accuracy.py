@@ -67,3 +67,23 @@ def test_reloading_replaces_a_version_window_instead_of_double_counting() -> Non
     monitor.load(history)  # e.g. a rollback to this version
     reading = monitor.reading("3")
     assert reading is not None and reading.n == 4 and reading.accuracy == 0.5
+
+
+def test_one_person_relabelling_a_tweet_counts_once_and_the_latest_label_counts() -> None:
+    monitor = AccuracyMonitor(window=10, min_feedback=1, threshold=0.5)
+    for _ in range(5):  # five clicks on the same tweet by the same person
+        monitor.observe(record(1, "disaster", "not_disaster").model_copy(update={"labelled_at": T0}), T0)
+    reading, _ = monitor.observe(record(1, "not_disaster", "not_disaster"), T0)  # they changed their mind
+    assert reading is not None and (reading.n, reading.accuracy) == (1, 1.0)
+    other = record(1, "disaster", "not_disaster").model_copy(update={"annotator": "ben"})
+    reading, _ = monitor.observe(other, T0)  # a second person on the same tweet is a second label
+    assert reading is not None and reading.n == 2
+
+
+def test_a_relabelled_tweet_moves_to_the_newest_place_of_the_window() -> None:
+    monitor = AccuracyMonitor(window=3, min_feedback=1, threshold=0.5)
+    for i in range(3):
+        monitor.observe(record(i, "disaster", "disaster"), T0)
+    monitor.observe(record(0, "not_disaster", "disaster"), T0)  # t0 again: now the newest, t1 the oldest
+    reading, _ = monitor.observe(record(3, "disaster", "disaster"), T0)  # pushes out t1, not t0
+    assert reading is not None and reading.n == 3 and abs(reading.accuracy - 2 / 3) < 1e-12

@@ -1,20 +1,25 @@
-"""The alert center's deduplication and the webhook's retries, with an in-memory store and a mock transport."""
+"""The alert center's deduplication, its outbox, and the webhook's retries, with an in-memory store and a mock
+transport."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
+import pytest
 
-from tweet_triage.monitoring.alerts.center import AlertCenter
-from tweet_triage.monitoring.alerts.records import Alert, AlertDraft, Evidence
+from tweet_triage.monitoring.alerts.center import CLAIM_S, AlertCenter
+from tweet_triage.monitoring.alerts.records import Alert, AlertDraft, Delivery, Evidence
 from tweet_triage.monitoring.alerts.webhook import DeliveryResult, WebhookNotifier
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
 class MemoryStore:
+    """The alert store's partial updates, in memory: each touches only its own fields, like ``patch_item``."""
+
     def __init__(self) -> None:
         self.items: dict[str, Alert] = {}
 
@@ -26,14 +31,41 @@ class MemoryStore:
         same = [a for a in self.items.values() if a.dedup_key == dedup_key]
         return max(same, key=lambda a: a.created_at, default=None)
 
+    def save_repeat(self, alert: Alert) -> Alert:
+        fields = {"occurrences": alert.occurrences, "last_seen_at": alert.last_seen_at, "evidence": alert.evidence}
+        self.items[alert.id] = self.items[alert.id].model_copy(update=fields)
+        return alert
+
+    def set_delivery(self, alert_id: str, delivery: Delivery) -> None:
+        self.items[alert_id] = self.items[alert_id].model_copy(update={"delivery": delivery})
+
+    def set_details(self, alert_id: str, details: dict[str, Any]) -> None:
+        self.items[alert_id] = self.items[alert_id].model_copy(update={"details": details})
+
+    def undelivered(self, *, due: datetime, limit: int) -> list[Alert]:
+        pending = [
+            a
+            for a in self.items.values()
+            if a.delivery.status == "pending"
+            and (a.delivery.next_attempt_at is None or a.delivery.next_attempt_at <= due)
+        ]
+        return sorted(pending, key=lambda a: a.created_at)[:limit]
+
 
 class RecordingNotifier:
-    def __init__(self) -> None:
+    """Delivers (or fails with ``answers``), and records what the store held for the alert at that moment."""
+
+    def __init__(self, store: MemoryStore | None = None, answers: list[DeliveryResult] | None = None) -> None:
         self.sent: list[Alert] = []
+        self.stored_while_sending: list[str] = []
+        self._store = store
+        self._answers = answers or []
 
     def deliver(self, alert: Alert) -> DeliveryResult:
         self.sent.append(alert)
-        return DeliveryResult(True, 1)
+        if self._store is not None:
+            self.stored_while_sending.append(self._store.items[alert.id].delivery.status)
+        return self._answers.pop(0) if self._answers else DeliveryResult(True, 1)
 
 
 class Clock:
@@ -87,6 +119,84 @@ def test_evidence_is_bounded() -> None:
     assert result.alert.delivery.status == "disabled"
 
 
+# ---- the outbox -------------------------------------------------------------------------------------------------
+
+
+def test_an_alert_is_stored_pending_before_its_webhook_message_is_sent() -> None:
+    store = MemoryStore()
+    notifier = RecordingNotifier(store)
+    raised = AlertCenter(store, notifier, cooldown_s=3600, clock=Clock()).raise_alert(drift_draft())
+    assert notifier.stored_while_sending == ["pending"]  # a crash while sending leaves an entry to retry
+    assert store.items[raised.alert.id].delivery.status == "delivered" == raised.alert.delivery.status
+
+
+def test_an_alert_left_pending_by_a_crash_is_delivered_after_a_restart() -> None:
+    store, clock = MemoryStore(), Clock()
+
+    class Crashes:
+        def deliver(self, alert: Alert) -> DeliveryResult:
+            raise SystemExit("killed while posting")
+
+    with pytest.raises(SystemExit):
+        AlertCenter(store, Crashes(), cooldown_s=3600, clock=clock).raise_alert(drift_draft())
+    [stored] = store.items.values()
+    assert stored.delivery.status == "pending"
+
+    notifier = RecordingNotifier()
+    restarted = AlertCenter(store, notifier, cooldown_s=3600, clock=clock)
+    assert restarted.deliver_pending() == []  # not due yet: the raising process may still be sending it
+    clock.now = T0 + timedelta(seconds=CLAIM_S)
+    [delivered] = restarted.deliver_pending()
+    assert [a.id for a in notifier.sent] == [stored.id]
+    assert store.items[stored.id].delivery.status == "delivered" == delivered.delivery.status
+    assert restarted.deliver_pending() == []  # delivered once
+
+
+def test_a_failed_round_is_retried_later_with_growing_waits_until_delivered() -> None:
+    store, clock = MemoryStore(), Clock()
+    down = DeliveryResult(False, 5, "ConnectError: refused")
+    notifier = RecordingNotifier(answers=[down, down, down])
+    center = AlertCenter(store, notifier, cooldown_s=3600, clock=clock)
+    alert_id = center.raise_alert(drift_draft()).alert.id
+    waits = []
+    for _ in range(2):
+        due = store.items[alert_id].delivery.next_attempt_at
+        assert due is not None
+        waits.append((due - clock.now).total_seconds())
+        clock.now = due
+        center.deliver_pending()
+    clock.now = store.items[alert_id].delivery.next_attempt_at or clock.now
+    center.deliver_pending()
+    delivery = store.items[alert_id].delivery
+    assert waits == [60.0, 120.0]
+    assert (delivery.status, delivery.rounds, delivery.attempts) == ("delivered", 4, 16)
+
+
+def test_a_receiver_that_refuses_for_good_or_an_alert_too_old_ends_as_failed() -> None:
+    store, clock = MemoryStore(), Clock()
+    refused = RecordingNotifier(answers=[DeliveryResult(False, 1, "HTTP 404", final=True)])
+    first = AlertCenter(store, refused, cooldown_s=3600, clock=clock).raise_alert(drift_draft("3")).alert
+    assert store.items[first.id].delivery.status == "failed"
+
+    down = RecordingNotifier(answers=[DeliveryResult(False, 5, "timeout")] * 3)
+    center = AlertCenter(store, down, cooldown_s=3600, give_up_after_s=3600, clock=clock)
+    second = center.raise_alert(drift_draft("4")).alert
+    clock.now = T0 + timedelta(hours=1)
+    center.deliver_pending()
+    delivery = store.items[second.id].delivery
+    assert delivery.status == "failed" and "gave up after 1 h" in (delivery.last_error or "")
+
+
+def test_a_repeat_never_undoes_the_delivery_state() -> None:
+    store, clock = MemoryStore(), Clock()
+    center = AlertCenter(store, RecordingNotifier(), cooldown_s=3600, clock=clock)
+    first = center.raise_alert(drift_draft()).alert
+    stale = store.items[first.id].model_copy(update={"delivery": Delivery(status="pending")})
+    store.latest = lambda dedup_key: stale  # type: ignore[method-assign]  # a repeat from an old read
+    center.raise_alert(drift_draft())
+    assert store.items[first.id].delivery.status == "delivered" and store.items[first.id].occurrences == 2
+
+
 def test_webhook_retries_server_errors_then_delivers_slack_style_json() -> None:
     bodies: list[dict[str, object]] = []
     answers = iter([503, 500, 200])
@@ -116,7 +226,7 @@ def test_webhook_does_not_retry_a_client_error() -> None:
 
     notifier = WebhookNotifier("http://hook.invalid/x", sleep=lambda s: None, transport=httpx.MockTransport(handler))
     result = notifier.deliver(drift_draft().to_alert(T0))
-    assert result == DeliveryResult(False, 1, "HTTP 404")
+    assert result == DeliveryResult(False, 1, "HTTP 404", final=True)
     assert len(calls) == 1
 
 

@@ -94,3 +94,13 @@ def test_unreadable_state_is_an_error_not_a_silent_reset(tmp_path: Path) -> None
     (tmp_path / "monitor.json").write_text("{not json")
     with pytest.raises(MonitorError, match="unreadable"):
         make().restore(tmp_path)
+
+
+def test_a_scored_tweet_that_would_break_the_detectors_is_named_not_observed() -> None:
+    monitor = DriftMonitor(
+        "3", ["a", "b"], ScriptedDetector("embedding"), ScriptedDetector("output"), confirm_updates=2, embedding_dim=4
+    )
+    assert monitor.check([0.1] * 4, {"a": 0.5, "b": 0.5}) is None
+    assert "3 values" in (monitor.check([0.1] * 3, {"a": 0.5, "b": 0.5}) or "")
+    assert "labels" in (monitor.check([0.1] * 4, {"a": 1.0}) or "")
+    assert monitor.observed == 0

@@ -1,4 +1,5 @@
-"""The monitor pauses on store errors and retries; other errors are bugs and propagate."""
+"""The monitor's store calls: store-wide failures pause and retry (re-creating a lost schema), item refusals and
+bugs propagate."""
 
 from __future__ import annotations
 
@@ -6,32 +7,52 @@ import asyncio
 
 import pytest
 
-from tweet_triage.errors import StoreError
-from tweet_triage.monitoring import worker
+from tweet_triage.monitoring.store_calls import until_stored
+from tweet_triage.stream.availability import Availability
+from tweet_triage.stream.exceptions import ItemRefused, StoreOutage
 
 
-def test_store_errors_are_retried_with_growing_waits(monkeypatch: pytest.MonkeyPatch) -> None:
-    waits: list[float] = []
+class Waits:
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
 
-    async def no_wait(seconds: float) -> None:
-        waits.append(seconds)
+    async def __call__(self, seconds: float) -> None:
+        self.seconds.append(seconds)
 
-    monkeypatch.setattr(asyncio, "sleep", no_wait)
-    answers = iter([StoreError("away"), StoreError("still away"), StoreError("again"), "stored"])
+
+def test_store_wide_failures_are_retried_with_growing_waits_and_a_lost_schema_is_recreated() -> None:
+    answers: list[object] = [
+        StoreOutage("unreachable"),
+        StoreOutage("no database", status=404, schema_missing=True),
+        StoreOutage("throttled", status=429),
+        "stored",
+    ]
+    repairs: list[str] = []
+    changes: list[bool] = []
+    waits = Waits()
 
     def save(item: str) -> str:
-        answer = next(answers)
+        answer = answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
         return f"{answer} {item}"
 
-    assert asyncio.run(worker.until_stored("feedback", save, "x")) == "stored x"
-    assert waits == [1.0, 2.0, 4.0]
+    store = Availability("store", on_change=changes.append)
+    result = asyncio.run(
+        until_stored("feedback", save, "x", availability=store, repair=lambda: repairs.append("schema"), sleep=waits)
+    )
+    assert result == "stored x"
+    assert waits.seconds == [1.0, 2.0, 4.0]
+    assert repairs == ["schema"]
+    assert changes == [False, True] and store.available
 
 
-def test_other_errors_propagate() -> None:
-    def broken(item: str) -> str:
-        raise ValueError(item)
+@pytest.mark.parametrize("error", [ItemRefused("bad partition key", status=400), ValueError("bug")])
+def test_item_refusals_and_bugs_propagate_at_once(error: Exception) -> None:
+    def save(item: str) -> str:
+        raise error
 
-    with pytest.raises(ValueError, match="bug"):
-        asyncio.run(worker.until_stored("feedback", broken, "bug"))
+    waits = Waits()
+    with pytest.raises(type(error)):
+        asyncio.run(until_stored("feedback", save, "x", sleep=waits))
+    assert waits.seconds == []

@@ -10,13 +10,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests import hostile_corpus
+from tests.hostile_corpus import Hostile
 from tweet_triage.stream.events import (
-    MAX_ID_CHARS,
-    MAX_PAYLOAD_BYTES,
+    MAX_DEPTH,
+    MAX_FIELD_CHARS,
     MAX_TEXT_CHARS,
     Rejection,
     RejectReason,
     TweetEvent,
+    has_visible_character,
     parse_event,
 )
 
@@ -101,58 +104,44 @@ def test_text_at_the_limit_is_accepted() -> None:
     assert len(accepted(as_bytes({"id": "1", "text": "a" * MAX_TEXT_CHARS})).text) == MAX_TEXT_CHARS
 
 
-MALFORMED: list[tuple[str, bytes | None, RejectReason]] = [
-    ("no value (tombstone)", None, RejectReason.EMPTY),
-    ("empty bytes", b"", RejectReason.EMPTY),
-    ("huge payload", b'{"id": "1", "text": "' + b"a" * MAX_PAYLOAD_BYTES + b'"}', RejectReason.PAYLOAD_TOO_LARGE),
-    ("invalid UTF-8", b'{"id": "1", "text": "caf\xe9"}', RejectReason.NOT_UTF8),
-    ("not JSON", b"id=1&text=help", RejectReason.NOT_JSON),
-    ("truncated JSON", b'{"id": "1", "text": "hel', RejectReason.NOT_JSON),
-    ("NaN", b'{"id": "1", "text": "t", "score": NaN}', RejectReason.NOT_JSON),
-    ("nested too deeply", b"[" * 30_000 + b"]" * 30_000, RejectReason.NOT_JSON),
-    ("integer with too many digits", b'{"id": "1", "text": "t", "n": ' + b"9" * 5000 + b"}", RejectReason.NOT_JSON),
-    ("lone surrogate", b'{"id": "1", "text": "\\ud83d oops"}', RejectReason.INVALID_UNICODE),
-    ("JSON array", b'[{"id": "1", "text": "t"}]', RejectReason.NOT_AN_OBJECT),
-    ("JSON string", b'"help"', RejectReason.NOT_AN_OBJECT),
-    ("JSON null", b"null", RejectReason.NOT_AN_OBJECT),
-    ("missing id", b'{"text": "help"}', RejectReason.MISSING_ID),
-    ("null id", b'{"id": null, "text": "help"}', RejectReason.MISSING_ID),
-    ("numeric id", b'{"id": 1628374619283746192, "text": "help"}', RejectReason.ID_WRONG_TYPE),
-    ("object id", b'{"id": {"v": 1}, "text": "help"}', RejectReason.ID_WRONG_TYPE),
-    ("blank id", b'{"id": "  ", "text": "help"}', RejectReason.INVALID_ID),
-    ("id with a slash", b'{"id": "a/b", "text": "help"}', RejectReason.INVALID_ID),
-    ("id with a hash", b'{"id": "a#b", "text": "help"}', RejectReason.INVALID_ID),
-    ("id with a newline", b'{"id": "a\\nb", "text": "help"}', RejectReason.INVALID_ID),
-    ("id with a trailing space", b'{"id": "ab ", "text": "help"}', RejectReason.INVALID_ID),
-    ("id too long", as_bytes({"id": "9" * (MAX_ID_CHARS + 1), "text": "help"}), RejectReason.INVALID_ID),
-    ("missing text", b'{"id": "1"}', RejectReason.MISSING_TEXT),
-    ("null text", b'{"id": "1", "text": null}', RejectReason.MISSING_TEXT),
-    ("numeric text", b'{"id": "1", "text": 911}', RejectReason.TEXT_WRONG_TYPE),
-    ("list text", b'{"id": "1", "text": ["help"]}', RejectReason.TEXT_WRONG_TYPE),
-    ("empty text", b'{"id": "1", "text": ""}', RejectReason.BLANK_TEXT),
-    ("blank text", b'{"id": "1", "text": " \\n\\t "}', RejectReason.BLANK_TEXT),
-    ("text too long", as_bytes({"id": "1", "text": "a" * (MAX_TEXT_CHARS + 1)}), RejectReason.TEXT_TOO_LONG),
-    ("created_at not a time", b'{"id": "1", "text": "t", "created_at": "yesterday"}', RejectReason.BAD_CREATED_AT),
-    ("created_at a number", b'{"id": "1", "text": "t", "created_at": 1714564800}', RejectReason.BAD_CREATED_AT),
-    (
-        "created_at out of range",
-        b'{"id": "1", "text": "t", "created_at": "0001-01-01T00:00:00+05:00"}',
-        RejectReason.BAD_CREATED_AT,
-    ),
-]
+BAD = hostile_corpus.bad()
+TOLERATED = hostile_corpus.tolerated()
 
 
-@pytest.mark.parametrize(("kind", "raw", "reason"), MALFORMED, ids=[kind for kind, _, _ in MALFORMED])
-def test_malformed_events_are_rejected_with_their_reason(kind: str, raw: bytes | None, reason: RejectReason) -> None:
-    result = parse_event(raw)
-    assert isinstance(result, Rejection), kind
-    assert result.reason is reason
+@pytest.mark.parametrize("hostile", BAD, ids=[h.kind for h in BAD])
+def test_every_hostile_value_is_refused_with_its_reason(hostile: Hostile) -> None:
+    result = parse_event(hostile.value)
+    assert isinstance(result, Rejection), hostile.kind
+    assert result.reason == hostile.expect
     assert result.message  # something a person can read
     assert len(result.message) < 400
 
 
-def test_the_malformed_list_covers_at_least_ten_distinct_reasons() -> None:
-    assert len({reason for _, _, reason in MALFORMED}) >= 10
+@pytest.mark.parametrize("hostile", TOLERATED, ids=[h.kind for h in TOLERATED])
+def test_odd_but_valid_values_are_accepted(hostile: Hostile) -> None:
+    assert accepted(hostile.value or b"").id == hostile.tweet_id
+
+
+def test_the_corpus_holds_at_least_thirty_kinds_of_bad_messages_over_many_reasons() -> None:
+    assert len({h.kind for h in BAD}) >= 30
+    assert len({h.expect for h in BAD}) >= 15
+
+
+def test_optional_fields_are_bounded_but_unknown_fields_of_any_size_are_kept() -> None:
+    refused = parse_event(as_bytes({"id": "1", "text": "t", "user": "u" * (MAX_FIELD_CHARS + 1)}))
+    assert isinstance(refused, Rejection) and refused.reason is RejectReason.FIELD_TOO_LONG
+    assert "user" in refused.message
+    kept = accepted(as_bytes({"id": "1", "text": "t", "notes": "n" * 20_000}))
+    assert kept.extra["notes"] == "n" * 20_000
+
+
+def test_nesting_is_allowed_up_to_the_limit() -> None:
+    value: Any = 1
+    for _ in range(MAX_DEPTH - 1):
+        value = [value]
+    assert accepted(as_bytes({"id": "1", "text": "t", "deep": value})).extra["deep"] == value
+    refused = parse_event(as_bytes({"id": "1", "text": "t", "deep": [value]}))
+    assert isinstance(refused, Rejection) and refused.reason is RejectReason.TOO_DEEPLY_NESTED
 
 
 def test_a_contract_field_cannot_be_smuggled_in_through_extra() -> None:
@@ -191,7 +180,7 @@ def test_parse_event_never_raises_on_arbitrary_json(value: Any) -> None:
         assert parse_event(result.to_json()) == result  # what we accept, we can write back identically
 
 
-valid_text = st.text(min_size=1, max_size=MAX_TEXT_CHARS).filter(lambda t: bool(t.strip()))
+valid_text = st.text(min_size=1, max_size=MAX_TEXT_CHARS).filter(has_visible_character)
 valid_id = st.from_regex(r"\A[0-9A-Za-z_.:-]{1,40}\Z")
 
 

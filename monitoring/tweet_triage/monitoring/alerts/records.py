@@ -41,12 +41,21 @@ class Evidence(BaseModel):
 
 
 class Delivery(BaseModel):
+    """Where the webhook message of an alert stands (the alert is its own outbox entry).
+
+    ``pending`` — not delivered yet, tried again at ``next_attempt_at`` (also after a restart); ``delivered``;
+    ``failed`` — given up: the receiver refused it for good, or it stayed undeliverable too long; ``disabled`` — no
+    webhook configured when the alert was raised.
+    """
+
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     status: DeliveryStatus = "pending"
     attempts: int = 0
+    rounds: int = Field(0, description="Delivery rounds so far (each makes up to WEBHOOK_ATTEMPTS attempts).")
     last_error: str | None = None
     delivered_at: UtcDatetime | None = None
+    next_attempt_at: UtcDatetime | None = None
 
 
 class Alert(BaseModel):

@@ -2,6 +2,8 @@
 
 Queries use only what both real Cosmos DB and the local server support: ``TOP``, ``WHERE``, ``ORDER BY`` on the
 stored ``order_key`` (``<created_at>#<id>``); single alerts are read by a query on ``c.id`` with the partition key.
+Changes to a stored alert (delivery state, repeats, acknowledgement, a retraining request's details) are partial
+updates (``patch_item`` ``set`` operations), so two writers touching different fields never undo each other.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from tweet_triage.errors import AlertNotFound
-from tweet_triage.monitoring.alerts.records import Alert, AlertKind, Status
+from tweet_triage.monitoring.alerts.records import Alert, AlertKind, Delivery, Status
 from tweet_triage.settings import Settings
 from tweet_triage.stream.store.cosmos import ALERTS, container_specs, open_container, query, translate_errors
 from tweet_triage.stream.timestamps import format_utc
@@ -77,11 +79,41 @@ class AlertStore:
         rows = [alert for item in self._query(query, {"@key": dedup_key}) if (alert := _to_alert(item)) is not None]
         return rows[0] if rows else None
 
+    def undelivered(self, *, due: datetime, limit: int = 50) -> list[Alert]:
+        """Alerts whose webhook message is pending and due at ``due`` (or has no due time: stored before the
+        outbox existed, or by a process that crashed), oldest first."""
+        query = (
+            "SELECT TOP @n * FROM c WHERE c.delivery.status = 'pending' AND IS_STRING(c.order_key) AND ("
+            "NOT IS_DEFINED(c.delivery.next_attempt_at) OR IS_NULL(c.delivery.next_attempt_at) "
+            "OR c.delivery.next_attempt_at <= @due) ORDER BY c.order_key ASC"
+        )
+        parameters = {"@n": max(1, limit), "@due": format_utc(due)}
+        return [alert for item in self._query(query, parameters) if (alert := _to_alert(item)) is not None]
+
+    def set_delivery(self, alert_id: str, delivery: Delivery) -> None:
+        self._patch(alert_id, {"delivery": delivery.model_dump(mode="json")})
+
+    def save_repeat(self, alert: Alert) -> Alert:
+        item = alert.to_item()
+        self._patch(alert.id, {name: item[name] for name in ("occurrences", "last_seen_at", "evidence")})
+        return alert
+
+    def set_details(self, alert_id: str, details: dict[str, Any]) -> None:
+        self._patch(alert_id, {"details": details})
+
     def ack(self, alert_id: str, *, by: str, at: datetime) -> Alert:
         alert = self.get(alert_id)
         if alert.status == "acked":
             return alert
-        return self.save(alert.model_copy(update={"status": "acked", "acked_by": by, "acked_at": at}))
+        acked = alert.model_copy(update={"status": "acked", "acked_by": by, "acked_at": at})
+        item = acked.to_item()
+        self._patch(alert_id, {name: item[name] for name in ("status", "acked_by", "acked_at")})
+        return acked
+
+    def _patch(self, alert_id: str, fields: Mapping[str, Any]) -> None:
+        operations = [{"op": "set", "path": f"/{name}", "value": value} for name, value in fields.items()]
+        with translate_errors(self._settings, container=self._name):
+            self._container.patch_item(item=alert_id, partition_key=alert_id, patch_operations=operations)
 
     def _query(
         self, text: str, parameters: Mapping[str, Any], *, partition_key: str | None = None

@@ -28,6 +28,7 @@ class DeliveryResult:
     delivered: bool
     attempts: int
     error: str | None = None
+    final: bool = False  # the receiver refused it for good (a 4xx other than 429): trying again will not help
 
 
 def message(alert: Alert) -> dict[str, Any]:
@@ -74,7 +75,7 @@ class WebhookNotifier:
                     error = f"HTTP {response.status_code}"
                     if response.status_code != 429 and response.status_code < 500:
                         log.error("webhook refused alert %s with %s; not retrying", alert.id, error)
-                        return DeliveryResult(False, attempt, error)
+                        return DeliveryResult(False, attempt, error, final=True)
                 if attempt < self._attempts:
                     delay = self._first_backoff * 2 ** (attempt - 1)
                     log.warning("webhook delivery of alert %s failed (%s); retrying in %.1f s", alert.id, error, delay)

@@ -63,11 +63,13 @@ class DriftMonitor:
         output: OnlineDetector,
         *,
         confirm_updates: int,
+        embedding_dim: int | None = None,
     ) -> None:
         if confirm_updates < 1:
             raise MonitorError("confirm_updates must be at least 1")
         self.model_version = model_version
         self.labels = list(labels)
+        self.embedding_dim = embedding_dim
         self._embedding = embedding
         self._output = output
         self._confirm = confirm_updates
@@ -84,6 +86,14 @@ class DriftMonitor:
 
     def episode_open(self, detector: str) -> bool:
         return self._counters.episodes[detector].open
+
+    def check(self, embedding: Sequence[float], probabilities: dict[str, float]) -> str | None:
+        """Why a scored tweet cannot be observed by these detectors (it would break them), or None."""
+        if self.embedding_dim is not None and len(embedding) != self.embedding_dim:
+            return f"the embedding has {len(embedding)} values; model v{self.model_version}'s has {self.embedding_dim}"
+        if set(probabilities) != set(self.labels):
+            return f"the probabilities are for {sorted(probabilities)}, not the model's labels {self.labels}"
+        return None
 
     def observe(self, embedding: Sequence[float], probabilities: dict[str, float]) -> list[DriftSignal]:
         """One scored tweet of this model version; returns the signals of episodes that opened with it."""

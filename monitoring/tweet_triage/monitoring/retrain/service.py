@@ -32,7 +32,7 @@ class RequestLedger(Protocol):
         limit: int = 50,
     ) -> list[Alert]: ...
 
-    def save(self, alert: Alert) -> Alert: ...
+    def set_details(self, alert_id: str, details: dict[str, Any]) -> None: ...
 
 
 class RetrainBackend(Protocol):
@@ -105,4 +105,7 @@ class RetrainService:
         return RetrainOutcome(decision, self.update(request, status="started", job=where))
 
     def update(self, request: Alert, **changes: Any) -> Alert:
-        return self._ledger.save(request.model_copy(update={"details": {**request.details, **changes}}))
+        """Record progress in the request's details (only the details: its delivery state is the outbox's)."""
+        details = {**request.details, **changes}
+        self._ledger.set_details(request.id, details)
+        return request.model_copy(update={"details": details})

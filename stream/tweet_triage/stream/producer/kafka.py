@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from tweet_triage.settings import Settings
+from tweet_triage.settings import Settings, local_stack_hint
 from tweet_triage.stream.events import TweetEvent
 from tweet_triage.stream.exceptions import PublishError
 from tweet_triage.stream.kafka_client import kafka_client_options
@@ -54,7 +54,7 @@ class KafkaPublisher:
             await producer.start()
         except KafkaError as exc:
             await producer.stop()
-            hint = " Is the local stack running (`triage stack up`)?" if self._settings.profile == "local" else ""
+            hint = local_stack_hint(self._settings)
             raise PublishError(
                 f"cannot reach the Kafka broker at {self._settings.kafka_bootstrap}: {exc}.{hint}"
             ) from exc

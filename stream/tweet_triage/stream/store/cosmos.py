@@ -12,8 +12,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from tweet_triage.errors import StoreError
-from tweet_triage.settings import CosmosSettings, Settings, env_name
+from tweet_triage.errors import StoreError, TriageError
+from tweet_triage.settings import CosmosSettings, Settings, env_name, local_stack_hint
+from tweet_triage.stream.exceptions import ItemRefused, StoreOutage
+from tweet_triage.stream.store.retry import Failure, classify
 
 if TYPE_CHECKING:
     from azure.cosmos import ContainerProxy, CosmosClient, DatabaseProxy
@@ -96,6 +98,16 @@ async def ensure_schema_async(client: AsyncCosmosClient, settings: Settings) -> 
     return database
 
 
+def recreate_schema(settings: Settings) -> None:
+    """Create the database and containers again (after the store lost them), on a client of its own. Proxies opened
+    before keep working: they address containers by name."""
+    client = open_client(settings)
+    try:
+        ensure_schema(client, settings)
+    finally:
+        client.close()
+
+
 @contextmanager
 def open_container(settings: Settings, role: str, *, create: bool = False) -> Iterator[ContainerProxy]:
     """One container by role, on a client closed afterwards; with ``create`` the schema is ensured first."""
@@ -126,31 +138,45 @@ def query(
 
 @contextmanager
 def translate_errors(settings: Settings, *, container: str | None = None) -> Iterator[None]:
-    """Turn the SDK's connection, authentication and not-found errors into StoreErrors that say what to do."""
-    from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError, ServiceResponseError
-    from azure.cosmos.exceptions import CosmosHttpResponseError, CosmosResourceNotFoundError
-
-    endpoint = settings.cosmos_endpoint
+    """Turn the SDK's errors into StoreErrors that say what to do, sorted by :func:`~.retry.classify`:
+    :class:`StoreOutage` when the store as a whole cannot serve (callers wait and retry), :class:`ItemRefused` when it
+    refused one item (callers dead-letter it). Unexplained errors (bugs) pass through unchanged."""
     try:
         yield
-    except (ServiceRequestError, ServiceResponseError) as exc:
-        hint = " Is the local stack running (`triage stack up`)?" if settings.profile == "local" else ""
-        raise StoreError(f"cannot reach Cosmos DB at {endpoint}: {_first_line(exc)}.{hint}") from exc
-    except binascii.Error as exc:
-        raise StoreError(f"{env_name(('cosmos', 'key'))} is not a base64 Cosmos DB account key") from exc
-    except CosmosResourceNotFoundError as exc:
+    except TriageError:
+        raise
+    except Exception as exc:
+        failure = classify(exc)
+        if failure.scope == "unexplained":
+            raise
+        raise _translated(exc, failure, settings, container) from exc
+
+
+def _translated(error: Exception, failure: Failure, settings: Settings, container: str | None) -> StoreError:
+    endpoint = settings.cosmos_endpoint
+    status = failure.status
+    if failure.scope == "item":
+        refusal = f"Cosmos DB at {endpoint} refused the item (HTTP {status}): {_first_line(error)}"
+        return ItemRefused(refusal, status=status)
+    if isinstance(error, binascii.Error):
+        message = f"{env_name(('cosmos', 'key'))} is not a base64 Cosmos DB account key"
+    elif status is None:
+        hint = local_stack_hint(settings)
+        message = f"cannot reach Cosmos DB at {endpoint}: {_first_line(error)}.{hint}"
+    elif failure.schema_missing:
         where = f"container {container!r} in " if container else ""
-        raise StoreError(
+        message = (
             f"no {where}database {settings.cosmos.database!r} at {endpoint} — nothing stored yet (is the worker "
             f"running?) or {env_name(('cosmos', 'database'))} names another database"
-        ) from exc
-    except (ClientAuthenticationError, CosmosHttpResponseError) as exc:
-        status = getattr(exc, "status_code", None)
-        if status in (401, 403):
-            raise StoreError(
-                f"Cosmos DB at {endpoint} refused the key (HTTP {status}); check {env_name(('cosmos', 'key'))}"
-            ) from exc
-        raise StoreError(f"Cosmos DB at {endpoint} answered HTTP {status}: {_first_line(exc)}") from exc
+        )
+    elif status in (401, 403):
+        message = (
+            f"Cosmos DB at {endpoint} refused the key (HTTP {status}); check {env_name(('cosmos', 'key'))} and the "
+            "account's network rules"
+        )
+    else:
+        message = f"Cosmos DB at {endpoint} answered HTTP {status}: {_first_line(error)}; try again later"
+    return StoreOutage(message, status=status, schema_missing=failure.schema_missing, retry_after=failure.retry_after)
 
 
 def _first_line(error: BaseException) -> str:

@@ -65,6 +65,18 @@ class PredictionReader:
 
     # ---- items ------------------------------------------------------------------------------------------------
 
+    def find(self, tweet_ids: Sequence[str]) -> dict[str, PredictionRecord]:
+        """The stored predictions of these tweets, by id (missing ones absent); one query per 100 ids."""
+        found: dict[str, PredictionRecord] = {}
+        ids = list(dict.fromkeys(tweet_ids))
+        for start in range(0, len(ids), 100):
+            rows = self._query("SELECT * FROM c WHERE ARRAY_CONTAINS(@ids, c.id)", {"@ids": ids[start : start + 100]})
+            for row in rows:
+                record = _to_record(row)
+                if record is not None:
+                    found[record.id] = record
+        return found
+
     def get(self, tweet_id: str) -> PredictionRecord | None:
         rows = self._query("SELECT * FROM c WHERE c.id = @id", {"@id": tweet_id}, partition_key=tweet_id)
         return PredictionRecord.from_item(rows[0]) if rows else None

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
-from tweet_triage.stream.events import TweetEvent, check_id
+from tweet_triage.stream.events import TweetEvent, TweetId
 from tweet_triage.stream.timestamps import UtcDatetime, format_utc
 
 ORDER_KEY_SEPARATOR = "#"
@@ -34,7 +34,7 @@ class PredictionRecord(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    id: str = Field(description="The tweet id; also the partition key.")
+    id: TweetId = Field(description="The tweet id; also the partition key.")
     label: str = Field(min_length=1)
     confidence: float = Field(ge=0.0, le=1.0)
     probabilities: dict[str, float]
@@ -51,12 +51,11 @@ class PredictionRecord(BaseModel):
     source: str | None = None
     event: str | None = None
 
-    @field_validator("id")
+    @field_validator("probabilities")
     @classmethod
-    def _storable_id(cls, value: str) -> str:
-        problem = check_id(value)
-        if problem:
-            raise ValueError(problem)
+    def _probabilities(cls, value: dict[str, float]) -> dict[str, float]:
+        if not all(0.0 <= p <= 1.0 for p in value.values()):  # also refuses NaN, which no JSON store accepts
+            raise ValueError("probabilities must lie in [0, 1]")
         return value
 
     @computed_field  # type: ignore[prop-decorator]

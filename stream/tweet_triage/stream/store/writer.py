@@ -1,10 +1,14 @@
 """Idempotent, retried, bounded-concurrency upserts with the async Cosmos DB client (the stream worker's write path).
 
 A call writes a batch in rounds: every pending item is upserted (at most ``concurrency`` in flight, each bounded by
-``request_timeout_s``); items that failed transiently stay pending, and after a backoff the next round retries only
-them. Items refused for good are collected and raised together as
+``request_timeout_s``); items that failed for a store-wide reason (:func:`~tweet_triage.stream.store.retry.classify`:
+unreachable, 401/403, 404, 429, 5xx, ...) stay pending, and after a backoff the next round retries only them — after
+a 404 the database and containers are re-created first (``repair``), since a write can only get 404 when they are
+gone. Items refused for good are collected and raised together as
 :class:`~tweet_triage.stream.exceptions.StoreRejected` once every other item is written, so the caller can
-dead-letter exactly those. Upserts keyed by the tweet id make every retry and every duplicate delivery harmless.
+dead-letter exactly those. An unexplained error counts as one item's fault only when other items of the call were
+written; when nothing was, it is raised as is (the caller stops rather than dead-letter a batch for a bug). Upserts
+keyed by the tweet id make every retry and every duplicate delivery harmless.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tweet_triage.settings import Settings
@@ -21,13 +25,14 @@ from tweet_triage.stream.exceptions import RejectedWrite, StoreRejected, StoreUn
 from tweet_triage.stream.store.cosmos import PREDICTIONS, async_client, container_specs, ensure_schema_async
 from tweet_triage.stream.store.records import PredictionRecord
 from tweet_triage.stream.store.retry import (
+    Failure,
     Random,
     RetryNotice,
     RetryPolicy,
     Sleep,
     call_with_retries,
     classify,
-    status_of,
+    describe,
 )
 
 if TYPE_CHECKING:
@@ -85,17 +90,19 @@ async def upsert_items(
     sleep: Sleep = asyncio.sleep,
     rand: Random = random.random,
     what: str = "upsert items",
+    repair: Callable[[], Awaitable[object]] | None = None,
 ) -> WriteReport:
     """Upsert every item; returns once all are written, or raises.
 
     Raises :class:`StoreUnavailable` when ``policy.max_attempts`` rounds failed (never with ``RetryPolicy.forever``)
     and :class:`StoreRejected` for items refused for good. Within one call the last item with a given id wins.
+    ``repair`` re-creates the database and containers; it runs before the round after a 404.
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     pending = {str(item["id"]): dict(item) for item in items}
     total = len(pending)
-    rejected: list[RejectedWrite] = []
+    tally = _Tally()
     gate = asyncio.Semaphore(concurrency)
     rounds = 0
     waited = 0.0
@@ -112,39 +119,88 @@ async def upsert_items(
     while pending:
         rounds += 1
         bodies = list(pending.values())
-        outcomes = await asyncio.gather(*(write(body) for body in bodies))
-        failed: dict[str, dict[str, Any]] = {}
-        hint: float | None = None
-        first: tuple[Exception, int | None] | None = None
-        for body, outcome in zip(bodies, outcomes, strict=True):
-            if outcome is None:
-                continue
-            transient = classify(outcome)
-            if transient is None:
-                rejected.append(RejectedWrite(str(body["id"]), status_of(outcome), str(outcome)[:500]))
-                continue
-            failed[str(body["id"])] = body
-            first = first or (outcome, transient.status)
-            if transient.retry_after is not None:
-                hint = max(hint or 0.0, transient.retry_after)
-        pending = failed
-        if not pending or first is None:
+        retry = tally.add(bodies, await asyncio.gather(*(write(body) for body in bodies)))
+        pending = retry.bodies
+        if retry.first is None:
             break
-        delay = policy.backoff.delay(rounds, retry_after=hint, rand=rand)
+        error, failure = retry.first
+        delay = policy.backoff.delay(rounds, retry_after=retry.hint, rand=rand)
         if policy.gives_up_after(rounds):
             raise StoreUnavailable(
-                f"{what}: {len(pending)} of {total} item(s) not written after {rounds} attempt(s): {first[0]}",
+                f"{what}: {len(pending)} of {total} item(s) not written after {rounds} attempt(s): {error}",
                 retry_after=delay,
                 attempts=rounds,
                 pending=len(pending),
-            ) from first[0]
-        policy.notify(RetryNotice(what, rounds, delay, len(pending), first[0], first[1]))
+            ) from error
+        policy.notify(RetryNotice(what, rounds, delay, len(pending), error, failure))
         await sleep(delay)
         waited += delay
-    if rejected:
-        raise StoreRejected(rejected)
+        if repair is not None and retry.schema_missing:
+            await _repair(repair, what)
+    if rounds > 1 and tally.written:
+        policy.recovered(what, rounds - 1)
+    tally.raise_refusals()
     log.debug("%s: %d item(s) in %d round(s), waited %.2f s", what, total, rounds, waited)
     return WriteReport(written=total, rounds=rounds, waited_s=waited)
+
+
+@dataclass
+class _Retry:
+    """The items of one round to write again (store-wide failures), the first such failure and the store's hint."""
+
+    bodies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    first: tuple[Exception, Failure] | None = None
+    hint: float | None = None
+    schema_missing: bool = False
+
+
+@dataclass
+class _Tally:
+    """What one call's rounds came to: written, refused items, unexplained failures."""
+
+    written: int = 0
+    rejected: list[RejectedWrite] = field(default_factory=list)
+    unexplained: list[tuple[str, Exception]] = field(default_factory=list)
+
+    def add(self, bodies: list[dict[str, Any]], outcomes: list[Exception | None]) -> _Retry:
+        retry = _Retry()
+        for body, outcome in zip(bodies, outcomes, strict=True):
+            item_id = str(body["id"])
+            if outcome is None:
+                self.written += 1
+                continue
+            failure = classify(outcome)
+            if failure.scope == "item":
+                self.rejected.append(RejectedWrite(item_id, failure.status, describe(outcome)))
+            elif failure.scope == "unexplained":
+                self.unexplained.append((item_id, outcome))
+            else:
+                retry.bodies[item_id] = body
+                retry.first = retry.first or (outcome, failure)
+                retry.schema_missing = retry.schema_missing or failure.schema_missing
+                if failure.retry_after is not None:
+                    retry.hint = max(retry.hint or 0.0, failure.retry_after)
+        return retry
+
+    def raise_refusals(self) -> None:
+        """Items refused for themselves; an unexplained failure is an item's fault only if others went through."""
+        if self.unexplained and not self.written:
+            raise self.unexplained[0][1]  # nothing went through: not the data's fault, so nothing is dead-lettered
+        refused = self.rejected + [RejectedWrite(item_id, None, describe(e)) for item_id, e in self.unexplained]
+        if refused:
+            raise StoreRejected(refused)
+
+
+async def _repair(repair: Callable[[], Awaitable[object]], what: str) -> None:
+    """Re-create the schema after a 404; a store that is still away is retried by the next round, not raised."""
+    try:
+        await repair()
+    except Exception as exc:
+        if not classify(exc).service_wide:
+            raise
+        log.warning("%s: could not re-create the database and containers yet: %s", what, describe(exc))
+    else:
+        log.warning("%s: the database or a container was missing; re-created them", what)
 
 
 class PredictionWriter:
@@ -211,4 +267,11 @@ class PredictionWriter:
             request_timeout_s=self._timeout,
             sleep=self._sleep,
             what=f"upsert {self._role}",
+            repair=self._recreate_schema,
         )
+
+    async def _recreate_schema(self) -> None:
+        if self._client is None:
+            raise RuntimeError("PredictionWriter is not open; use it with `async with`")
+        async with asyncio.timeout(self._timeout * 3):
+            await ensure_schema_async(self._client, self._settings)

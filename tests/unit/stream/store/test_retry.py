@@ -1,8 +1,9 @@
-"""Which store errors are transient, and how long to wait between attempts."""
+"""Whose fault a store error is (the store's as a whole, one item's, or unexplained), and how long to wait."""
 
 from __future__ import annotations
 
 import asyncio
+import binascii
 
 import pytest
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
@@ -19,15 +20,17 @@ def http_error(status: int, retry_after_ms: str | None = None) -> CosmosHttpResp
     return error
 
 
-@pytest.mark.parametrize("status", [408, 410, 429, 449, 500, 502, 503, 504])
-def test_transient_statuses(status: int) -> None:
-    transient = classify(http_error(status))
-    assert transient is not None and transient.status == status
+@pytest.mark.parametrize("status", [401, 403, 404, 408, 410, 429, 449, 500, 502, 503, 504])
+def test_store_wide_statuses_pause_and_retry(status: int) -> None:
+    failure = classify(http_error(status))
+    assert failure.scope == "service" and failure.status == status
+    assert failure.schema_missing is (status == 404)  # a write gets 404 only when the database or container is gone
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 412, 413])
-def test_permanent_statuses(status: int) -> None:
-    assert classify(http_error(status)) is None
+@pytest.mark.parametrize("status", [400, 409, 412, 413, 422])
+def test_statuses_about_one_item_refuse_that_item(status: int) -> None:
+    failure = classify(http_error(status))
+    assert failure.scope == "item" and failure.status == status
 
 
 @pytest.mark.parametrize(
@@ -39,20 +42,28 @@ def test_permanent_statuses(status: int) -> None:
         ConnectionRefusedError(),
     ],
 )
-def test_transport_errors_are_transient(error: Exception) -> None:
-    assert classify(error) is not None
+def test_transport_errors_are_store_wide(error: Exception) -> None:
+    failure = classify(error)
+    assert failure.scope == "service" and failure.cause == "connection"
 
 
-@pytest.mark.parametrize("error", [ValueError("Id contains illegal chars."), TypeError(), KeyError("id")])
-def test_programming_errors_are_permanent(error: Exception) -> None:
-    assert classify(error) is None
+def test_a_malformed_account_key_is_store_wide_not_an_item_refusal() -> None:
+    assert classify(binascii.Error("Incorrect padding")).scope == "service"
+
+
+@pytest.mark.parametrize("error", [ValueError("Id contains illegal chars."), TypeError("Id type must be a string.")])
+def test_the_sdks_checks_of_one_body_refuse_that_item(error: Exception) -> None:
+    assert classify(error).scope == "item"
+
+
+@pytest.mark.parametrize("error", [KeyError("id"), RuntimeError("Session is closed"), AttributeError("x")])
+def test_other_errors_are_unexplained(error: Exception) -> None:
+    assert classify(error).scope == "unexplained"
 
 
 def test_throttling_carries_the_stores_retry_after() -> None:
-    transient = classify(http_error(429, "250"))
-    assert transient is not None and transient.retry_after == 0.25
-    garbled = classify(http_error(429, "soon"))
-    assert garbled is not None and garbled.retry_after is None
+    assert classify(http_error(429, "250")).retry_after == 0.25
+    assert classify(http_error(429, "soon")).retry_after is None
 
 
 def test_backoff_grows_exponentially_with_equal_jitter_and_a_cap() -> None:
@@ -91,14 +102,18 @@ def test_call_with_retries_succeeds_after_transient_failures() -> None:
             raise failures.pop(0)
         return "ok"
 
-    policy = RetryPolicy.forever(backoff=Backoff(initial_s=1, max_s=8), on_retry=notices.append)
+    recovered: list[str] = []
+    policy = RetryPolicy.forever(
+        backoff=Backoff(initial_s=1, max_s=8), on_retry=notices.append, on_recovered=recovered.append
+    )
     result = asyncio.run(call_with_retries(operation, policy=policy, what="open", sleep=recorder.sleep, rand=lambda: 1))
     assert result == "ok"
     assert recorder.waits == [1, 2]
     assert [(n.attempt, n.status) for n in notices] == [(1, 503), (2, None)]
+    assert recovered == ["open"]
 
 
-def test_call_with_retries_gives_up_when_bounded_and_reraises_permanent_errors() -> None:
+def test_call_with_retries_gives_up_when_bounded_and_reraises_item_errors() -> None:
     async def unavailable() -> None:
         raise http_error(503)
 

@@ -175,3 +175,73 @@ def test_the_last_item_with_an_id_wins_within_a_call() -> None:
 def test_concurrency_must_be_positive() -> None:
     with pytest.raises(ValueError, match="concurrency"):
         asyncio.run(upsert_items(FakeContainer(), [], policy=RetryPolicy(), concurrency=0))
+
+
+def test_a_missing_database_is_recreated_and_nothing_is_refused() -> None:
+    """The local server restarted empty: every upsert gets 404 until the schema exists again."""
+    state = {"schema": False, "repairs": 0}
+
+    def fail(body: dict[str, Any], call: int) -> Exception | None:
+        return None if state["schema"] else http_error(404, "Owner resource does not exist")
+
+    async def repair() -> None:
+        state["repairs"] += 1
+        state["schema"] = True
+
+    container, sleeps, recovered = FakeContainer(fail), Sleeps(), list[str]()
+    policy = RetryPolicy.forever(backoff=FAST, on_recovered=recovered.append)
+    report = asyncio.run(
+        upsert_items(
+            container, [r.to_item() for r in records(6)], policy=policy, sleep=sleeps, rand=lambda: 1.0, repair=repair
+        )
+    )
+    assert report.rounds == 2 and len(container.items) == 6
+    assert state["repairs"] == 1 and sleeps.waits == [0.1]
+    assert recovered == ["upsert items"]
+
+
+def test_a_repair_that_cannot_reach_the_store_yet_is_retried_by_the_next_round() -> None:
+    state = {"schema": False, "repairs": 0}
+
+    def fail(body: dict[str, Any], call: int) -> Exception | None:
+        return None if state["schema"] else http_error(404, "missing")
+
+    async def repair() -> None:
+        state["repairs"] += 1
+        if state["repairs"] < 3:
+            raise ServiceRequestError("Connection refused")
+        state["schema"] = True
+
+    container, sleeps = FakeContainer(fail), Sleeps()
+    asyncio.run(
+        upsert_items(
+            container,
+            [r.to_item() for r in records(2)],
+            policy=RetryPolicy.forever(backoff=FAST),
+            sleep=sleeps,
+            rand=lambda: 1.0,
+            repair=repair,
+        )
+    )
+    assert state["repairs"] == 3 and len(container.items) == 2
+
+
+@pytest.mark.parametrize("status", [401, 403, 429, 503])
+def test_store_wide_refusals_pause_until_the_store_answers_and_dead_letter_nothing(status: int) -> None:
+    container = FakeContainer(lambda body, call: http_error(status, "refused") if call <= 3 * 10 else None)
+    sleeps, notices = Sleeps(), list[RetryNotice]()
+    report = write(container, records(3), RetryPolicy.forever(backoff=FAST, on_retry=notices.append), sleeps)
+    assert len(container.items) == 3 and report.rounds == 11
+    assert {n.status for n in notices} == {status} and len(sleeps.waits) == 10
+
+
+def test_an_unexplained_error_is_the_items_fault_only_if_other_items_went_through() -> None:
+    container = FakeContainer(lambda body, call: RuntimeError("boom") if body["id"] == "1" else None)
+    with pytest.raises(StoreRejected) as caught:
+        write(container, records(3), RetryPolicy.forever(), Sleeps())
+    assert [(r.item_id, r.status) for r in caught.value.rejected] == [("1", None)]
+    assert sorted(container.items) == ["0", "2"]
+
+    everything_fails = FakeContainer(lambda body, call: RuntimeError("Session is closed"))
+    with pytest.raises(RuntimeError, match="Session is closed"):  # a bug or a closed client: stop, refuse nothing
+        write(everything_fails, records(3), RetryPolicy.forever(), Sleeps())
