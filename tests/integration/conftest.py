@@ -14,9 +14,10 @@ from tweet_triage.training.datasets import DISASTER_TWEETS, pull
 from tweet_triage.training.finetune import TrainConfig
 from tweet_triage.training.pipeline import PipelineConfig, PipelineResult, run_pipeline
 from tweet_triage.training.prepare import PreparedDataset, PrepareOptions, prepare, write
+from tweet_triage.training.quantization.study import quick_study
 
 SERVING_MODEL = "tweet-triage-serving-test"
-QUICK = PipelineConfig(train=TrainConfig(epochs=1, max_samples=300, max_steps=20, batch_size=16))
+QUICK = PipelineConfig(train=TrainConfig(epochs=1, max_samples=300, max_steps=20, batch_size=16), study=quick_study())
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,9 @@
 """Score tweets with a model package: normalization, tokenization, length-sorted batches, ONNX Runtime.
 
-A tweet's scores do not depend on the other tweets in its batch (the package's quantization scheme guarantees it and the
-training pipeline measures it), so sorting by length to cut padding is safe.
+A tweet's scores do not depend on the other tweets in its batch (the package's quantization rule requires it and the
+training pipeline measures it on every graph), so sorting by length to cut padding is safe. A package may hold more
+than one graph of the same model; the predictor serves the one its self-check finds fastest on this CPU among those
+that reproduce their recorded outputs (:mod:`tweet_triage.model.self_check`).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,15 +20,18 @@ import numpy as np
 import numpy.typing as npt
 
 from tweet_triage.errors import ModelError
+from tweet_triage.model.calibration import softmax
 from tweet_triage.model.package import (
     EMBEDDING_OUTPUT,
     LOGITS_OUTPUT,
-    MODEL_FILE,
     TOKENIZER_DIR,
     PackageMeta,
+    SelfCheckProbe,
     check_package,
 )
+from tweet_triage.model.self_check import HostChoice, RunGraph, choose_graph
 from tweet_triage.model.text import model_input
+from tweet_triage.model.tokenizer import PackageTokenizer
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +56,12 @@ class Prediction:
 
 
 @dataclass(frozen=True)
+class _Session:
+    onnx: Any  # onnxruntime.InferenceSession
+    input_names: frozenset[str]
+
+
+@dataclass(frozen=True)
 class ScoredBatch:
     """Raw arrays for a batch of tweets, in input order."""
 
@@ -60,29 +72,68 @@ class ScoredBatch:
 class Predictor:
     """Loads one model package; thread-compatible for reads (ONNX Runtime sessions are)."""
 
-    def __init__(self, folder: Path, *, version: str, threads: int = 2, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
-        import onnxruntime as ort
-        from transformers import AutoTokenizer
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        version: str,
+        threads: int = 2,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        graph: str | None = None,
+    ) -> None:
+        """Load the package in ``folder``; ``graph`` forces one of its graphs instead of the self-check's choice.
 
+        ``threads`` is how many cores scoring may use: batches run concurrently, one core each (ONNX Runtime
+        releases the GIL), which keeps both cores busy without the thread-pool synchronisation that dominates
+        small elementwise ops when one batch is split across cores.
+        """
         self.meta: PackageMeta = check_package(folder, need_drift_reference=False)
         self.version = version
         self.folder = folder
         self.batch_size = batch_size
+        self.threads = max(1, threads)
+        self._tokenizer = PackageTokenizer(folder / TOKENIZER_DIR, max_length=self.meta.max_length)
+        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="onnx") if self.threads > 1 else None
+        names = [graph] if graph is not None else self.meta.graph_names
+        sessions = {name: self._open(self.meta.graph(name).file) for name in names}
+        self.host_choice: HostChoice | None = None
+        probe = SelfCheckProbe.load(folder) if len(sessions) > 1 else None
+        if probe is not None:
+            self.host_choice = choose_graph(
+                {name: self._runner(session) for name, session in sessions.items()},
+                probe.token_ids,
+                probe.logits,
+                temperature=self.meta.temperature,
+            )
+            log.info("model v%s: %s", version, self.host_choice.summary())
+            self.graph = self.host_choice.chosen
+        else:
+            self.graph = names[0]
+        self._session = sessions[self.graph]
+
+    def _open(self, file: str) -> _Session:
+        import onnxruntime as ort
+
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
+        options.intra_op_num_threads = 1  # parallelism comes from concurrent batches (see __init__)
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        path = self.folder / file
         try:
-            self._session = ort.InferenceSession(
-                str(folder / MODEL_FILE), sess_options=options, providers=["CPUExecutionProvider"]
-            )
-            self._tokenizer = AutoTokenizer.from_pretrained(str(folder / TOKENIZER_DIR), local_files_only=True)
-        except Exception as exc:  # onnxruntime and transformers raise many unrelated types
-            raise ModelError(f"cannot load the model package in {folder}: {exc}") from exc
-        self._input_names = {i.name for i in self._session.get_inputs()}
-        outputs = {o.name for o in self._session.get_outputs()}
+            session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises many unrelated types
+            raise ModelError(f"cannot load {path}: {exc}") from exc
+        outputs = {o.name for o in session.get_outputs()}
         if not {LOGITS_OUTPUT, EMBEDDING_OUTPUT} <= outputs:
-            raise ModelError(f"{folder / MODEL_FILE} must have outputs {LOGITS_OUTPUT!r} and {EMBEDDING_OUTPUT!r}")
+            raise ModelError(f"{path} must have outputs {LOGITS_OUTPUT!r} and {EMBEDDING_OUTPUT!r}")
+        return _Session(session, frozenset(i.name for i in session.get_inputs()))
+
+    def _runner(self, session: _Session) -> RunGraph:
+        def run(token_ids: Sequence[list[int]]) -> npt.NDArray[np.float32]:
+            logits, _ = self._run_session(session, list(token_ids))
+            return logits
+
+        return run
 
     @property
     def labels(self) -> list[str]:
@@ -112,10 +163,16 @@ class Predictor:
             return ScoredBatch(np.zeros((0, len(self.labels)), np.float32), empty)
         lengths = [len(ids) for ids in encoded]
         order = np.argsort(lengths, kind="stable") if sort_by_length else np.arange(len(encoded))
-        chunks = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
-        outputs = [self._run([encoded[i] for i in chunk]) for chunk in chunks]
+        # Enough chunks to keep every core busy, none larger than batch_size.
+        size = max(1, min(batch_size, -(-len(order) // self.threads)))
+        chunks = [order[start : start + size] for start in range(0, len(order), size)]
+        batches = [[encoded[i] for i in chunk] for chunk in chunks]
+        if self._pool is not None and len(batches) > 1:
+            outputs = list(self._pool.map(self._run, batches))
+        else:
+            outputs = [self._run(batch) for batch in batches]
         positions = np.argsort(np.concatenate(chunks), kind="stable")  # back to input order
-        probabilities = softmax(np.concatenate([logits for logits, _ in outputs]) / self.meta.temperature)[positions]
+        probabilities = softmax(np.concatenate([logits for logits, _ in outputs]), self.meta.temperature)[positions]
         embeddings = np.concatenate([embedding for _, embedding in outputs])[positions]
         return ScoredBatch(probabilities, embeddings)
 
@@ -124,11 +181,11 @@ class Predictor:
         prepared = self.inputs(texts, keywords)
         if not prepared:
             return []
-        return list(self._tokenizer(prepared, truncation=True, max_length=self.meta.max_length)["input_ids"])
+        return self._tokenizer.encode(prepared)
 
     @property
     def input_names(self) -> set[str]:
-        return set(self._input_names)
+        return set(self._session.input_names)
 
     def predict(
         self, texts: Sequence[str], keywords: Sequence[str | None] | None = None, *, with_embeddings: bool = False
@@ -148,27 +205,29 @@ class Predictor:
             )
         return results
 
+    def logits(self, token_ids: Sequence[list[int]]) -> npt.NDArray[np.float32]:
+        """Raw logits of tokenized tweets scored as one padded batch (how the self-check's probe is recorded)."""
+        return self._run(list(token_ids))[0]
+
     def _run(self, token_ids: list[list[int]]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        return self._run_session(self._session, token_ids)
+
+    def _run_session(
+        self, session: _Session, token_ids: list[list[int]]
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
         width = max(len(ids) for ids in token_ids)
-        pad = self._tokenizer.pad_token_id or 0
+        pad = self._tokenizer.pad_id
         input_ids = np.full((len(token_ids), width), pad, dtype=np.int64)
         attention = np.zeros((len(token_ids), width), dtype=np.int64)
         for row, ids in enumerate(token_ids):
             input_ids[row, : len(ids)] = ids
             attention[row, : len(ids)] = 1
         feed = {"input_ids": input_ids, "attention_mask": attention}
-        if "token_type_ids" in self._input_names:
+        if "token_type_ids" in session.input_names:
             feed["token_type_ids"] = np.zeros_like(input_ids)
         started = time.perf_counter()
-        logits, embedding = self._session.run([LOGITS_OUTPUT, EMBEDDING_OUTPUT], feed)
+        logits, embedding = session.onnx.run([LOGITS_OUTPUT, EMBEDDING_OUTPUT], feed)
         log.debug(
             "scored %d tweets (width %d) in %.1f ms", len(token_ids), width, 1e3 * (time.perf_counter() - started)
         )
         return np.asarray(logits, np.float32), np.asarray(embedding, np.float32)
-
-
-def softmax(logits: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    probabilities: npt.NDArray[np.float32] = (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)
-    return probabilities

@@ -80,6 +80,7 @@ def ensure_production_model(settings: Settings, say: Say) -> str:
     from tweet_triage.training.pipeline import PipelineConfig, approval_log, run_pipeline
     from tweet_triage.training.prepare import PrepareOptions, prepare, write
     from tweet_triage.training.promotion import bootstrap
+    from tweet_triage.training.quantization.study import quick_study
 
     say("no production model yet: training one with the quick profile (a few minutes on 2 cores)")
     [csv] = pull(DISASTER_TWEETS, data_dir=settings.data.data_dir, mirror_dir=settings.data.mirror_dir)
@@ -88,7 +89,7 @@ def ensure_production_model(settings: Settings, say: Say) -> str:
     result = run_pipeline(
         settings,
         dataset,
-        PipelineConfig(train=quick_profile(), trigger="demo bootstrap"),
+        PipelineConfig(train=quick_profile(), study=quick_study(), trigger="demo bootstrap"),
         registry=registry,
         on_stage=say,
     )

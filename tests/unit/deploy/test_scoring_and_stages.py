@@ -25,11 +25,12 @@ def test_requests_are_parsed_and_bad_ones_refused() -> None:
 
 def test_the_model_package_is_found_inside_the_registered_model(tmp_path: Path) -> None:
     package = tmp_path / "tweet-triage" / "3" / "package"
-    package.mkdir(parents=True)
-    (package / "model.onnx").write_bytes(b"")
+    (package / "tokenizer").mkdir(parents=True)
+    (package / "package.json").write_text("{}")
+    (package / "tokenizer" / "package.json").write_text("{}")  # a stray file of the same name is not a package
     assert score.find_package(tmp_path) == package
-    (tmp_path / "other").mkdir()
-    (tmp_path / "other" / "model.onnx").write_bytes(b"")
+    (tmp_path / "other" / "tokenizer").mkdir(parents=True)
+    (tmp_path / "other" / "package.json").write_text("{}")
     with pytest.raises(ModelError, match="found 2"):
         score.find_package(tmp_path)
 
@@ -49,8 +50,8 @@ def test_init_checks_the_approval_log_before_loading_on_live_slots_only(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, role: str, checked: bool
 ) -> None:
     package = tmp_path / "package"
-    package.mkdir()
-    (package / "model.onnx").write_bytes(b"")
+    (package / "tokenizer").mkdir(parents=True)
+    (package / "package.json").write_text("{}")
     checks: list[str] = []
 
     def refuse(version: str, gate: object = None) -> None:

@@ -138,16 +138,22 @@ def train(
         int | None, typer.Option(min=10, help="Train/evaluate on at most N tweets per split.")
     ] = None,
     max_steps: Annotated[int | None, typer.Option(min=1, help="Stop after N optimizer steps.")] = None,
-    quantization: Annotated[str, typer.Option(help="int8 scheme: nbits8 | static (see docs/decisions.md).")] = "nbits8",
+    quantization: Annotated[
+        str,
+        typer.Option(
+            help="Quantization candidates to study: 'auto' (the default set; a short one with --quick), 'all', or "
+            "names separated by commas (fp32 is always measured as the reference). The rule picks what ships."
+        ),
+    ] = "auto",
     reason: Annotated[str, typer.Option(help="Why this training runs (recorded on the run).")] = "manual",
 ) -> None:
     """Fine-tune, export, quantize, evaluate and register a new `candidate` version."""
     from tweet_triage.training.finetune import TrainConfig, quick_profile
     from tweet_triage.training.pipeline import PipelineConfig, run_pipeline
+    from tweet_triage.training.quantization.study import study_config
 
     context = cli_context(ctx)
-    if quantization not in ("static", "nbits8"):
-        raise UsageError(f"--quantization must be 'static' or 'nbits8', not {quantization!r}")
+    study = study_config(quantization, quick=quick)
     train_config = TrainConfig(
         epochs=epochs,
         learning_rate=learning_rate,
@@ -161,7 +167,7 @@ def train(
     )
     if quick:
         train_config = replace(quick_profile(), seed=seed, use_keyword=use_keyword)
-    config = PipelineConfig(train=train_config, quantization=quantization, trigger=reason)  # type: ignore[arg-type]
+    config = PipelineConfig(train=train_config, study=study, trigger=reason)
     data = load_dataset(context, dataset)
     result = run_pipeline(
         context.settings, data, config, on_stage=lambda stage: context.console.print(f"[cyan]▶[/] {stage}")
@@ -174,15 +180,25 @@ def train(
         f"test F1 {test.f1:.4f}  precision {test.precision:.4f}  recall {test.recall:.4f}  ROC-AUC {test.roc_auc:.4f}  "
         f"ECE {test.ece:.4f}"
     )
-    q = result.quantization
-    context.console.print(
-        f"int8 vs fp32: F1 {q.int8.f1:.4f} vs {q.fp32.f1:.4f}, label agreement {q.label_agreement:.4f}; "
-        f"batch invariance max diff {result.invariance.max_difference:.1e}"
-    )
+    context.console.print(study_table(result.study))
+    for q, inv in result.shipped:
+        context.console.print(
+            f"{q.graph} vs fp32 on the test split: F1 {q.int8.f1:.4f} vs {q.fp32.f1:.4f}, label agreement "
+            f"{q.label_agreement:.4f}; batch invariance max diff {inv.max_difference:.1e}"
+        )
     style = "green" if result.gate.passed else "yellow"
     context.console.print(
         Text(f"gate: {'PASSED' if result.gate.passed else 'FAILED'} — {result.gate.summary}", style=style)
     )
+
+
+def study_table(study: Any) -> Table:
+    """The quantization study as a table for the terminal (the same rows as its markdown in the MLflow run)."""
+    table = Table(*study.table_header(), title=f"quantization study on {study.cpu.describe()}", title_justify="left")
+    chosen = study.selection.chosen if study.selection else None
+    for row in study.table_rows():
+        table.add_row(*row, style="bold green" if row[0] == chosen else None)
+    return table
 
 
 # ---- model --------------------------------------------------------------------------------------------------------
@@ -402,6 +418,7 @@ def audit_model(ctx: typer.Context, version: Annotated[str, typer.Argument(help=
         "metrics": dict(sorted(run.data.metrics.items())) if run else {},
         "params": dict(sorted(run.data.params.items())) if run else {},
         "approvals": [r.to_dict() for r in approval_log(registry).history(mv.version)],
+        "quantization": quantization_audit(registry.download(mv)),
     }
     if run is not None:
         try:
@@ -409,6 +426,30 @@ def audit_model(ctx: typer.Context, version: Annotated[str, typer.Argument(help=
         except Exception:
             report["data_report"] = None
     context.console.print_json(json.dumps(report, default=str))
+
+
+def quantization_audit(package: Path) -> dict[str, Any]:
+    """What the package says about its graphs: the chosen and shipped ones, the CPU they were measured on, the rule
+    and the study's table (every candidate with its speed, accuracy against fp32, invariance and verdict)."""
+    from tweet_triage.model.package import PackageMeta
+    from tweet_triage.training.packaging import STUDY_FILE
+
+    meta = PackageMeta.read(package)
+    audit: dict[str, Any] = {
+        "graphs": [{"name": g.name, "portable": g.portable, "scheme": g.scheme, **g.evaluation} for g in meta.graphs],
+        "built_on": meta.built_on,
+    }
+    study_file = package / STUDY_FILE
+    if study_file.exists():
+        study = json.loads(study_file.read_text(encoding="utf-8"))
+        audit.update(
+            chosen=(study.get("selection") or {}).get("chosen"),
+            shipped=(study.get("selection") or {}).get("shipped"),
+            rule=study.get("rule"),
+            study=study.get("measurements"),
+            not_eligible=(study.get("selection") or {}).get("reasons"),
+        )
+    return audit
 
 
 def _load_json_artifact(registry: Any, run_id: str, path: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tweet_triage.model.predictor import softmax
+from tweet_triage.model.calibration import softmax
 from tweet_triage.model.text import model_input
 from tweet_triage.training.evaluate import evaluate
 from tweet_triage.training.prepare import Example, PreparedDataset

@@ -1,21 +1,21 @@
 """The training pipeline, one MLflow run from prepared data to a registered `candidate`:
 
-fine-tune -> ONNX export -> int8 quantization -> evaluate both -> batch-invariance -> behavioural checks
--> drift reference -> register (alias candidate) -> gate against production.
+fine-tune -> ONNX export -> quantization study (every candidate graph side by side, the rule picks what ships)
+-> every shipped graph against fp32 on the test split, batch invariance -> behavioural checks -> drift reference
+-> register (alias candidate) -> gate against production.
 
-The pipeline fails (and the run is marked FAILED) when the int8 model loses more than the allowed F1 against fp32 or
-when batch invariance does not hold; a gate failure still registers the candidate, but promotion will refuse it.
+The pipeline fails (and the run is marked FAILED) when no graph satisfies the quantization rule, or a shipped graph
+breaks it on the test split; a gate failure still registers the candidate, but promotion will refuse it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +23,21 @@ import numpy as np
 
 from tweet_triage.errors import ModelError
 from tweet_triage.model.approvals import ApprovalLog
-from tweet_triage.model.package import MODEL_FILE, TOKENIZER_DIR, DriftReference, PackageMeta
+from tweet_triage.model.package import DriftReference, PackageMeta
 from tweet_triage.model.predictor import Predictor
 from tweet_triage.model.registry import PRODUCTION, ModelVersion, Registry
 from tweet_triage.settings import Settings
-from tweet_triage.training import behaviour, export, lineage, plots
+from tweet_triage.training import behaviour, lineage, plots
 from tweet_triage.training.evaluate import Evaluation, evaluate
 from tweet_triage.training.finetune import EpochRecord, FineTuned, TrainConfig, fine_tune, subsample
 from tweet_triage.training.gate import GateCheck, GateReport, decide
+from tweet_triage.training.packaging import BuiltPackages, build_packages
 from tweet_triage.training.prepare import Example, PreparedDataset
-from tweet_triage.training.quality import BatchInvarianceReport, QuantizationReport, batch_invariance, compare_quantized
+from tweet_triage.training.quality import BatchInvarianceReport, GraphChecks, QuantizationReport, check_graphs
+from tweet_triage.training.quantization.measure import Tweets
+from tweet_triage.training.quantization.rule import NoEligibleGraph
+from tweet_triage.training.quantization.schemes import REFERENCE
+from tweet_triage.training.quantization.study import StudyConfig, StudyReport
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +47,8 @@ HF_MODEL_ARTIFACT = "hf_model"
 @dataclass(frozen=True)
 class PipelineConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
-    quantization: export.QuantScheme = "nbits8"
-    max_int8_f1_drop: float = 0.01
-    batch_invariance_tolerance: float = 1e-3
+    study: StudyConfig = field(default_factory=StudyConfig)
     drift_reference_size: int = 1000
-    calibration_size: int = 256
     max_f1_regression: float = 0.0
     max_ece: float = 0.05
     trigger: str = "manual"
@@ -57,11 +59,13 @@ class PipelineResult:
     run_id: str
     version: ModelVersion
     test: Evaluation
-    quantization: QuantizationReport
+    quantization: QuantizationReport  # the graph chosen on this host
     invariance: BatchInvarianceReport
     gate: GateReport
     behaviour: list[behaviour.CheckResult]
     fine_tuned: FineTuned
+    study: StudyReport
+    shipped: list[GraphChecks]  # every shipped graph on the test split
 
 
 class PipelineFailed(ModelError):
@@ -128,20 +132,30 @@ class _TrainingRun:
         self._log_inputs()
         self.on_stage("fine-tuning")
         tuned = self._fine_tune(work / "hf")
-        self.on_stage("exporting to ONNX and quantizing")
-        fp32, int8 = self._build_packages(tuned, work)
-        self.on_stage("evaluating fp32 and int8 on the test split")
-        quant, invariance, checks = self._evaluate(fp32, int8)
-        self._log_quality(quant, invariance, checks, int8, tuned, work / "figures")
-        self._require(quant, invariance)
+        self.on_stage("exporting to ONNX and studying quantization candidates")
+        built = self._build_packages(tuned, work)
+        self.on_stage("evaluating every shipped graph against fp32 on the test split")
+        shipped, checks, int8 = self._evaluate(built)
+        quant, invariance = shipped[0]
+        self._log_quality(shipped, checks, int8, tuned, work / "figures")
+        self._require(shipped)
         self.on_stage("building the drift reference")
         drift_reference(int8, self.dataset, self.config.drift_reference_size, self.config.train.seed).save(int8.folder)
         self.on_stage("registering the candidate")
-        version = self._register(int8.folder, quant)
+        version = self._register(int8.folder, quant, built.study)
         self.on_stage("gating against production")
-        gate = self._gate(version, quant, invariance, checks)
+        gate = self._gate(version, shipped, checks)
         return PipelineResult(
-            self.run_id, self.registry.get(version.version), quant.int8, quant, invariance, gate, checks, tuned
+            self.run_id,
+            self.registry.get(version.version),
+            quant.int8,
+            quant,
+            invariance,
+            gate,
+            checks,
+            tuned,
+            built.study,
+            shipped,
         )
 
     # ---- stages ---------------------------------------------------------------------------------------------------
@@ -149,7 +163,8 @@ class _TrainingRun:
     def _log_inputs(self) -> None:
         params = {
             **asdict(self.config.train),
-            "quantization": self.config.quantization,
+            "quantization_candidates": ",".join(self.config.study.candidates),
+            "quantization_rule": json.dumps(asdict(self.config.study.rule)),
             "dataset_version": self.dataset.version,
             "labels": ",".join(self.dataset.labels),
         }
@@ -179,7 +194,7 @@ class _TrainingRun:
         self.client.log_metric(self.run_id, "calibration.temperature", tuned.temperature)
         return tuned
 
-    def _build_packages(self, tuned: FineTuned, work: Path) -> tuple[Predictor, Predictor]:
+    def _build_packages(self, tuned: FineTuned, work: Path) -> BuiltPackages:
         train_cfg = self.config.train
         meta = PackageMeta(
             labels=self.dataset.labels,
@@ -189,53 +204,65 @@ class _TrainingRun:
             temperature=tuned.temperature,
             lineage={"dataset_version": self.dataset.version, "run_id": self.run_id, "git_commit": self.commit},
         )
-        fp32_model = export.export_onnx(tuned.model_dir, work / "onnx")
-        assemble_package(work / "fp32", fp32_model, tuned.model_dir, meta)
-        fp32 = Predictor(work / "fp32", version="fp32")
-        int8_model = work / "int8" / "model.onnx"
-        calibration = (
-            calibration_batches(fp32, self.dataset.splits["train"], self.config)
-            if self.config.quantization == "static"
-            else None
-        )
-        quant_info = export.quantize(fp32_model, int8_model, self.config.quantization, calibration)
-        dim = int(fp32.score(["probe"]).embeddings.shape[1])
-        assemble_package(
-            work / "package", int8_model, tuned.model_dir, replace(meta, quantization=quant_info, embedding_dim=dim)
-        )
-        return fp32, Predictor(work / "package", version="candidate")
+        try:
+            built = build_packages(
+                tuned.model_dir,
+                work,
+                meta,
+                validation=study_tweets(self.dataset, train_cfg.max_samples, train_cfg.seed),
+                calibration=calibration_tweets(self.dataset, self.config.study.calibration_tweets, train_cfg.seed),
+                config=self.config.study,
+                on_step=self.on_stage,
+            )
+        except NoEligibleGraph as exc:
+            raise PipelineFailed(f"{exc}; not registered") from exc
+        log_study(self.client, self.run_id, built.study)
+        return built
 
-    def _evaluate(
-        self, fp32: Predictor, int8: Predictor
-    ) -> tuple[QuantizationReport, BatchInvarianceReport, list[behaviour.CheckResult]]:
-        cfg, ds = self.config, self.dataset
-        quant = compare_quantized(
-            fp32, int8, self.texts, self.keywords, self.truth, ds.positive_label, cfg.max_int8_f1_drop
+    def _evaluate(self, built: BuiltPackages) -> tuple[list[GraphChecks], list[behaviour.CheckResult], Predictor]:
+        """The rule again, on the test split, for every graph the package ships (any of them may serve)."""
+        ds = self.dataset
+        fp32 = Predictor(built.staging, version="fp32", graph=REFERENCE)
+        shipped = check_graphs(
+            fp32,
+            built.package,
+            built.meta.graph_names,
+            self.texts,
+            self.keywords,
+            self.truth,
+            ds.positive_label,
+            self.config.study.rule,
         )
-        invariance = batch_invariance(int8, self.texts, self.keywords, cfg.batch_invariance_tolerance)
+        chosen = Predictor(built.package, version="candidate", graph=built.meta.graph_names[0])
         checks = behaviour.standard_checks(
-            lambda batch: int8.score(list(batch)).probabilities, self.texts[:300], ds.labels, ds.positive_label
+            lambda batch: chosen.score(list(batch)).probabilities, self.texts[:300], ds.labels, ds.positive_label
         )
-        return quant, invariance, checks
+        return shipped, checks, chosen
 
-    def _require(self, quant: QuantizationReport, invariance: BatchInvarianceReport) -> None:
-        if not quant.passed:
-            raise PipelineFailed(
-                f"int8 F1 {quant.int8.f1:.4f} is {quant.f1_drop:.4f} below fp32 {quant.fp32.f1:.4f} "
-                f"(allowed {self.config.max_int8_f1_drop}); not registered"
-            )
-        if not invariance.passed:
-            raise PipelineFailed(
-                f"batch invariance broken: max |p(batch) − p(alone)| = {invariance.max_difference:.2e} > "
-                f"{invariance.tolerance:.0e}; not registered"
-            )
+    def _require(self, shipped: list[GraphChecks]) -> None:
+        for quant, invariance in shipped:
+            if not quant.passed:
+                raise PipelineFailed(
+                    f"graph {quant.graph}: F1 {quant.int8.f1:.4f} is {quant.f1_drop:.4f} below fp32 "
+                    f"{quant.fp32.f1:.4f} "
+                    f"(allowed {quant.max_allowed_f1_drop}), label agreement {quant.label_agreement:.2%} (at least "
+                    f"{quant.min_label_agreement:.0%}) on the test split; not registered"
+                )
+            if not invariance.passed:
+                raise PipelineFailed(
+                    f"graph {invariance.graph}: batch invariance broken: max |p(batch) − p(alone)| = "
+                    f"{invariance.max_difference:.2e} > {invariance.tolerance:.0e}; not registered"
+                )
 
-    def _register(self, package: Path, quant: QuantizationReport) -> ModelVersion:
+    def _register(self, package: Path, quant: QuantizationReport, study: StudyReport) -> ModelVersion:
+        selection = study.selection
         tags = {
             "dataset.version": self.dataset.version,
             "git.commit": self.commit,
             "run_id": self.run_id,
-            "quantization": self.config.quantization,
+            "quantization": quant.graph,
+            "quantization.graphs": ",".join(selection.shipped if selection else [quant.graph]),
+            "quantization.cpu": study.cpu.describe()[:4000],
             "test.f1": f"{quant.int8.f1:.4f}",
             "test.ece": f"{quant.int8.ece:.4f}",
         }
@@ -244,10 +271,10 @@ class _TrainingRun:
     def _gate(
         self,
         version: ModelVersion,
-        quant: QuantizationReport,
-        invariance: BatchInvarianceReport,
+        shipped: list[GraphChecks],
         checks: list[behaviour.CheckResult],
     ) -> GateReport:
+        quant = shipped[0][0]
         production = self.registry.find(PRODUCTION)
         production_metrics = None
         if production is not None:
@@ -261,12 +288,7 @@ class _TrainingRun:
                 probabilities, self.truth, prod.labels, self.dataset.positive_label
             ).headline()
         own = [
-            GateCheck(
-                "int8 vs fp32",
-                quant.passed,
-                f"F1 drop {quant.f1_drop:+.4f}, label agreement {quant.label_agreement:.4f}",
-            ),
-            GateCheck("batch invariance", invariance.passed, f"max diff {invariance.max_difference:.2e}"),
+            *quantization_checks(shipped),
             *(GateCheck(c.name, c.passed, f"{c.score:.3f} (min {c.threshold})") for c in checks),
         ]
         gate = decide(
@@ -288,14 +310,14 @@ class _TrainingRun:
 
     def _log_quality(
         self,
-        quant: QuantizationReport,
-        invariance: BatchInvarianceReport,
+        shipped: list[GraphChecks],
         checks: list[behaviour.CheckResult],
         int8: Predictor,
         tuned: FineTuned,
         figures: Path,
     ) -> None:
         client, run_id = self.client, self.run_id
+        quant, invariance = shipped[0]
         for prefix, ev in (("test", quant.int8), ("test.fp32", quant.fp32)):
             for key, value in ev.headline().items():
                 client.log_metric(run_id, f"{prefix}.{key}", value)
@@ -305,9 +327,22 @@ class _TrainingRun:
         client.log_metric(run_id, "int8.label_agreement", quant.label_agreement)
         client.log_metric(run_id, "int8.max_probability_difference", quant.max_probability_difference)
         client.log_metric(run_id, "batch_invariance.max_difference", invariance.max_difference)
+        for graph_quant, graph_invariance in shipped:
+            slug = _slug(graph_quant.graph)
+            client.log_metric(run_id, f"graph.{slug}.test.f1", graph_quant.int8.f1)
+            client.log_metric(run_id, f"graph.{slug}.label_agreement", graph_quant.label_agreement)
+            client.log_metric(run_id, f"graph.{slug}.batch_invariance", graph_invariance.max_difference)
         for check in checks:
             client.log_metric(run_id, f"behaviour.{_slug(check.name)}", check.score)
-        client.log_dict(run_id, {"int8": quant.int8.to_dict(), "fp32": quant.fp32.to_dict()}, "evaluation/test.json")
+        client.log_dict(
+            run_id,
+            {
+                "int8": quant.int8.to_dict(),
+                "fp32": quant.fp32.to_dict(),
+                "graphs": [{"quantization": asdict(q), "batch_invariance": asdict(i)} for q, i in shipped],
+            },
+            "evaluation/test.json",
+        )
         client.log_dict(run_id, {"checks": [asdict(c) for c in checks]}, "evaluation/behaviour.json")
         client.log_text(run_id, json.dumps(asdict(invariance), indent=2), "evaluation/batch_invariance.json")
         figures.mkdir(parents=True, exist_ok=True)
@@ -317,7 +352,7 @@ class _TrainingRun:
         y = np.array([self.dataset.labels.index(t) for t in self.truth])
         plots.reliability_diagram(probs, y, quant.int8.ece, figures / "reliability.png")
         plots.confusion_matrix(
-            quant.int8.confusion, self.dataset.labels, figures / "confusion_matrix.png", "int8, test split"
+            quant.int8.confusion, self.dataset.labels, figures / "confusion_matrix.png", f"{quant.graph}, test split"
         )
         if tuned.history:
             plots.learning_curves(tuned.history, figures / "learning_curves.png")
@@ -343,20 +378,58 @@ def approval_log(registry: Registry) -> ApprovalLog:
 # ---- steps ------------------------------------------------------------------------------------------------------
 
 
-def assemble_package(folder: Path, onnx_model: Path, hf_dir: Path, meta: PackageMeta) -> None:
-    """A model package folder: the ONNX graph, the tokenizer of ``hf_dir`` and the package metadata."""
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(onnx_model, folder / MODEL_FILE)
-    if not (folder / TOKENIZER_DIR).exists():
-        export.copy_tokenizer(hf_dir, folder / TOKENIZER_DIR)
-    meta.write(folder)
+def study_tweets(dataset: PreparedDataset, limit: int | None, seed: int) -> Tweets:
+    """The validation tweets the quantization study measures candidates on (never test tweets)."""
+    sample = subsample(dataset.splits["validation"], limit, seed)
+    return Tweets([e.text for e in sample], [e.keyword for e in sample], [e.label for e in sample])
 
 
-def calibration_batches(fp32: Predictor, train: list[Example], config: PipelineConfig) -> export.CalibrationBatches:
-    """Static quantization scales come from training tweets only (never validation or test)."""
-    sample = subsample(train, config.calibration_size, config.train.seed)
-    token_ids = fp32.token_ids([e.text for e in sample], [e.keyword for e in sample])
-    return export.CalibrationBatches.from_token_ids(token_ids, fp32.input_names)
+def calibration_tweets(dataset: PreparedDataset, limit: int, seed: int) -> list[tuple[str, str | None]]:
+    """Static calibration and smoothing come from training tweets only (never validation or test)."""
+    return [(e.text, e.keyword) for e in subsample(dataset.splits["train"], limit, seed)] if limit else []
+
+
+def quantization_checks(shipped: list[GraphChecks]) -> list[GateCheck]:
+    """The quantization rule on the test split, one pair of gate checks per shipped graph."""
+    checks = []
+    for quant, invariance in shipped:
+        checks.append(
+            GateCheck(
+                f"{quant.graph} vs fp32",
+                quant.passed,
+                f"F1 drop {quant.f1_drop:+.4f} (max {quant.max_allowed_f1_drop}), label agreement "
+                f"{quant.label_agreement:.4f} (min {quant.min_label_agreement})",
+            )
+        )
+        checks.append(
+            GateCheck(
+                f"{invariance.graph} batch invariance",
+                invariance.passed,
+                f"max diff {invariance.max_difference:.2e} (max {invariance.tolerance:.0e})",
+            )
+        )
+    return checks
+
+
+def log_study(client: Any, run_id: str, study: StudyReport) -> None:
+    """The study's table, CPU and choice on the MLflow run (artifacts, tags and one metric per cell)."""
+    client.log_text(run_id, study.to_markdown(), "quantization/study.md")
+    client.log_text(run_id, study.to_json(), "quantization/study.json")
+    client.set_tag(run_id, "quantization.cpu", study.cpu.describe()[:4000])
+    client.set_tag(run_id, "quantization.cpu_model", study.cpu.model)
+    client.set_tag(run_id, "quantization.cpu_flags", " ".join(study.cpu.flags))
+    if study.selection is not None:
+        client.set_tag(run_id, "quantization.chosen", study.selection.chosen)
+        client.set_tag(run_id, "quantization.shipped", ",".join(study.selection.shipped))
+    client.log_metric(run_id, "quantization.study_seconds", study.seconds)
+    for m in study.measurements:
+        slug = _slug(m.name)
+        for size, speed in m.tweets_per_second.items():
+            client.log_metric(run_id, f"quantization.{slug}.tweets_per_second.b{size}", speed)
+        for key in ("f1", "label_agreement", "max_difference", "batch_invariance"):
+            value = getattr(m, key)
+            if value is not None:
+                client.log_metric(run_id, f"quantization.{slug}.{key}", value)
 
 
 # ---- MLflow logging ---------------------------------------------------------------------------------------------

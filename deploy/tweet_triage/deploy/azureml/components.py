@@ -82,13 +82,17 @@ def build_components(tree: SourceTree, environment: str) -> Components:
         ),
         export=component(
             "export",
-            "Export to ONNX and quantize",
+            "Export to ONNX and study quantization",
             f"{STAGE} export --prepared ${{{{inputs.prepared}}}} --model ${{{{inputs.model}}}} "
             "--quantization ${{inputs.quantization}} --out ${{outputs.packages}}",
             {
                 "prepared": Input(type=folder),
                 "model": Input(type=folder),
-                "quantization": Input(type="string", default="nbits8", enum=["nbits8", "static"]),
+                "quantization": Input(
+                    type="string",
+                    default="auto",
+                    description="Quantization candidates: auto, all, or names separated by commas.",
+                ),
             },
             {"packages": Output(type=folder)},
         ),

@@ -35,13 +35,13 @@ def _import_path() -> None:
 
 
 def find_package(model_dir: Path) -> Path:
-    """The folder holding the model package (model.onnx next to its metadata) inside the registered model."""
+    """The folder holding the model package (its metadata next to its tokenizer) inside the registered model."""
     from tweet_triage.errors import ModelError
-    from tweet_triage.model.package import MODEL_FILE
+    from tweet_triage.model.package import META_FILE, TOKENIZER_DIR
 
-    candidates = sorted(path.parent for path in model_dir.rglob(MODEL_FILE))
+    candidates = sorted(path.parent for path in model_dir.rglob(META_FILE) if (path.parent / TOKENIZER_DIR).is_dir())
     if len(candidates) != 1:
-        raise ModelError(f"expected one {MODEL_FILE} under {model_dir}, found {len(candidates)}")
+        raise ModelError(f"expected one model package ({META_FILE}) under {model_dir}, found {len(candidates)}")
     return candidates[0]
 
 

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from tweet_triage.cli.context import cli_context
-from tweet_triage.errors import DataError, ModelError, UsageError
+from tweet_triage.errors import DataError, ModelError
 
 app = typer.Typer(help="Pipeline stages run by Azure ML components (folders in, folders out).", no_args_is_help=True)
 
@@ -115,19 +115,25 @@ def export_stage(
     ctx: typer.Context,
     prepared: Annotated[Path, typer.Option(help="Output of the prepare stage.")],
     model: Annotated[Path, typer.Option(help="Output of the fine-tune stage.")],
-    out: Annotated[Path, typer.Option(help="Output folder: fp32/ and int8/ model packages.")],
-    quantization: Annotated[str, typer.Option(help="nbits8 | static")] = "nbits8",
+    out: Annotated[Path, typer.Option(help="Output folder: fp32/ and int8/ model packages, the quantization study.")],
+    quantization: Annotated[
+        str, typer.Option(help="Quantization candidates: auto | all | names separated by commas (as `triage train`).")
+    ] = "auto",
+    quick: Annotated[bool, typer.Option(help="The quick study (smoke runs).")] = False,
 ) -> None:
-    """Export to ONNX and quantize to int8; writes two complete model packages."""
-    from tweet_triage.model.package import MODEL_FILE, PackageMeta
-    from tweet_triage.model.predictor import Predictor
+    """Export to ONNX and run the quantization study (`triage train`'s own code); writes the fp32 reference package
+    and the package that ships (the graphs the rule selected on this node's CPU)."""
+    from tweet_triage.model.package import PackageMeta, graph_file
     from tweet_triage.training import export
     from tweet_triage.training.finetune import TrainConfig
-    from tweet_triage.training.pipeline import PipelineConfig, assemble_package, calibration_batches
+    from tweet_triage.training.packaging import build_packages, staging_package
+    from tweet_triage.training.pipeline import calibration_tweets, study_tweets
+    from tweet_triage.training.quantization.rule import NoEligibleGraph
+    from tweet_triage.training.quantization.schemes import REFERENCE
+    from tweet_triage.training.quantization.study import study_config
 
     context = cli_context(ctx)
-    if quantization not in ("nbits8", "static"):
-        raise UsageError(f"--quantization must be 'nbits8' or 'static', not {quantization!r}")
+    study = study_config(quantization, quick=quick)
     dataset = _prepared(prepared)
     info = json.loads((model / FINE_TUNED_FILE).read_text())
     config = TrainConfig(**info["train_config"])
@@ -140,23 +146,24 @@ def export_stage(
         temperature=float(info["temperature"]),
         lineage={"dataset_version": dataset.version},  # run id and commit: added by the register stage
     )
-
-    fp32_model = export.export_onnx(hf_dir, out / "_onnx")
-    assemble_package(out / FP32_DIR, fp32_model, hf_dir, meta)
-    fp32 = Predictor(out / FP32_DIR, version="fp32")
-    calibration = (
-        calibration_batches(fp32, dataset.splits["train"], PipelineConfig(train=config))
-        if quantization == "static"
-        else None
-    )
-    int8_model = out / "_int8" / MODEL_FILE
-    quant_info = export.quantize(fp32_model, int8_model, quantization, calibration)  # type: ignore[arg-type]
-    dim = int(fp32.score(["probe"]).embeddings.shape[1])
-    from dataclasses import replace
-
-    assemble_package(out / INT8_DIR, int8_model, hf_dir, replace(meta, quantization=quant_info, embedding_dim=dim))
-    export.remove_tree(out / "_onnx")
-    export.remove_tree(out / "_int8")
+    work = out / "_work"
+    try:
+        built = build_packages(
+            hf_dir,
+            work,
+            meta,
+            validation=study_tweets(dataset, config.max_samples, config.seed),
+            calibration=calibration_tweets(dataset, study.calibration_tweets, config.seed),
+            config=study,
+            on_step=context.console.print,
+        )
+    except NoEligibleGraph as exc:
+        raise ModelError(f"{exc}: nothing to register") from exc
+    staging_package(out / FP32_DIR, built.staging / graph_file(REFERENCE), hf_dir, built.meta)
+    export.remove_tree(out / INT8_DIR)
+    built.package.rename(out / INT8_DIR)
+    export.remove_tree(work)
+    context.console.print(built.study.to_markdown())
     context.console.print(f"packages in {out / FP32_DIR} and {out / INT8_DIR}")
 
 
@@ -166,49 +173,50 @@ def evaluate_stage(
     prepared: Annotated[Path, typer.Option(help="Output of the prepare stage.")],
     packages: Annotated[Path, typer.Option(help="Output of the export stage.")],
     out: Annotated[Path, typer.Option(help="Output folder for the evaluation report.")],
-    max_int8_f1_drop: Annotated[float, typer.Option()] = 0.01,
-    tolerance: Annotated[float, typer.Option(help="Batch-invariance tolerance.")] = 1e-3,
     max_samples: Annotated[int | None, typer.Option(min=10, help="Evaluate on at most N test tweets.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the --max-samples subset.")] = 42,
 ) -> None:
-    """fp32 vs int8 on the test split, batch invariance, behavioural checks; fails when int8 breaks a hard limit."""
+    """Every shipped graph against fp32 on the test split (the quantization rule), behavioural checks; fails when a
+    shipped graph breaks the rule."""
+    from tweet_triage.model.package import PackageMeta
     from tweet_triage.model.predictor import Predictor
     from tweet_triage.training import behaviour
     from tweet_triage.training.finetune import subsample
-    from tweet_triage.training.quality import batch_invariance, compare_quantized
+    from tweet_triage.training.pipeline import quantization_checks
+    from tweet_triage.training.quality import check_graphs
+    from tweet_triage.training.quantization.rule import QuantizationRule
+    from tweet_triage.training.quantization.schemes import REFERENCE
 
     context = cli_context(ctx)
     dataset = _prepared(prepared)
     test = subsample(dataset.splits["test"], max_samples, seed)
     texts, keywords, truth = [e.text for e in test], [e.keyword for e in test], [e.label for e in test]
-    fp32 = Predictor(packages / FP32_DIR, version="fp32")
-    int8 = Predictor(packages / INT8_DIR, version="int8")
-    quant = compare_quantized(fp32, int8, texts, keywords, truth, dataset.positive_label, max_int8_f1_drop)
-    invariance = batch_invariance(int8, texts, keywords, tolerance)
-    checks = behaviour.standard_checks(
-        lambda batch: int8.score(list(batch)).probabilities, texts[:300], dataset.labels, dataset.positive_label
+    fp32 = Predictor(packages / FP32_DIR, version="fp32", graph=REFERENCE)
+    names = PackageMeta.read(packages / INT8_DIR).graph_names
+    shipped = check_graphs(
+        fp32, packages / INT8_DIR, names, texts, keywords, truth, dataset.positive_label, QuantizationRule()
     )
+    chosen = Predictor(packages / INT8_DIR, version="int8", graph=names[0])
+    checks = behaviour.standard_checks(
+        lambda batch: chosen.score(list(batch)).probabilities, texts[:300], dataset.labels, dataset.positive_label
+    )
+    quant = shipped[0][0]
     _write_json(
         out / EVALUATION_FILE,
         {
             "int8": quant.int8.to_dict(),
             "fp32": quant.fp32.to_dict(),
-            "f1_drop": quant.f1_drop,
-            "label_agreement": quant.label_agreement,
-            "quantization_passed": quant.passed,
-            "batch_invariance": asdict(invariance),
-            "batch_invariance_passed": invariance.passed,
+            "graphs": [{"quantization": asdict(q), "batch_invariance": asdict(i)} for q, i in shipped],
+            "quantization_checks": [asdict(check) for check in quantization_checks(shipped)],
             "behaviour": [asdict(c) for c in checks],
             "max_samples": max_samples,
             "seed": seed,
         },
     )
-    if not quant.passed or not invariance.passed:
-        raise ModelError(
-            f"int8 F1 drop {quant.f1_drop:.4f} (allowed {max_int8_f1_drop}), batch invariance max diff "
-            f"{invariance.max_difference:.1e} (allowed {tolerance:.0e}): not registering"
-        )
-    context.console.print(f"int8 F1 {quant.int8.f1:.4f} (fp32 {quant.fp32.f1:.4f})")
+    broken = [f"{c.name}: {c.detail}" for c in quantization_checks(shipped) if not c.passed]
+    if broken:
+        raise ModelError("shipped graphs break the quantization rule on the test split: " + "; ".join(broken))
+    context.console.print(f"{quant.graph} F1 {quant.int8.f1:.4f} (fp32 {quant.fp32.f1:.4f})")
 
 
 @app.command("register")
@@ -306,8 +314,7 @@ def _gate(registry: Any, version: str, dataset: Any, report: dict[str, Any]) -> 
             probabilities, [e.label for e in test], prod.labels, dataset.positive_label
         ).headline()
     checks = [
-        GateCheck("int8 vs fp32", bool(report["quantization_passed"]), f"F1 drop {report['f1_drop']:+.4f}"),
-        GateCheck("batch invariance", bool(report["batch_invariance_passed"]), "see evaluation/report.json"),
+        *(GateCheck(**check) for check in report["quantization_checks"]),
         *(GateCheck(c["name"], bool(c["passed"]), f"{c['score']:.3f}") for c in report["behaviour"]),
     ]
     return decide(

@@ -24,6 +24,7 @@ from tweet_triage.training.feedback_data import FeedbackMerge, LabelledTweet, wi
 from tweet_triage.training.finetune import TrainConfig
 from tweet_triage.training.pipeline import PipelineConfig, PipelineResult, run_pipeline
 from tweet_triage.training.prepare import PreparedDataset, load, resolve, write
+from tweet_triage.training.quantization.study import StudyConfig, quick_study
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,10 @@ def run_local_retrain(
         f"dataset {dataset.version}: {merge.added} feedback tweets added, {merge.relabelled} relabelled, "
         f"{len(merge.left_out)} left out"
     )
+    train = train or replace(TrainConfig(), epochs=settings.retrain.epochs, max_samples=settings.retrain.max_samples)
     config = PipelineConfig(
-        train=train or replace(TrainConfig(), epochs=settings.retrain.epochs, max_samples=settings.retrain.max_samples),
+        train=train,
+        study=quick_study() if train.max_samples is not None else StudyConfig(),  # a smoke run studies little
         trigger=f"retrain:{request.details.get('trigger', 'manual')}:{request.id}",
     )
     result = run_pipeline(settings, dataset, config, registry=registry, progress=progress, on_stage=on_stage)
