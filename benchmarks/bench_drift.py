@@ -52,7 +52,10 @@ def replay(monitor: DriftMonitor, events: list[ScoredEvent]) -> Trace:
     cpu_started = time.process_time()
     for i, event in enumerate(events):
         started = time.perf_counter()
-        signals = monitor.observe(event.embedding, event.probabilities)
+        vector = event.vector
+        if vector is None:
+            raise SystemExit(f"scored event {event.id} carries no embedding")
+        signals = monitor.observe(vector, event.probabilities)
         trace.seconds.append(time.perf_counter() - started)
         for signal in signals:
             trace.signals.setdefault(signal.reading.detector, []).append(i)

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from tweet_triage.model.predictor import Predictor
-from tweet_triage.stream.scored import ScoredEvent
+from tweet_triage.stream.scored import ScoredEvent, encode_embedding
 
 _DOC_MODULES = (
     "json", "pathlib", "argparse", "collections", "csv", "datetime", "email.message", "http.client", "logging",
@@ -71,7 +71,7 @@ def scored_events(
                 confidence=float(probabilities[best]),
                 probabilities={label: float(p) for label, p in zip(labels, probabilities, strict=True)},
                 model_version=model_version,
-                embedding=[float(x) for x in embedding],
+                embedding_f16=encode_embedding(embedding),
                 scored_at=now,
             )
         )

@@ -169,15 +169,16 @@ class MonitorRuntime:
             if drift is None:
                 raise ModelError("drift detectors are not configured yet")
             for event in events:
-                if event.model_version != drift.model_version or not event.embedding:
+                vector = event.vector
+                if event.model_version != drift.model_version or vector is None:
                     skipped += 1
                     continue
-                problem = drift.check(event.embedding, event.probabilities)
+                problem = drift.check(vector, event.probabilities)
                 if problem is not None:
                     unusable.append((event, problem))
                     continue
                 started = time.perf_counter()
-                signals += drift.observe(event.embedding, event.probabilities)
+                signals += drift.observe(vector, event.probabilities)
                 self.metrics.update_seconds.observe(time.perf_counter() - started)
                 observed += 1
             for name, reading in drift.last_readings.items():

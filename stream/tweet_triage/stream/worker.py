@@ -1,9 +1,11 @@
 """The Faust worker: a thin edge around :class:`~tweet_triage.stream.scoring.ScoringService`.
 
 * consumes ``tweets`` as raw bytes (parsing is ours, so malformed messages reach the dead-letter topic, not a crash);
-* cuts micro-batches with ``take_events(n, within=t)``; Faust acknowledges a batch's offsets only when the loop asks
-  for the next batch, i.e. after the predictions are stored and the scored/dead-letter events are acknowledged by
-  the broker — at-least-once end to end, with idempotent upserts making re-deliveries harmless;
+* cuts micro-batches with ``take_events(n, within=t)`` and pipelines them (:mod:`~tweet_triage.stream.batch_pipeline`):
+  batch N+1 is scored while batch N is stored and published. Faust would acknowledge a batch as soon as the loop asks
+  for the next one, so the edge holds one extra reference on every message and releases it only after the batch's
+  own delivery (predictions stored, scored and dead-letter events acknowledged by the broker), strictly in order —
+  at-least-once end to end, with idempotent upserts making re-deliveries harmless;
 * every decision about a batch (what is dead-lettered, what pauses, what stops) is the service's; whatever it raises
   is a failure of the process or a dependency, so the worker exits without acknowledging and the group re-delivers;
 * while the store or the broker is away the batch waits (``/healthz`` says which, ``/metrics`` counts it);
@@ -18,19 +20,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 from tweet_triage.errors import ModelError
 from tweet_triage.model.registry import Registry
 from tweet_triage.model.watcher import ModelWatcher, Swap
 from tweet_triage.settings import Settings
 from tweet_triage.stream.availability import Availability
+from tweet_triage.stream.batch_pipeline import BatchPipeline
 from tweet_triage.stream.faust_app import faust_app, inbound_message
 from tweet_triage.stream.kafka_sender import KafkaSender
 from tweet_triage.stream.metrics import WorkerMetrics
-from tweet_triage.stream.scoring import ScoringService, Topics
+from tweet_triage.stream.scoring import BatchOutcome, ScoringService, Topics
 from tweet_triage.stream.shadow import DiscardingPublisher, shadow_item
 from tweet_triage.stream.store.cosmos import SHADOW
 from tweet_triage.stream.store.retry import RetryNotice, RetryPolicy
@@ -186,18 +190,27 @@ def build_app(settings: Settings, options: WorkerOptions) -> Any:
     @app.agent(tweets, concurrency=options.concurrency)
     async def score(stream: Any) -> None:
         service = await runtime.start()
+
+        async def acknowledge(events: Sequence[Any]) -> None:
+            for event in events:  # drops the reference held below: now Faust may commit past it
+                await stream.ack(event)
+
+        def observed(outcome: BatchOutcome) -> None:
+            metrics.observe(outcome)
+            runtime.last_batch_at = datetime.now(UTC)
+
+        pipeline: BatchPipeline[Sequence[Any]] = BatchPipeline(service, acknowledge=acknowledge, on_outcome=observed)
         try:
             async for events in stream.take_events(options.batch_size, within=options.batch_window_s):
+                for event in events:  # take_events acks when we ask for the next batch: keep them unacked
+                    event.message.incref()
                 try:
-                    outcome = await service.handle([inbound_message(event) for event in events])
+                    await pipeline.push([inbound_message(event) for event in events], events)
                 except Exception:
-                    # Fail-stop: leaving the loop would let Faust acknowledge this batch although it was not
-                    # stored. The service raises only for failures of the process or a dependency (data never
-                    # gets here), so exit without acknowledging; the group re-delivers the batch to a healthy worker.
-                    log.critical("the worker cannot handle a batch; exiting without committing", exc_info=True)
-                    os._exit(70)
-                metrics.observe(outcome)
-                runtime.last_batch_at = datetime.now(UTC)
+                    _fail_stop()
+            await pipeline.drain()
+        except Exception:
+            _fail_stop()
         finally:
             await runtime.stop()
 
@@ -220,6 +233,14 @@ def build_app(settings: Settings, options: WorkerOptions) -> Any:
         return web.bytes(metrics.render(), content_type="text/plain; version=0.0.4")
 
     return app
+
+
+def _fail_stop() -> NoReturn:
+    """Leaving the loop would let Faust acknowledge batches that were not stored. The service raises only for
+    failures of the process or a dependency (data never gets here), so exit without acknowledging; the group
+    re-delivers from the last committed offset to a healthy worker."""
+    log.critical("the worker cannot handle a batch; exiting without committing", exc_info=True)
+    os._exit(70)
 
 
 def run_worker(settings: Settings, options: WorkerOptions, *, loglevel: str = "info") -> None:

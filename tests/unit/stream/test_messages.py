@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta, timezone
 
+import numpy as np
 import pytest
 
 from tweet_triage.stream.dead_letters import (
@@ -20,7 +22,7 @@ from tweet_triage.stream.events import Rejection, RejectReason, parse_event
 from tweet_triage.stream.exceptions import InvalidMessage
 from tweet_triage.stream.feedback import FeedbackEvent
 from tweet_triage.stream.inbound import InboundMessage
-from tweet_triage.stream.scored import ScoredEvent
+from tweet_triage.stream.scored import ScoredEvent, encode_embedding
 from tweet_triage.stream.timestamps import format_utc
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
@@ -173,6 +175,27 @@ def test_scored_event_round_trip() -> None:
 def test_inconsistent_scored_events_are_refused(changes: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         scored(**changes)
+
+
+def test_the_v2_embedding_is_compact_close_to_the_values_and_v1_still_reads() -> None:
+    values = np.random.default_rng(0).uniform(-1, 1, 384).astype(np.float32)  # tanh outputs
+    v2 = scored(embedding=[], embedding_f16=encode_embedding(values))
+    v1 = scored(embedding=[float(x) for x in values])
+    assert v2.vector is not None and v1.vector is not None
+    assert float(np.abs(v2.vector - values).max()) <= 5e-4
+    assert np.array_equal(v1.vector, values)
+    assert len(v2.to_json()) * 5 < len(v1.to_json())
+    assert ScoredEvent.from_json(v2.to_json()).vector is not None
+    assert scored(embedding=[]).vector is None
+
+
+@pytest.mark.parametrize(
+    "wire",
+    ["not base64!", base64.b64encode(b"\x00\x3c\x00").decode(), encode_embedding(np.array([0.5, np.inf]))],
+)
+def test_a_broken_v2_embedding_is_refused(wire: str) -> None:
+    with pytest.raises(ValueError):
+        scored(embedding=[], embedding_f16=wire)
 
 
 def test_garbage_is_not_a_scored_event() -> None:

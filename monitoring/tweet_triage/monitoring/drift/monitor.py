@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 
 from tweet_triage.errors import MonitorError
 from tweet_triage.monitoring.drift.detector import DriftReading, OnlineDetector, output_features
@@ -87,7 +88,9 @@ class DriftMonitor:
     def episode_open(self, detector: str) -> bool:
         return self._counters.episodes[detector].open
 
-    def check(self, embedding: Sequence[float], probabilities: dict[str, float]) -> str | None:
+    def check(
+        self, embedding: Sequence[float] | npt.NDArray[np.float32], probabilities: dict[str, float]
+    ) -> str | None:
         """Why a scored tweet cannot be observed by these detectors (it would break them), or None."""
         if self.embedding_dim is not None and len(embedding) != self.embedding_dim:
             return f"the embedding has {len(embedding)} values; model v{self.model_version}'s has {self.embedding_dim}"
@@ -95,7 +98,9 @@ class DriftMonitor:
             return f"the probabilities are for {sorted(probabilities)}, not the model's labels {self.labels}"
         return None
 
-    def observe(self, embedding: Sequence[float], probabilities: dict[str, float]) -> list[DriftSignal]:
+    def observe(
+        self, embedding: Sequence[float] | npt.NDArray[np.float32], probabilities: dict[str, float]
+    ) -> list[DriftSignal]:
         """One scored tweet of this model version; returns the signals of episodes that opened with it."""
         self._counters.observed += 1
         probs = np.asarray([probabilities.get(label, 0.0) for label in self.labels], dtype=np.float32)

@@ -29,20 +29,22 @@ from tweet_triage.training.quantization.sensitivity import LayerError, collect_a
 log = logging.getLogger(__name__)
 
 ALL_CANDIDATES = tuple(c.name for c in schemes.CANDIDATES)
-# What `triage train` studies by default: the schemes that can win on today's CPUs, plus the references.
+# What `triage train` studies by default: one of each family, the variants that can win on today's CPUs, and the
+# references (`--quantization all` adds the rest: percentile/entropy calibration, QDQ, more fused variants).
 DEFAULT_CANDIDATES = (
     "fp32",
     "fp32-fused",
     "nbits8",
     "dynamic-int8",
+    "static-qop-minmax",
     "static-qdq-minmax-mixed",
     "per-token-int8",
-    "per-token-int8-fused",
-    "per-token-int8-rr",
-    "per-token-int8-rr-fused",
     "per-token-int8-mixed",
+    "per-token-int8-smooth",
+    "per-token-int8-smooth-fused",
+    "per-token-int8-rr-smooth",
 )
-QUICK_CANDIDATES = ("fp32", "per-token-int8-fused", "per-token-int8-rr-fused")
+QUICK_CANDIDATES = ("fp32", "per-token-int8-smooth", "per-token-int8-rr-smooth")
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ def quick_study() -> StudyConfig:
         speed_tweets=200,
         repeats=2,
         invariance_tweets=100,
-        calibration_tweets=0,
+        calibration_tweets=256,
     )
 
 
