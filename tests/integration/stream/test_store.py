@@ -64,6 +64,39 @@ def test_schema_is_created_idempotently_with_the_documented_partition_keys(store
     assert found == expected
 
 
+@pytest.fixture(params=["rest", "sdk"])
+def write_path(request: pytest.FixtureRequest, store_settings: Settings) -> Settings:
+    """The same store settings with each write path of the worker (lean REST upserts, or the SDK)."""
+    cosmos = store_settings.cosmos.model_copy(update={"write_path": request.param})
+    return store_settings.model_copy(update={"cosmos": cosmos})
+
+
+def test_both_write_paths_store_exactly_the_record_and_repair_a_missing_database(write_path: Settings) -> None:
+    records = [prediction(i) for i in range(40)]
+    unicode = PredictionRecord.from_scoring(
+        TweetEvent(id="ünï-😀", text="Überschwemmung in Köln — 救命 😀", location="Köln"),
+        label="disaster",
+        confidence=0.8,
+        probabilities={"disaster": 0.8, "not_disaster": 0.2},
+        model_name="tweet-triage",
+        model_version="1",
+        scored_at=T0,
+    )
+    write(write_path, [*records, unicode])
+    with PredictionReader.open(write_path) as reader:
+        for record in (records[7], unicode):
+            assert reader.get(record.id) == record
+        assert reader.count() == 41
+    client = open_client(write_path)
+    try:
+        client.delete_database(write_path.cosmos.database)  # what a restart of the local server amounts to
+    finally:
+        client.close()
+    write(write_path, records[:5])  # 404 on the write: the schema is re-created and the batch written
+    with PredictionReader.open(write_path) as reader:
+        assert reader.count() == 5
+
+
 def test_writes_are_idempotent_upserts_keyed_by_tweet_id(store_settings: Settings) -> None:
     write(store_settings, [prediction(i) for i in range(20)])
     write(store_settings, [prediction(i) for i in range(20)])  # a redelivered batch

@@ -24,6 +24,7 @@ from tweet_triage.settings import Settings
 from tweet_triage.stream.exceptions import RejectedWrite, StoreRejected, StoreUnavailable
 from tweet_triage.stream.store.cosmos import PREDICTIONS, async_client, container_specs, ensure_schema_async
 from tweet_triage.stream.store.records import PredictionRecord
+from tweet_triage.stream.store.rest_upsert import RestUpserter, open_session
 from tweet_triage.stream.store.retry import (
     Failure,
     Random,
@@ -36,6 +37,7 @@ from tweet_triage.stream.store.retry import (
 )
 
 if TYPE_CHECKING:
+    import aiohttp
     from azure.cosmos.aio import CosmosClient as AsyncCosmosClient
 
 log = logging.getLogger(__name__)
@@ -231,30 +233,45 @@ class PredictionWriter:
         self._sleep = sleep
         self._client: AsyncCosmosClient | None = None
         self._container: AsyncItemUpserter | None = None
+        self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> PredictionWriter:
         client = async_client(self._settings)
+        spec = container_specs(self._settings.cosmos)[self._role]
 
         async def connect() -> AsyncItemUpserter:
             async with asyncio.timeout(self._timeout * 3):
                 await client.__aenter__()
                 database = await ensure_schema_async(client, self._settings)
-            return database.get_container_client(container_specs(self._settings.cosmos)[self._role].name)
+            return database.get_container_client(spec.name)
 
         try:
             self._container = await call_with_retries(
                 connect, policy=self._policy, what="open the results store", sleep=self._sleep
             )
+            if self._settings.cosmos.write_path == "rest":  # the SDK keeps the schema; upserts take the lean path
+                self._session = open_session(concurrency=self._concurrency, timeout_s=self._timeout)
+                self._container = RestUpserter(
+                    self._session,
+                    endpoint=self._settings.cosmos_endpoint,
+                    key=self._settings.cosmos.key.get_secret_value(),
+                    database=self._settings.cosmos.database,
+                    container=spec.name,
+                    partition_key=spec.partition_key,
+                )
         except BaseException:
+            await self.__aexit__()
             await client.close()
             raise
         self._client = client
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        if self._session is not None:
+            await self._session.close()
         if self._client is not None:
             await self._client.close()
-        self._client = self._container = None
+        self._client = self._container = self._session = None
 
     async def write(self, records: Iterable[PredictionRecord]) -> WriteReport:
         if self._container is None:
