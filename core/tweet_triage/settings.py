@@ -302,6 +302,12 @@ class RetrainSettings(_Section):
     weekly: bool = True
     epochs: int = Field(3, ge=1, description="Epochs of a local retraining.")
     max_samples: int | None = Field(None, ge=10, description="Cap on training tweets (quick retraining).")
+    priority: Literal["idle", "low", "normal"] = Field(
+        "idle",
+        description="CPU priority of a local retraining beside the stream: idle (Linux SCHED_IDLE: only CPU time "
+        "nothing else wants), low (nice 19) or normal.",
+    )
+    threads: int = Field(1, ge=1, le=64, description="Threads a local retraining may use (torch, ONNX Runtime).")
 
 
 class Settings(BaseSettings):

@@ -110,7 +110,8 @@ def build_packages(
     fp32_model = export.export_onnx(hf_dir, work / "onnx")
     staging = work / STAGING_DIR
     staged = staging_package(staging, fp32_model, hf_dir, meta)
-    dim = int(Predictor(staging, version="fp32", graph=REFERENCE).score(["probe"]).embeddings.shape[1])
+    probe = Predictor(staging, version="fp32", graph=REFERENCE, threads=config.threads)
+    dim = int(probe.score(["probe"]).embeddings.shape[1])
     replace(staged, embedding_dim=dim).write(staging)
     study = run_study(
         staging,

@@ -222,7 +222,8 @@ class _TrainingRun:
     def _evaluate(self, built: BuiltPackages) -> tuple[list[GraphChecks], list[behaviour.CheckResult], Predictor]:
         """The rule again, on the test split, for every graph the package ships (any of them may serve)."""
         ds = self.dataset
-        fp32 = Predictor(built.staging, version="fp32", graph=REFERENCE)
+        threads = self.config.train.threads
+        fp32 = Predictor(built.staging, version="fp32", graph=REFERENCE, threads=threads)
         shipped = check_graphs(
             fp32,
             built.package,
@@ -232,8 +233,9 @@ class _TrainingRun:
             self.truth,
             ds.positive_label,
             self.config.study.rule,
+            threads=threads,
         )
-        chosen = Predictor(built.package, version="candidate", graph=built.meta.graph_names[0])
+        chosen = Predictor(built.package, version="candidate", graph=built.meta.graph_names[0], threads=threads)
         checks = behaviour.standard_checks(
             lambda batch: chosen.score(list(batch)).probabilities, self.texts[:300], ds.labels, ds.positive_label
         )
@@ -278,7 +280,9 @@ class _TrainingRun:
         production = self.registry.find(PRODUCTION)
         production_metrics = None
         if production is not None:
-            prod = Predictor(self.registry.download(production), version=production.version)
+            prod = Predictor(
+                self.registry.download(production), version=production.version, threads=self.config.train.threads
+            )
             if prod.labels != self.dataset.labels:
                 raise ModelError(
                     f"production v{production.version} has labels {prod.labels}, the candidate {self.dataset.labels}"

@@ -98,11 +98,13 @@ def check_graphs(
     truth: list[str],
     positive_label: str | None,
     rule: QuantizationRule,
+    *,
+    threads: int = 2,
 ) -> list[GraphChecks]:
     """The quantization rule on labelled (test) tweets for every graph ``names`` of the package in ``package``."""
     results = []
     for name in names:
-        graph = Predictor(package, version="candidate", graph=name)
+        graph = Predictor(package, version="candidate", graph=name, threads=threads)
         results.append(
             (
                 compare_quantized(fp32, graph, texts, keywords, truth, positive_label, rule),

@@ -65,10 +65,14 @@ def run_local_retrain(
         f"dataset {dataset.version}: {merge.added} feedback tweets added, {merge.relabelled} relabelled, "
         f"{len(merge.left_out)} left out"
     )
-    train = train or replace(TrainConfig(), epochs=settings.retrain.epochs, max_samples=settings.retrain.max_samples)
+    retrain = settings.retrain
+    train = train or replace(
+        TrainConfig(), epochs=retrain.epochs, max_samples=retrain.max_samples, threads=retrain.threads
+    )
+    study = quick_study() if train.max_samples is not None else StudyConfig()  # a smoke run studies little
     config = PipelineConfig(
         train=train,
-        study=quick_study() if train.max_samples is not None else StudyConfig(),  # a smoke run studies little
+        study=replace(study, threads=retrain.threads),
         trigger=f"retrain:{request.details.get('trigger', 'manual')}:{request.id}",
     )
     result = run_pipeline(settings, dataset, config, registry=registry, progress=progress, on_stage=on_stage)
