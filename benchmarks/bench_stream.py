@@ -1,14 +1,17 @@
 """Stream throughput and publish→stored latency, side by side with the raw predictor, in one run.
 
-    python benchmarks/bench_stream.py [--rate 200] [--seconds 30] [--saturation 4000]
+    python benchmarks/bench_stream.py [--rate 200] [--seconds 30] [--saturation 4000] [--repeats 3] [--alone]
 
-1. raw: the production predictor scores the same tweets in-process at the worker's batch size (tweets/s);
-2. fixed rate: tweets offered at ``--rate`` for ``--seconds``; latency = arrival of the tweet's scored event (emitted
-   right after its prediction is stored) minus the producer's ``published_at`` — an upper bound of publish→stored;
-3. saturation: ``--saturation`` tweets published at once; throughput = tweets / (last scored − first published).
+1. raw: the production predictor scores the same tweets in-process, in arrival order, at the worker's batch size
+   (median of ``--repeats`` passes);
+2. fixed rate: tweets offered at ``--rate`` for ``--seconds``; latency = arrival of the tweet's scored event (the
+   worker publishes it right after the prediction is stored) minus the producer's ``published_at`` — an upper bound
+   of publish→stored (:mod:`tweet_triage.stream.latency`, the same measurement as `make demo`'s summary);
+3. saturation: ``--saturation`` tweets published at once; throughput = tweets / (last arrival − first publish).
 
-Prints p50/p99 latency, sustained throughput and the ratio stream/raw. Needs `triage stack up` and a production
-model. The worker runs as its own process on fresh topics and a fresh Cosmos database, so nothing mixes with the demo.
+Phases 2 and 3 are repeated ``--repeats`` times; medians are printed with the CPU. The worker runs as its own
+process on fresh topics and a fresh Cosmos database, with the drift monitor and the scoring API running beside it
+as in production (``--alone``: the worker only). Needs `triage stack up` and an approved production model.
 """
 
 from __future__ import annotations
@@ -18,30 +21,29 @@ import asyncio
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import numpy as np
-import numpy.typing as npt
 
+from tweet_triage.model.hardware import cpu_info
 from tweet_triage.model.predictor import Predictor
 from tweet_triage.model.registry import PRODUCTION, Registry
 from tweet_triage.settings import Settings, load_settings
 from tweet_triage.stream.events import TweetEvent
-from tweet_triage.stream.producer.kafka import KafkaPublisher
-from tweet_triage.stream.producer.run import publish_events
-from tweet_triage.stream.scored import ScoredEvent
-from tweet_triage.stream.timestamps import utc_now
+from tweet_triage.stream.latency import LatencyReport, publish_and_observe
 from tweet_triage.training.prepare import load
 
 BATCH = 64
 
 
-def isolated(settings: Settings, tag: str) -> tuple[Settings, dict[str, str]]:
+def isolated(settings: Settings, tag: str, ports: dict[str, int]) -> tuple[Settings, dict[str, str]]:
+    """Settings and environment of a stream of its own: topics, consumer groups, database, web ports."""
     kafka = {
         "topic_tweets": f"bench-tweets-{tag}",
         "topic_scored": f"bench-scored-{tag}",
@@ -49,66 +51,33 @@ def isolated(settings: Settings, tag: str) -> tuple[Settings, dict[str, str]]:
         "topic_feedback": f"bench-feedback-{tag}",
         "consumer_group": f"bench-{tag}",
     }
-    cosmos = {"database": f"bench-{tag}"}
     env = {
         **os.environ,
         **{f"TRIAGE_KAFKA__{k.upper()}": v for k, v in kafka.items()},
-        "TRIAGE_COSMOS__DATABASE": cosmos["database"],
+        "TRIAGE_COSMOS__DATABASE": f"bench-{tag}",
+        "TRIAGE_MONITOR__CONSUMER_GROUP": f"bench-monitor-{tag}",
+        "TRIAGE_MONITOR__WEB_PORT": str(ports["monitor"]),
+        "TRIAGE_RETRAIN__BACKEND": "record-only",
+        "TRIAGE_API__PORT": str(ports["api"]),
     }
-    return load_settings(kafka=kafka, cosmos=cosmos), env
+    return load_settings(kafka=kafka, cosmos={"database": f"bench-{tag}"}), env
 
 
-def texts_for(settings: Settings, version_tags: dict[str, str]) -> list[tuple[str, str]]:
+def tweets_for(settings: Settings, version_tags: dict[str, str]) -> list[tuple[str, str]]:
     dataset = load(settings.data.data_dir / "prepared" / version_tags["dataset.version"])
-    examples = [e for split in dataset.splits.values() for e in split]
-    return [(e.text, e.keyword) for e in examples]
+    return [(e.text, e.keyword) for split in dataset.splits.values() for e in split]
 
 
-def raw_throughput(predictor: Predictor, tweets: list[tuple[str, str]]) -> float:
+def raw_throughput(predictor: Predictor, tweets: list[tuple[str, str]], repeats: int) -> float:
     texts, keywords = [t for t, _ in tweets], [k for _, k in tweets]
     predictor.score(texts[:BATCH], keywords[:BATCH])
-    started = time.perf_counter()
-    for start in range(0, len(texts), BATCH):  # the worker's batches: arrival order, one batch at a time
-        predictor.score(texts[start : start + BATCH], keywords[start : start + BATCH])
-    return len(texts) / (time.perf_counter() - started)
-
-
-async def run_phase(
-    settings: Settings, events: list[TweetEvent], rate: float | None
-) -> tuple[npt.NDArray[np.float64], float]:
-    """Publish ``events`` (at ``rate``) while reading their scored events; returns latencies and throughput."""
-    from aiokafka import AIOKafkaConsumer
-
-    wanted = {e.id for e in events}
-    arrivals: dict[str, tuple[float, float]] = {}
-    consumer = AIOKafkaConsumer(
-        settings.kafka.topic_scored,
-        bootstrap_servers=settings.kafka_bootstrap,
-        auto_offset_reset="latest",
-        group_id=f"bench-reader-{uuid.uuid4().hex[:6]}",
-    )
-    await consumer.start()
-    await consumer.seek_to_end()
-
-    async def read() -> None:
-        while len(arrivals) < len(wanted):
-            batch = await consumer.getmany(timeout_ms=500)
-            now = utc_now()
-            for messages in batch.values():
-                for message in messages:
-                    scored = ScoredEvent.from_json(message.value)
-                    if scored.id in wanted and scored.published_at is not None:
-                        arrivals[scored.id] = ((now - scored.published_at).total_seconds(), now.timestamp())
-
-    reader = asyncio.create_task(read())
-    started = time.time()
-    async with KafkaPublisher(settings) as publisher:
-        await publish_events(events, publisher, rate=rate)
-    await asyncio.wait_for(reader, timeout=600)
-    await consumer.stop()
-    latencies = np.array([latency for latency, _ in arrivals.values()])
-    last = max(at for _, at in arrivals.values())
-    return latencies, len(arrivals) / (last - started)
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for start in range(0, len(texts), BATCH):  # the worker's batches: arrival order, one batch at a time
+            predictor.score(texts[start : start + BATCH], keywords[start : start + BATCH])
+        timings.append(time.perf_counter() - started)
+    return len(texts) / statistics.median(timings)
 
 
 def make_events(tweets: list[tuple[str, str]], n: int, prefix: str) -> list[TweetEvent]:
@@ -118,12 +87,45 @@ def make_events(tweets: list[tuple[str, str]], n: int, prefix: str) -> list[Twee
     ]
 
 
+@dataclass
+class Service:
+    name: str
+    process: subprocess.Popen[bytes]
+    health: str
+
+
+def start(name: str, args: list[str], env: dict[str, str], health: str, log: Path) -> Service:
+    triage = str(Path(sys.executable).with_name("triage"))
+    with log.open("ab") as out:
+        process = subprocess.Popen([triage, *args], env=env, stdout=out, stderr=out, start_new_session=True)
+    return Service(name, process, health)
+
+
+def wait_ready(services: list[Service], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    pending = list(services)
+    while pending:
+        for service in list(pending):
+            if service.process.poll() is not None:
+                raise SystemExit(f"the {service.name} exited before it was ready")
+            try:
+                if httpx.get(service.health, timeout=2).status_code == 200:
+                    pending.remove(service)
+            except httpx.HTTPError:
+                pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"not ready after {timeout_s:.0f} s: {', '.join(s.name for s in pending)}")
+        time.sleep(0.5)  # readiness polling with a deadline
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--saturation", type=int, default=4000)
-    parser.add_argument("--port", type=int, default=16099)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--alone", action="store_true", help="run the worker without the monitor and the API")
+    parser.add_argument("--port", type=int, default=16099, help="the worker's web port (monitor +1, API +2)")
     args = parser.parse_args()
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
@@ -131,55 +133,90 @@ def main() -> None:
     registry = Registry(base)
     version = registry.get(PRODUCTION)
     predictor = Predictor(registry.download(version), version=version.version)
-    tweets = texts_for(base, version.tags)
-    raw = raw_throughput(predictor, tweets[:2000])
+    tweets = tweets_for(base, version.tags)
+    raw = raw_throughput(predictor, tweets[:2000], args.repeats)
+    graph = predictor.graph
     del predictor
-    print(f"model v{version.version}; raw predictor: {raw:.0f} tweets/s (batch {BATCH}, in-process)")
+    print(f"CPU: {cpu_info().describe()}")
+    print(f"model v{version.version} (graph {graph}); raw predictor: {raw:.0f} tweets/s (batch {BATCH}, in-process)")
 
     tag = uuid.uuid4().hex[:8]
-    settings, env = isolated(base, tag)
-    triage = str(Path(sys.executable).with_name("triage"))
-    worker = subprocess.Popen(
-        [triage, "worker", "--web-port", str(args.port), "--batch-size", str(BATCH)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    ports = {"worker": args.port, "monitor": args.port + 1, "api": args.port + 2}
+    settings, env = isolated(base, tag, ports)
+    logs = base.stack.state_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    services = [
+        start(
+            "worker",
+            ["worker", "--web-port", str(ports["worker"]), "--batch-size", str(BATCH)],
+            env,
+            f"http://127.0.0.1:{ports['worker']}/healthz",
+            logs / f"bench-worker-{tag}.log",
+        )
+    ]
+    if not args.alone:
+        services.append(
+            start(
+                "monitor", ["monitor"], env, f"http://127.0.0.1:{ports['monitor']}/healthz", logs / "bench-monitor.log"
+            )
+        )
+        services.append(
+            start(
+                "API",
+                ["api", "--port", str(ports["api"])],
+                env,
+                f"http://127.0.0.1:{ports['api']}/readyz",
+                logs / "bench-api.log",
+            )
+        )
+    fixed: list[LatencyReport] = []
+    saturated: list[LatencyReport] = []
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{args.port}/healthz", timeout=2).json().get("status") == "ok":
-                    break
-            except (httpx.HTTPError, ValueError):
-                pass
-            if time.monotonic() > deadline or worker.poll() is not None:
-                raise SystemExit("the worker did not become ready")
-            time.sleep(0.5)  # readiness polling with a deadline
-        fixed = make_events(tweets, int(args.rate * args.seconds), f"fixed-{tag}")
-        latencies, sustained = asyncio.run(run_phase(settings, fixed, args.rate))
-        burst = make_events(tweets, args.saturation, f"burst-{tag}")
-        _, saturated = asyncio.run(run_phase(settings, burst, None))
+        wait_ready(services, timeout_s=600)
+        for repeat in range(args.repeats):
+            events = make_events(tweets, int(args.rate * args.seconds), f"fixed-{tag}-{repeat}")
+            fixed.append(asyncio.run(publish_and_observe(settings, events, rate=args.rate, timeout_s=600)))
+            burst = make_events(tweets, args.saturation, f"burst-{tag}-{repeat}")
+            saturated.append(asyncio.run(publish_and_observe(settings, burst, rate=None, timeout_s=600)))
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(timeout=30)
+        for service in services:
+            os.killpg(service.process.pid, signal.SIGTERM)
+        for service in services:
+            service.process.wait(timeout=60)
+    _report(args, raw, fixed, saturated, [s.name for s in services])
 
-    print(f"{'':24}{'p50':>10}{'p99':>10}{'throughput':>14}")
+
+def _report(
+    args: argparse.Namespace, raw: float, fixed: list[LatencyReport], saturated: list[LatencyReport], beside: list[str]
+) -> None:
+    p50 = statistics.median(r.p50_s for r in fixed)
+    p99 = statistics.median(r.p99_s for r in fixed)
+    sustained = statistics.median(r.throughput for r in fixed)
+    peak = statistics.median(r.throughput for r in saturated)
+    print(f"running: {', '.join(beside)}; medians of {args.repeats} repeats")
+    print(f"{'':26}{'p50':>9}{'p99':>9}{'throughput':>13}  verdicts")
     print(
-        f"{f'fixed {args.rate:.0f}/s offered':24}{np.percentile(latencies, 50) * 1000:>8.0f}ms"
-        f"{np.percentile(latencies, 99) * 1000:>8.0f}ms{sustained:>10.0f}/s"
+        f"{f'fixed {args.rate:.0f}/s offered':26}{p50 * 1000:>7.0f}ms{p99 * 1000:>7.0f}ms{sustained:>9.0f}/s  "
+        + "; ".join(r.verdict() for r in fixed)
     )
-    print(f"{'saturation':24}{'':>10}{'':>10}{saturated:>10.0f}/s")
-    print(f"stream / raw predictor throughput: {saturated / raw:.2f}  ({saturated:.0f} vs {raw:.0f} tweets/s)")
+    print(f"{'saturation':26}{'':>9}{'':>9}{peak:>9.0f}/s  " + ", ".join(f"{r.throughput:.0f}/s" for r in saturated))
+    print(f"stream / raw predictor throughput: {peak / raw:.2f}  ({peak:.0f} vs {raw:.0f} tweets/s)")
     print(
         json.dumps(
             {
+                "cpu": cpu_info().to_dict(),
+                "beside": beside,
                 "raw": raw,
                 "sustained": sustained,
-                "saturated": saturated,
-                "p50_s": float(np.percentile(latencies, 50)),
-                "p99_s": float(np.percentile(latencies, 99)),
+                "saturated": peak,
+                "ratio": peak / raw,
+                "p50_s": p50,
+                "p99_s": p99,
+                "kept_up": [r.kept_up for r in fixed],
+                "repeats": {
+                    "p99_s": [r.p99_s for r in fixed],
+                    "saturated": [r.throughput for r in saturated],
+                },
             }
         )
     )

@@ -23,15 +23,13 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
-import numpy as np
 
 from tweet_triage.model.registry import PRODUCTION, Registry
 from tweet_triage.settings import Settings, env_name
 from tweet_triage.stack.apps import start_app
 from tweet_triage.stack.manager import StackManager
+from tweet_triage.stream.latency import LatencyReport, publish_and_observe
 from tweet_triage.stream.producer.csv_source import CsvTweetSource
-from tweet_triage.stream.producer.kafka import KafkaPublisher
-from tweet_triage.stream.producer.run import publish_events
 from tweet_triage.stream.store.reader import PredictionReader
 from tweet_triage.stream.store.records import PredictionRecord
 from tweet_triage.stream.timestamps import utc_now
@@ -52,6 +50,9 @@ class DemoSummary:
     throughput: float
     p50_s: float
     p99_s: float
+    offered_rate: float
+    kept_up: bool
+    verdict: str
     model_version: str
     worker_url: str
     api_url: str = ""
@@ -140,27 +141,28 @@ def start_monitor(settings: Settings, say: Say) -> str:
     return url
 
 
-def replay(settings: Settings, csv: Path, *, rate: float, limit: int | None, say: Say) -> tuple[int, datetime]:
+def replay(
+    settings: Settings, csv: Path, *, rate: float, limit: int | None, say: Say
+) -> tuple[LatencyReport, datetime]:
+    """Publish the file at ``rate`` while watching each tweet's scored event come back (stored, then published)."""
     source = CsvTweetSource(csv, text_column="text", id_column="id", limit=limit)
     summary = source.validate()
     say(f"replaying {summary.rows} tweets from {csv.name} at {rate:.0f} tweets/s")
     started = utc_now()
-
-    async def run() -> int:
-        async with KafkaPublisher(settings) as publisher:
-            report = await publish_events(source.events(), publisher, rate=rate)
-        return report.sent
-
-    return asyncio.run(run()), started
+    events = list(source.events())
+    timeout_s = max(120.0, 4 * len(events) / rate)
+    return asyncio.run(publish_and_observe(settings, events, rate=rate, timeout_s=timeout_s)), started
 
 
 SCORED_METRIC = 'triage_worker_tweets_total{outcome="scored"}'
 
 
 def summarise(
-    settings: Settings, published: int, since: datetime, worker_url: str, scored_before: float, timeout_s: float
+    settings: Settings, latency: LatencyReport, since: datetime, worker_url: str, scored_before: float, timeout_s: float
 ) -> DemoSummary:
-    """Wait until the worker has stored the replayed tweets, then read them once and measure what happened."""
+    """Wait until the worker has stored the replayed tweets, then read them once; latency as observed on the
+    scored events (each is published only after its prediction is stored)."""
+    published = latency.offered
     deadline = time.monotonic() + timeout_s
     while _metric(worker_url, SCORED_METRIC) < scored_before + published and time.monotonic() < deadline:
         time.sleep(1.0)  # the worker's own counter is cheap to poll; the store is read once below
@@ -168,21 +170,17 @@ def summarise(
     while len(records) < published and time.monotonic() < deadline:  # re-deliveries can run the counter ahead
         time.sleep(1.0)
         records = _stored_since(settings, since)
-    latencies = (
-        np.array([(r.scored_at - r.published_at).total_seconds() for r in records if r.published_at is not None])
-        if records
-        else np.zeros(1)
-    )
-    times = sorted(r.scored_at for r in records)
-    span = (times[-1] - times[0]).total_seconds() if len(times) > 1 else 0.0
     return DemoSummary(
         published=published,
         stored=len(records),
         labels=dict(Counter(r.label for r in records)),
         dead_letters=int(_metric(worker_url, "triage_worker_dead_letters_total")),
-        throughput=len(records) / span if span > 0 else 0.0,
-        p50_s=float(np.percentile(latencies, 50)),
-        p99_s=float(np.percentile(latencies, 99)),
+        throughput=latency.throughput,
+        p50_s=latency.p50_s,
+        p99_s=latency.p99_s,
+        offered_rate=latency.offered_rate or 0.0,
+        kept_up=latency.kept_up,
+        verdict=latency.verdict(),
         model_version=Counter(r.model_version for r in records).most_common(1)[0][0] if records else "-",
         worker_url=worker_url,
     )
@@ -218,9 +216,7 @@ def run_demo(settings: Settings, *, rate: float, limit: int | None, worker_port:
 
     [csv] = pull(DISASTER_TWEETS, data_dir=settings.data.data_dir, mirror_dir=settings.data.mirror_dir)
     scored_before = _metric(worker_url, SCORED_METRIC)
-    published, since = replay(settings, csv, rate=rate, limit=limit, say=say)
-    say(f"published {published}; waiting for the worker to store them (model v{version})")
-    summary = summarise(
-        settings, published, since, worker_url, scored_before, timeout_s=max(120.0, 4 * published / rate)
-    )
+    latency, since = replay(settings, csv, rate=rate, limit=limit, say=say)
+    say(f"published {latency.offered}; counting what the worker stored (model v{version})")
+    summary = summarise(settings, latency, since, worker_url, scored_before, timeout_s=60.0)
     return replace(summary, api_url=serving.api, dashboard_url=serving.dashboard, monitor_url=monitor_url)

@@ -31,8 +31,11 @@ def demo(
     for label, count in sorted(summary.labels.items()):
         table.add_row(f"  labelled {label}", str(count))
     table.add_row("dead letters", str(summary.dead_letters))
-    table.add_row("throughput", f"{summary.throughput:.0f} tweets/s")
+    table.add_row("throughput", f"{summary.throughput:.0f} tweets/s (offered {summary.offered_rate:.0f}/s)")
     table.add_row("publish → stored", f"p50 {summary.p50_s * 1000:.0f} ms, p99 {summary.p99_s * 1000:.0f} ms")
+    table.add_row(
+        "the stream", f"[green]{summary.verdict}[/]" if summary.kept_up else f"[bold red]{summary.verdict}[/]"
+    )
     table.add_row("model", f"v{summary.model_version}")
     context.console.print(table)
     settings = context.settings
