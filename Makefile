@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 TORCH := torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo test lint format typecheck bench bench-model bench-stream bench-api bench-drift dist dist-check deploy-check lock stack-up stack-down stack-status clean
+.PHONY: help setup demo test lint format typecheck bench bench-model bench-quant bench-stream bench-stages bench-api bench-drift dist dist-check deploy-check lock stack-up stack-down stack-status clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -45,11 +45,19 @@ format: setup ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: bench-model bench-stream bench-api bench-drift ## Every benchmark
+bench: bench-model bench-quant bench-stream bench-stages bench-api bench-drift ## Every benchmark
 
-bench-model: setup ## Our int8 predictor vs the transformers pipeline on the same 2,000 tweets (needs a trained model)
+bench-model: setup ## Our predictor vs fp32 ONNX Runtime vs the transformers pipeline on the same 2,000 tweets (needs a trained model)
 	$(TRIAGE) stack up
 	$(PY) benchmarks/bench_model.py --model $${MODEL:-production}
+
+bench-quant: setup ## The quantization study on this CPU for a registered model: every candidate side by side, the rule's choice
+	$(TRIAGE) stack up
+	$(TRIAGE) model quantization-study $${MODEL:-production} --quantization $${CANDIDATES:-all}
+
+bench-stages: setup ## CPU per tweet of each stream stage (score, store, publish, monitor), for docs/capacity.md
+	$(TRIAGE) stack up
+	$(PY) benchmarks/bench_stages.py --model $${MODEL:-production}
 
 bench-stream: setup ## Stream throughput and p50/p99 publish->stored latency vs the raw predictor (run after make demo)
 	$(TRIAGE) stack up

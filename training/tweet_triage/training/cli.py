@@ -273,6 +273,59 @@ def model_rollback(
     )
 
 
+@model_app.command("quantization-study")
+def model_quantization_study(
+    ctx: typer.Context,
+    version: Annotated[str, typer.Argument(help="Version number or alias whose fp32 weights to study.")] = "production",
+    quantization: Annotated[
+        str, typer.Option(help="Candidates: auto (the training default), all, or names separated by commas.")
+    ] = "all",
+    tweets: Annotated[int, typer.Option(min=50, help="Tweets each graph is timed on per pass.")] = 1000,
+    repeats: Annotated[int, typer.Option(min=1, max=20, help="Timed passes per graph and batch size.")] = 3,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the study as JSON here.")] = None,
+) -> None:
+    """Run the quantization study on this machine for a registered version (its training run's fp32 weights, its
+    dataset's validation tweets) and print the table; registers nothing."""
+    import tempfile
+    from dataclasses import replace as with_changes
+
+    from tweet_triage.model.package import PackageMeta
+    from tweet_triage.training.packaging import STAGING_DIR, staging_package
+    from tweet_triage.training.pipeline import HF_MODEL_ARTIFACT, calibration_tweets, study_tweets
+    from tweet_triage.training.quantization.study import run_study, study_config
+
+    context = cli_context(ctx)
+    registry = _registry(context)
+    mv = registry.get(version)
+    if mv.run_id is None:
+        raise UsageError(f"v{mv.version} has no training run to take the fp32 weights from")
+    study = with_changes(study_config(quantization), speed_tweets=tweets, repeats=repeats)
+    dataset = load_dataset(context, mv.tags.get("dataset.version", "latest"))
+    meta = PackageMeta.read(registry.download(mv))
+    with tempfile.TemporaryDirectory(prefix="tweet-triage-study-") as tmp:
+        from tweet_triage.training import export
+
+        hf_dir = Path(registry.client.download_artifacts(mv.run_id, HF_MODEL_ARTIFACT, tmp))
+        staging = Path(tmp) / STAGING_DIR
+        staging_package(staging, export.export_onnx(hf_dir, Path(tmp) / "onnx"), hf_dir, meta)
+        report = run_study(
+            staging,
+            validation=study_tweets(dataset, None, 42),
+            calibration=calibration_tweets(dataset, study.calibration_tweets, 42),
+            config=study,
+            positive_label=meta.positive_label,
+            on_step=lambda step: context.err.print(f"[cyan]▶[/] {step}"),
+        )
+    context.console.print(study_table(report))
+    context.console.print(
+        f"chosen: {report.selection.chosen}; would ship: {', '.join(report.selection.shipped)}"
+        if report.selection
+        else f"no candidate satisfies the rule: {report.problem}"
+    )
+    if json_out is not None:
+        json_out.write_text(report.to_json(), encoding="utf-8")
+
+
 @model_app.command("approvals")
 def model_approvals(
     ctx: typer.Context,
