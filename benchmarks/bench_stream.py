@@ -126,6 +126,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--alone", action="store_true", help="run the worker without the monitor and the API")
     parser.add_argument("--port", type=int, default=16099, help="the worker's web port (monitor +1, API +2)")
+    parser.add_argument("--scoring-threads", type=int, default=2, help="the worker's --scoring-threads")
     args = parser.parse_args()
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
@@ -148,7 +149,15 @@ def main() -> None:
     services = [
         start(
             "worker",
-            ["worker", "--web-port", str(ports["worker"]), "--batch-size", str(BATCH)],
+            [
+                "worker",
+                "--web-port",
+                str(ports["worker"]),
+                "--batch-size",
+                str(BATCH),
+                "--scoring-threads",
+                str(args.scoring_threads),
+            ],
             env,
             f"http://127.0.0.1:{ports['worker']}/healthz",
             logs / f"bench-worker-{tag}.log",

@@ -55,6 +55,7 @@ class WorkerOptions:
     web_host: str = "127.0.0.1"
     web_port: int = 16066
     partitions: int = 2
+    scoring_threads: int = 2  # cores ONNX Runtime may use; the event loop (store, publish) shares the machine
     shadow_version: str | None = None  # score with this fixed version into `shadow`, publish nothing (see shadow.py)
 
 
@@ -76,11 +77,15 @@ class WorkerRuntime:
             from tweet_triage.monitoring.alerts.unapproved import UnapprovedMoveAlerts
 
             alerts = UnapprovedMoveAlerts(settings, reporter="stream worker")
-            self.watcher = ModelWatcher(Registry(settings), on_swap=self._on_swap, on_unapproved=alerts)
+            self.watcher = ModelWatcher(
+                Registry(settings), threads=options.scoring_threads, on_swap=self._on_swap, on_unapproved=alerts
+            )
             self.sender = KafkaSender(settings)
             self.writer = PredictionWriter(settings, policy=policy)
         else:
-            self.watcher = ModelWatcher(Registry(settings), alias=options.shadow_version, on_swap=self._on_swap)
+            self.watcher = ModelWatcher(
+                Registry(settings), alias=options.shadow_version, threads=options.scoring_threads, on_swap=self._on_swap
+            )
             self.sender = DiscardingPublisher()
             self.writer = PredictionWriter(settings, policy=policy, role=SHADOW, to_item=shadow_item)
         self.service: ScoringService | None = None

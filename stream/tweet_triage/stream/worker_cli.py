@@ -17,6 +17,9 @@ def worker(
     web_port: Annotated[int, typer.Option(min=1, max=65535, help="Port of /healthz and /metrics.")] = 16066,
     partitions: Annotated[int, typer.Option(min=1, help="Partitions for topics the worker creates.")] = 2,
     concurrency: Annotated[int, typer.Option(min=1, max=8, help="Agent instances (batches in flight).")] = 1,
+    scoring_threads: Annotated[
+        int, typer.Option(min=1, max=64, help="Cores the model may use (the event loop needs CPU too).")
+    ] = 2,
     shadow: Annotated[
         str | None,
         typer.Option(
@@ -42,6 +45,7 @@ def worker(
         web_port=web_port,
         partitions=partitions,
         concurrency=concurrency,
+        scoring_threads=scoring_threads,
         shadow_version=shadow,
     )
     run_worker(shadow_settings(context.settings, shadow) if shadow else context.settings, options)
