@@ -48,6 +48,7 @@ def make_stack_settings(state_dir: Path, node_dir: Path, **overrides: object) ->
         "kafka_port": free_port(),
         "cosmos_port": free_port(),
         "mlflow_port": free_port(),
+        "objects_port": free_port(),
         "startup_timeout_s": 120,
     }
     return load_settings(stack=stack, **overrides)
