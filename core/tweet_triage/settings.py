@@ -425,6 +425,24 @@ def load_settings(**overrides: Any) -> Settings:
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None
 
 
+def to_environment(settings: Settings) -> dict[str, str]:
+    """The settings as ``TRIAGE_*`` variables (secrets included): what a child process needs to see the same."""
+    env: dict[str, str] = {}
+
+    def walk(model: BaseModel, path: tuple[str, ...]) -> None:
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            if isinstance(value, BaseModel):
+                walk(value, (*path, name))
+            elif value is not None:
+                env[env_name((*path, name))] = (
+                    value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+                )
+
+    walk(settings, ())
+    return env
+
+
 def describe(settings: Settings) -> list[SettingRow]:
     """Flatten the effective settings into rows, secrets masked."""
     rows: list[SettingRow] = []
