@@ -435,9 +435,7 @@ def to_environment(settings: Settings) -> dict[str, str]:
             if isinstance(value, BaseModel):
                 walk(value, (*path, name))
             elif value is not None:
-                env[env_name((*path, name))] = (
-                    value.get_secret_value() if isinstance(value, SecretStr) else str(value)
-                )
+                env[env_name((*path, name))] = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
 
     walk(settings, ())
     return env

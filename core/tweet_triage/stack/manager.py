@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 _POLL_START_S = 0.05
 _POLL_MAX_S = 0.5
+_PORT_GRACE_S = 5.0
 
 
 class State(StrEnum):
@@ -130,15 +131,22 @@ class StackManager:
         return record is not None and record.process() is not None
 
     def _check_ports_free(self, specs: list[ServiceSpec]) -> None:
+        """Fail fast on a port someone else holds — after a short grace: a service that was just killed may still
+        be releasing its socket."""
         host = self._settings.stack.host
-        taken = [
-            f"{spec.name}: port {spec.port} on {host} is already in use by {holder}, which the stack did not start; "
-            f"stop it or set {spec.port_setting} to a free port"
-            for spec in specs
-            if (holder := processes.port_holder(host, spec.port)) is not None
-        ]
-        if taken:
-            raise PortInUseError("\n".join(taken))
+        deadline = time.monotonic() + _PORT_GRACE_S
+        while True:
+            taken = [
+                f"{spec.name}: port {spec.port} on {host} is already in use by {holder}, which the stack did not "
+                f"start; stop it or set {spec.port_setting} to a free port"
+                for spec in specs
+                if (holder := processes.port_holder(host, spec.port)) is not None
+            ]
+            if not taken:
+                return
+            if time.monotonic() >= deadline:
+                raise PortInUseError("\n".join(taken))
+            time.sleep(_POLL_MAX_S)  # polling the port until the grace period ends
 
     def _status_one(self, spec: ServiceSpec) -> ServiceStatus:
         record = processes.PidRecord.read(self.pid_file(spec.name))

@@ -81,7 +81,7 @@ async def measure(settings: Settings, consumers: Sequence[Consumer]) -> list[Bac
         wanted = sorted({topic for consumer in consumers for topic in consumer.topics})
         partitions = {t: [TopicPartition(t, p) for p in sorted(probe.partitions_for_topic(t) or ())] for t in wanted}
         all_tps = [tp for tps in partitions.values() for tp in tps]
-        ends = await _true_end_offsets(probe, all_tps)
+        ends = await true_end_offsets(probe, all_tps)
         described = await admin.describe_consumer_groups([c.group for c in consumers])
         members = _members(described)
         backlogs = []
@@ -113,7 +113,8 @@ async def measure(settings: Settings, consumers: Sequence[Consumer]) -> list[Bac
         await probe.stop()
 
 
-async def _true_end_offsets(probe: Any, tps: list[Any]) -> dict[Any, int]:
+async def true_end_offsets(probe: Any, tps: list[Any]) -> dict[Any, int]:
+    """Partition -> the first offset not yet written, with ``probe`` (a group-less consumer) assigned to ``tps``."""
     if not tps:
         return {}
     probe.assign(tps)

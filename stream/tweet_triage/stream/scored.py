@@ -3,17 +3,27 @@
 JSON, key = tweet id. ``embedding`` is the model's pooled sentence embedding (the drift monitor's input);
 ``probabilities`` maps every label of the model to its probability. Times are UTC in the fixed-width form of
 :mod:`tweet_triage.stream.timestamps`.
+
+An event also carries every field of the stored prediction (the tweet's text and the fields dashboards show): the
+topic is the record the ``predictions`` container is rebuilt from (``triage results rebuild``), and
+:meth:`ScoredEvent.to_prediction` gives back exactly the item the worker stored. Events written before the tweet
+fields were added have no ``text`` and cannot rebuild a prediction.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tweet_triage.stream.exceptions import InvalidMessage
 from tweet_triage.stream.timestamps import UtcDatetime
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from tweet_triage.stream.store.records import PredictionRecord
 
 
 class ScoredEvent(BaseModel):
@@ -29,6 +39,13 @@ class ScoredEvent(BaseModel):
     created_at: UtcDatetime | None = None
     scored_at: UtcDatetime
     published_at: UtcDatetime | None = None
+    text: str | None = None  # the tweet fields of the prediction record (see the module docstring)
+    lang: str | None = None
+    user: str | None = None
+    location: str | None = None
+    keyword: str | None = None
+    source: str | None = None
+    event: str | None = None
 
     @field_validator("embedding")
     @classmethod
@@ -49,6 +66,20 @@ class ScoredEvent(BaseModel):
         if self.probabilities and self.label not in self.probabilities:
             raise ValueError(f"label {self.label!r} is not among the probabilities {sorted(self.probabilities)}")
         return self
+
+    @classmethod
+    def from_prediction(cls, record: PredictionRecord, embedding: Sequence[float]) -> ScoredEvent:
+        """The event of a stored prediction: all of its fields, plus the embedding."""
+        fields = record.model_dump(exclude={"order_key"})
+        return cls(**fields, embedding=[float(x) for x in embedding])
+
+    def to_prediction(self) -> PredictionRecord | None:
+        """The prediction record this event was made from, or None for an event without the tweet's text."""
+        from tweet_triage.stream.store.records import PredictionRecord
+
+        if self.text is None or self.model_name is None:
+            return None
+        return PredictionRecord.model_validate(self.model_dump(exclude={"embedding"}))
 
     @property
     def key(self) -> bytes:

@@ -151,31 +151,17 @@ class ScoringService:
         for row, tweet in enumerate(tweets):
             probs = {label: float(p) for label, p in zip(labels, probabilities[row], strict=True)}
             label = max(probs, key=lambda name: probs[name])
-            records.append(
-                PredictionRecord.from_scoring(
-                    tweet,
-                    label=label,
-                    confidence=probs[label],
-                    probabilities=probs,
-                    model_name=self._model_name,
-                    model_version=predictor.version,
-                    scored_at=now,
-                )
+            record = PredictionRecord.from_scoring(
+                tweet,
+                label=label,
+                confidence=probs[label],
+                probabilities=probs,
+                model_name=self._model_name,
+                model_version=predictor.version,
+                scored_at=now,
             )
-            events.append(
-                ScoredEvent(
-                    id=tweet.id,
-                    label=label,
-                    confidence=probs[label],
-                    probabilities=probs,
-                    model_name=self._model_name,
-                    model_version=predictor.version,
-                    embedding=[float(x) for x in embeddings[row]],
-                    created_at=tweet.created_at,
-                    scored_at=now,
-                    published_at=tweet.published_at,
-                )
-            )
+            records.append(record)
+            events.append(ScoredEvent.from_prediction(record, embeddings[row]))
         return records, events
 
     async def _write(self, records: list[PredictionRecord]) -> dict[str, str]:

@@ -16,16 +16,16 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from tweet_triage.errors import StoreError
 from tweet_triage.settings import Settings
+from tweet_triage.stream.store.bulk import write_all
 from tweet_triage.stream.store.cosmos import container_specs, ensure_schema, open_client, translate_errors
 from tweet_triage.stream.store.records import item_body
 
@@ -35,8 +35,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MANIFEST: Final = "manifest.json"
-_RESTORE_THREADS: Final = 4
-_CONFLICT: Final = 409
 
 Progress = Callable[[str, int, int], None]  # (container, done, total)
 
@@ -108,7 +106,13 @@ def restore_snapshot(
             path = folder / f"{spec.name}.jsonl"
             items = list(_read_items(path)) if path.is_file() else []
             container = database.get_container_client(spec.name)
-            created = _create_missing(container, settings, spec.name, items, on_progress)
+            created = write_all(
+                container,
+                settings,
+                items,
+                mode="create",
+                on_progress=None if on_progress is None else partial(on_progress, spec.name),
+            )
             report.created[spec.name] = created
             report.kept[spec.name] = len(items) - created
     finally:
@@ -127,41 +131,6 @@ def _all_items(container: ContainerProxy, settings: Settings) -> Iterator[dict[s
         if isinstance(exc.__cause__, CosmosResourceNotFoundError):
             return  # the container (or the database) does not exist yet: nothing to keep
         raise
-
-
-def _create_missing(
-    container: ContainerProxy,
-    settings: Settings,
-    name: str,
-    items: list[dict[str, Any]],
-    on_progress: Progress | None,
-) -> int:
-    from azure.cosmos.exceptions import CosmosHttpResponseError
-
-    def create(item: dict[str, Any]) -> bool:
-        try:
-            with translate_errors(settings, container=name):
-                container.create_item(item)
-        except StoreError as exc:
-            cause = exc.__cause__
-            if isinstance(cause, CosmosHttpResponseError) and cause.status_code == _CONFLICT:
-                return False
-            raise
-        return True
-
-    created = done = 0
-    last_report = 0.0
-    with ThreadPoolExecutor(_RESTORE_THREADS, thread_name_prefix="restore") as pool:
-        for was_created in pool.map(create, items):
-            created += was_created
-            done += 1
-            now = time.monotonic()
-            if on_progress is not None and (now - last_report > 0.2 or done == len(items)):
-                on_progress(name, done, len(items))
-                last_report = now
-    if on_progress is not None and not items:
-        on_progress(name, 0, 0)
-    return created
 
 
 def _read_items(path: Path) -> Iterator[dict[str, Any]]:
