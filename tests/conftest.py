@@ -41,14 +41,18 @@ def node_dir() -> Path:
     return path
 
 
-def make_stack_settings(state_dir: Path, node_dir: Path, **overrides: object) -> Settings:
-    stack = {
+def make_stack_settings(
+    state_dir: Path, node_dir: Path, *, stack_extra: dict[str, object] | None = None, **overrides: object
+) -> Settings:
+    stack: dict[str, object] = {
         "state_dir": state_dir,
         "node_dir": node_dir,
         "kafka_port": free_port(),
         "cosmos_port": free_port(),
         "mlflow_port": free_port(),
+        "objects_port": free_port(),
         "startup_timeout_s": 120,
+        **(stack_extra or {}),
     }
     return load_settings(stack=stack, **overrides)
 

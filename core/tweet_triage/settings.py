@@ -71,6 +71,22 @@ class StackSettings(_Section):
     cosmos_port: int = Field(18081, ge=1, le=65535, description="Port of the Cosmos DB server.")
     mlflow_port: int = Field(15000, ge=1, le=65535, description="Port of the MLflow tracking server.")
     startup_timeout_s: float = Field(90.0, gt=0, description="How long `stack up` waits for each health check.")
+    broker_storage: Literal["durable", "memory"] = Field(
+        "durable",
+        description="durable: the broker keeps its topics in a local S3-compatible object store under "
+        "STATE_DIR/objects (survives restarts and kill -9); memory: in memory only (a restart loses every topic).",
+    )
+    objects_port: int = Field(19000, ge=1, le=65535, description="Port of the broker's local object store.")
+    snapshot_every_s: float = Field(
+        60.0, ge=0, description="Seconds between snapshots of the local Cosmos DB server (0: only at `stack down`)."
+    )
+    drain_timeout_s: float = Field(
+        300.0, gt=0, description="How long `stack down` waits for the worker and monitor to process the topics."
+    )
+
+    @property
+    def durable_broker(self) -> bool:
+        return self.broker_storage == "durable"
 
     @property
     def resolved_node_dir(self) -> Path:
@@ -115,6 +131,9 @@ class KafkaSettings(_Section):
     topic_scored: str = Field("tweets-scored", min_length=1)
     topic_dlq: str = Field("tweets-dlq", min_length=1)
     topic_feedback: str = Field("tweets-feedback", min_length=1)
+    topic_alerts: str = Field(
+        "tweets-alerts", min_length=1, description="Every stored state of every alert (the alerts' record)."
+    )
     consumer_group: str = Field("tweet-triage", min_length=1)
     session_timeout_s: float = Field(
         10.0, gt=0, description="Group session timeout (short locally, 30 s on Event Hubs)."
@@ -431,6 +450,22 @@ def load_settings(**overrides: Any) -> Settings:
             named = not location or message.startswith(ENV_PREFIX)  # the validator named the variable itself
             problems.append(message if named else f"{where}: {message}")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None
+
+
+def to_environment(settings: Settings) -> dict[str, str]:
+    """The settings as ``TRIAGE_*`` variables (secrets included): what a child process needs to see the same."""
+    env: dict[str, str] = {}
+
+    def walk(model: BaseModel, path: tuple[str, ...]) -> None:
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            if isinstance(value, BaseModel):
+                walk(value, (*path, name))
+            elif value is not None:
+                env[env_name((*path, name))] = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+
+    walk(settings, ())
+    return env
 
 
 def describe(settings: Settings) -> list[SettingRow]:

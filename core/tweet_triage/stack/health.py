@@ -68,6 +68,17 @@ def mlflow_server(tracking_uri: str, timeout_s: float = 2.0) -> HealthResult:
     return HealthResult(True, "MLflow tracking API OK")
 
 
+def http_ok(url: str, what: str, timeout_s: float = 2.0) -> HealthResult:
+    """A plain HTTP health URL answering 200."""
+    try:
+        response = httpx.get(url, timeout=timeout_s)
+    except httpx.HTTPError as exc:
+        return HealthResult(False, f"no {what} answer at {url}: {exc}")
+    if response.status_code != 200:
+        return HealthResult(False, f"{what} at {url} answered HTTP {response.status_code}")
+    return HealthResult(True, f"{what} OK")
+
+
 def _recv_exact(conn: socket.socket, size: int) -> bytes:
     chunks = bytearray()
     while len(chunks) < size:

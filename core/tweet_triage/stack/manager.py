@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 _POLL_START_S = 0.05
 _POLL_MAX_S = 0.5
+_PORT_GRACE_S = 5.0
 
 
 class State(StrEnum):
@@ -74,13 +75,33 @@ class StackManager:
         self._check_ports_free([spec for spec in self.specs if not self._is_alive(spec.name)])
         return [self._up_one(spec, on_event) for spec in self.specs]
 
-    def down(self, on_event: Callable[[str], None] = log.info) -> dict[str, list[int]]:
+    def down(
+        self, on_event: Callable[[str], None] = log.info, *, before_services: Callable[[], None] | None = None
+    ) -> dict[str, list[int]]:
         """Stop exactly the processes recorded in our pid files (and their children): apps started next to the stack
-        (worker, API, dashboard) first, then the services."""
-        stopped: dict[str, list[int]] = {}
+        (worker, API, dashboard, snapshots) first, then ``before_services`` runs (the final snapshot), then the
+        services."""
         run_dir = self._state_dir / "run"
         apps = sorted(p.stem for p in run_dir.glob("*.pid") if p.stem not in SERVICE_NAMES) if run_dir.exists() else []
-        for name in [*apps, *reversed(SERVICE_NAMES)]:  # applications (worker, API, ...) before the services
+        stopped = self._stop(apps, on_event)
+        if before_services is not None:
+            before_services()
+        return {**stopped, **self._stop(list(reversed(SERVICE_NAMES)), on_event)}
+
+    def record(self, name: str) -> processes.PidRecord | None:
+        """The pid record of a running service or app, or None when it is not running."""
+        record = processes.PidRecord.read(self.pid_file(name))
+        return record if record is not None and record.process() is not None else None
+
+    def data_folders(self) -> list[Path]:
+        """Everything the stack stores (what `stack down --purge` deletes); see the README's data folders table."""
+        monitor = self._settings.monitor.resolved_state_dir(self._settings.stack).resolve()
+        names = ("objects", "cosmos", "mlflow", "faust")
+        return [*(self._state_dir / name for name in names), monitor, self._state_dir / "run"]
+
+    def _stop(self, names: list[str], on_event: Callable[[str], None]) -> dict[str, list[int]]:
+        stopped: dict[str, list[int]] = {}
+        for name in names:
             pid_file = self.pid_file(name)
             record = processes.PidRecord.read(pid_file)
             if record is None:
@@ -110,15 +131,22 @@ class StackManager:
         return record is not None and record.process() is not None
 
     def _check_ports_free(self, specs: list[ServiceSpec]) -> None:
+        """Fail fast on a port someone else holds — after a short grace: a service that was just killed may still
+        be releasing its socket."""
         host = self._settings.stack.host
-        taken = [
-            f"{spec.name}: port {spec.port} on {host} is already in use by {holder}, which the stack did not start; "
-            f"stop it or set {spec.port_setting} to a free port"
-            for spec in specs
-            if (holder := processes.port_holder(host, spec.port)) is not None
-        ]
-        if taken:
-            raise PortInUseError("\n".join(taken))
+        deadline = time.monotonic() + _PORT_GRACE_S
+        while True:
+            taken = [
+                f"{spec.name}: port {spec.port} on {host} is already in use by {holder}, which the stack did not "
+                f"start; stop it or set {spec.port_setting} to a free port"
+                for spec in specs
+                if (holder := processes.port_holder(host, spec.port)) is not None
+            ]
+            if not taken:
+                return
+            if time.monotonic() >= deadline:
+                raise PortInUseError("\n".join(taken))
+            time.sleep(_POLL_MAX_S)  # polling the port until the grace period ends
 
     def _status_one(self, spec: ServiceSpec) -> ServiceStatus:
         record = processes.PidRecord.read(self.pid_file(spec.name))

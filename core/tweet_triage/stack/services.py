@@ -12,12 +12,14 @@ from pathlib import Path
 
 from tweet_triage.errors import StackError
 from tweet_triage.settings import Settings, env_name
-from tweet_triage.stack import health
+from tweet_triage.stack import health, object_store
 
+OBJECTS = "objects"
 BROKER = "broker"
 COSMOS = "cosmos"
 MLFLOW = "mlflow"
-SERVICE_NAMES = (BROKER, COSMOS, MLFLOW)
+SERVICE_NAMES = (OBJECTS, BROKER, COSMOS, MLFLOW)  # start order; `down` stops them in reverse
+BROKER_BUCKET = "tansu"
 
 COSMOS_SERVER_BIN = Path("node_modules") / "@vercel" / "cosmosdb-server" / "lib" / "cli.js"
 
@@ -52,8 +54,25 @@ def cosmos_server_script(settings: Settings) -> Path:
     return script
 
 
+def objects_dir(settings: Settings) -> Path:
+    """Where the durable broker's object store keeps its data."""
+    return settings.stack.state_dir.resolve() / "objects"
+
+
+def broker_storage_env(settings: Settings) -> dict[str, str]:
+    """What Tansu's ``s3://`` engine needs to reach the local object store (no real credentials: it checks none)."""
+    stack = settings.stack
+    return {
+        "AWS_ENDPOINT": f"http://{stack.host}:{stack.objects_port}{object_store.API_PREFIX}",
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ALLOW_HTTP": "true",
+    }
+
+
 def build_specs(settings: Settings) -> list[ServiceSpec]:
-    """The three services of the local profile, in start order."""
+    """The services of the local profile, in start order (the object store only with the durable broker)."""
     stack = settings.stack
     host = stack.host
     state = stack.state_dir.resolve()
@@ -61,27 +80,52 @@ def build_specs(settings: Settings) -> list[ServiceSpec]:
     node = shutil.which("node")
     if node is None:
         raise StackError("Node.js is needed for the local Cosmos DB server but `node` is not on PATH")
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("TRIAGE_", "MLFLOW_"))}
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("TRIAGE_", "MLFLOW_", "AWS_"))}
+    objects = ServiceSpec(
+        name=OBJECTS,
+        description="S3-compatible object store holding the broker's topics (alocals3, under STATE_DIR/objects)",
+        argv=[
+            sys.executable,
+            "-m",
+            "tweet_triage.stack.object_store",
+            "--host",
+            host,
+            "--port",
+            str(stack.objects_port),
+            "--root",
+            str(objects_dir(settings)),
+            "--bucket",
+            BROKER_BUCKET,
+        ],
+        port=stack.objects_port,
+        port_setting=env_name(("stack", "objects_port")),
+        url=f"http://{host}:{stack.objects_port}",
+        check=lambda: health.http_ok(f"http://{host}:{stack.objects_port}/healthz", "object store"),
+        env=base_env,
+    )
+    durable = stack.durable_broker
+    broker = ServiceSpec(
+        name=BROKER,
+        description="Kafka-protocol broker (Tansu, " + ("topics in the object store)" if durable else "in memory)"),
+        argv=[
+            str(tansu_binary()),
+            "broker",
+            "--listener-url",
+            f"tcp://{host}:{stack.kafka_port}",
+            "--advertised-listener-url",
+            f"tcp://{host}:{stack.kafka_port}",
+            "--storage-engine",
+            f"s3://{BROKER_BUCKET}/" if durable else "memory://tansu/",
+        ],
+        port=stack.kafka_port,
+        port_setting=env_name(("stack", "kafka_port")),
+        url=f"{host}:{stack.kafka_port}",
+        check=lambda: health.kafka_api_versions(host, stack.kafka_port),
+        env={**base_env, **broker_storage_env(settings)} if durable else base_env,
+    )
     return [
-        ServiceSpec(
-            name=BROKER,
-            description="Kafka-protocol broker (Tansu, in-memory)",
-            argv=[
-                str(tansu_binary()),
-                "broker",
-                "--listener-url",
-                f"tcp://{host}:{stack.kafka_port}",
-                "--advertised-listener-url",
-                f"tcp://{host}:{stack.kafka_port}",
-                "--storage-engine",
-                "memory://tansu/",
-            ],
-            port=stack.kafka_port,
-            port_setting=env_name(("stack", "kafka_port")),
-            url=f"{host}:{stack.kafka_port}",
-            check=lambda: health.kafka_api_versions(host, stack.kafka_port),
-            env=base_env,
-        ),
+        *([objects] if durable else []),
+        broker,
         ServiceSpec(
             name=COSMOS,
             description="Cosmos DB API (@vercel/cosmosdb-server, in-memory, HTTP)",
@@ -123,6 +167,7 @@ def build_specs(settings: Settings) -> list[ServiceSpec]:
             port_setting=env_name(("stack", "mlflow_port")),
             url=f"http://{host}:{stack.mlflow_port}",
             check=lambda: health.mlflow_server(f"http://{host}:{stack.mlflow_port}"),
-            env=base_env,
+            # Job execution (huey consumers, ~0.28 GB each) serves MLflow's GenAI features, which nothing here uses.
+            env={**base_env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
         ),
     ]

@@ -1,4 +1,4 @@
-// Event Hubs namespace (Kafka endpoint) with the four hubs and their consumer groups.
+// Event Hubs namespace (Kafka endpoint) with the five hubs and their consumer groups.
 // Standard tier: Kafka protocol, consumer groups, no transactions (the system does not depend on them).
 param namespaceName string
 param location string
@@ -61,6 +61,18 @@ var hubs = [
     receivers: [
       'monitor'
     ]
+  }
+  {
+    name: 'tweets-alerts'
+    consumerGroups: [
+      'tweet-triage-rebuild' // `triage results rebuild` reads every alert state back after an accident
+    ]
+    senders: [
+      'monitor' // every stored state of an alert (and retraining request) is published here
+      'worker' // `unapproved` alerts
+      'api' // `unapproved` alerts
+    ]
+    receivers: []
   }
 ]
 

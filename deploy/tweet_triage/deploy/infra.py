@@ -147,7 +147,7 @@ def check_against_code(modules: dict[str, dict[str, Any]]) -> list[str]:
         problems.append(f"cosmos containers {containers} differ from store/cosmos.py {expected}")
     hubs = {h["name"]: h["consumerGroups"] for h in _variable(modules.get("eventHubs", {}), "hubs") or []}
     kafka = KafkaSettings()
-    topics = {kafka.topic_tweets, kafka.topic_scored, kafka.topic_dlq, kafka.topic_feedback}
+    topics = {kafka.topic_tweets, kafka.topic_scored, kafka.topic_dlq, kafka.topic_feedback, kafka.topic_alerts}
     if set(hubs) != topics:
         problems.append(f"event hubs {sorted(hubs)} differ from the Kafka topics {sorted(topics)}")
     if kafka.consumer_group not in hubs.get(kafka.topic_tweets, []):

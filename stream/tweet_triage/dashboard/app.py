@@ -82,6 +82,12 @@ def _live_page(backend: DashboardBackend, options: PageOptions) -> None:
         f"Newest first; refreshes every {options.refresh_s:.0f} s. Click a tweet below the list to see why, "
         "and tell us when the model is wrong."
     )
+    recovery = backend.store_recovery()
+    if recovery is not None:
+        st.warning(
+            "**The tweet store is being brought back after a restart** — some tweets and corrections may be missing "
+            f"until it finishes; this page catches up by itself. ({recovery})"
+        )
     try:
         records = backend.recent(options.feed_limit)
     except TriageError as exc:

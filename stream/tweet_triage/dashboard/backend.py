@@ -33,6 +33,10 @@ class DashboardBackend(Protocol):
 
     def send_feedback(self, feedback: FeedbackRequest) -> None: ...
 
+    def store_recovery(self) -> str | None:
+        """While the local store is being restored or rebuilt after a restart: how far it is (else None)."""
+        ...
+
 
 class LiveBackend:
     def __init__(self, settings: Settings) -> None:
@@ -68,3 +72,11 @@ class LiveBackend:
 
     def send_feedback(self, feedback: FeedbackRequest) -> None:
         self._api.send_feedback(feedback)
+
+    def store_recovery(self) -> str | None:
+        if self._settings.profile != "local":
+            return None
+        from tweet_triage.stream.store.recovery import read_state
+
+        state = read_state(self._settings)
+        return state.describe() if state is not None and state.in_progress else None

@@ -1,8 +1,11 @@
-"""`triage results count | tail | export`: read the stored predictions, through the dashboards' repository code."""
+"""`triage results count | tail | export`: read the stored predictions, through the dashboards' repository code;
+`triage results rebuild`: write back from the topics what the store lacks."""
 
 from __future__ import annotations
 
 import json
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -88,3 +91,56 @@ def export(
     with PredictionReader.open(context.settings) as reader:
         written = reader.export(file)
     context.console.print(f"exported {written} prediction(s) to {file}", highlight=False)
+
+
+_AGO = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_since(text: str, *, now: datetime | None = None) -> datetime:
+    """``2026-12-01T10:00`` (UTC unless it says otherwise) or an age such as ``30m``, ``6h``, ``2d``."""
+    match = _AGO.match(text.strip())
+    if match:
+        return (now or datetime.now(UTC)) - timedelta(**{_UNITS[match[2]]: float(match[1])})
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"--since {text!r} is neither an ISO-8601 time nor an age like 30m, 6h or 2d") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@app.command("rebuild")
+def rebuild(
+    ctx: typer.Context,
+    container: Annotated[
+        list[str] | None,
+        typer.Option("--container", "-c", help="predictions, feedback or alerts (repeatable; default: all three)."),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only records published since then: ISO-8601 time, or an age like 6h.")
+    ] = None,
+) -> None:
+    """Write back from the topics every item the results store lacks or holds in an older state (idempotent)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+
+    from tweet_triage.stream.store.rebuild import REBUILDABLE
+    from tweet_triage.stream.store.rebuild import rebuild as run_rebuild
+
+    chosen = container or list(REBUILDABLE)
+    unknown = sorted(set(chosen) - set(REBUILDABLE))
+    if unknown:
+        raise UsageError(f"--container {', '.join(unknown)}: choose from {', '.join(REBUILDABLE)}")
+    moment = parse_since(since) if since else None
+    context = cli_context(ctx)
+    columns = (TextColumn("  reading {task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=context.console, transient=True) as bars:
+        tasks: dict[str, TaskID] = {}
+
+        def progress(topic: str, done: int, total: int) -> None:
+            if topic not in tasks:
+                tasks[topic] = bars.add_task(topic, total=max(total, 1))
+            bars.update(tasks[topic], completed=done, total=max(total, done, 1))
+
+        reports = run_rebuild(context.settings, containers=chosen, since=moment, on_progress=progress)
+    for report in reports:
+        context.console.print(report.line(), highlight=False)

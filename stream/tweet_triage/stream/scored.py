@@ -9,6 +9,11 @@ monitor's input) travels in one of two forms — readers take either (:attr:`Sco
   values are tanh outputs in [-1, 1], where float16 keeps ~3 significant digits (error <= 5e-4): far below what
   moves a drift statistic;
 * contract **v1** (older workers, replays of old topics): ``embedding``, a JSON list of numbers.
+
+An event also carries every field of the stored prediction (the tweet's text and the fields dashboards show): the
+topic is the record the ``predictions`` container is rebuilt from (``triage results rebuild``), and
+:meth:`ScoredEvent.to_prediction` gives back exactly the item the worker stored. Events written before the tweet
+fields were added have no ``text`` and cannot rebuild a prediction.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from typing import Self
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -25,10 +31,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from tweet_triage.stream.exceptions import InvalidMessage
 from tweet_triage.stream.timestamps import UtcDatetime
 
+if TYPE_CHECKING:
+    from tweet_triage.stream.store.records import PredictionRecord
+
 Vector = npt.NDArray[np.float32]
 
 
-def encode_embedding(values: npt.NDArray[np.floating]) -> str:  # type: ignore[type-arg]
+def encode_embedding(values: Sequence[float] | npt.NDArray[np.floating[Any]]) -> str:
     """The v2 wire form of an embedding: base64 of little-endian float16."""
     return base64.b64encode(np.asarray(values, dtype="<f2").tobytes()).decode("ascii")
 
@@ -58,6 +67,13 @@ class ScoredEvent(BaseModel):
     created_at: UtcDatetime | None = None
     scored_at: UtcDatetime
     published_at: UtcDatetime | None = None
+    text: str | None = None  # the tweet fields of the prediction record (see the module docstring)
+    lang: str | None = None
+    user: str | None = None
+    location: str | None = None
+    keyword: str | None = None
+    source: str | None = None
+    event: str | None = None
 
     @field_validator("embedding")
     @classmethod
@@ -80,6 +96,22 @@ class ScoredEvent(BaseModel):
         if self.embedding_f16 is not None and not np.isfinite(decode_embedding(self.embedding_f16)).all():
             raise ValueError("embedding holds NaN or infinity")
         return self
+
+    @classmethod
+    def from_prediction(
+        cls, record: PredictionRecord, embedding: Sequence[float] | npt.NDArray[np.floating[Any]]
+    ) -> ScoredEvent:
+        """The event of a stored prediction: all of its fields, plus the embedding (contract v2)."""
+        fields = record.model_dump(exclude={"order_key"})
+        return cls(**fields, embedding_f16=encode_embedding(embedding))
+
+    def to_prediction(self) -> PredictionRecord | None:
+        """The prediction record this event was made from, or None for an event without the tweet's text."""
+        from tweet_triage.stream.store.records import PredictionRecord
+
+        if self.text is None or self.model_name is None:
+            return None
+        return PredictionRecord.model_validate(self.model_dump(exclude={"embedding", "embedding_f16"}))
 
     @property
     def vector(self) -> Vector | None:

@@ -43,7 +43,7 @@ from tweet_triage.stream.dead_letters import DeadLetter
 from tweet_triage.stream.events import Rejection, RejectReason, TweetEvent, parse_event
 from tweet_triage.stream.exceptions import StoreRejected
 from tweet_triage.stream.inbound import InboundMessage
-from tweet_triage.stream.scored import ScoredEvent, encode_embedding
+from tweet_triage.stream.scored import ScoredEvent
 from tweet_triage.stream.sending import send_all
 from tweet_triage.stream.store.records import PredictionRecord
 from tweet_triage.stream.store.retry import RetryPolicy, describe
@@ -253,19 +253,7 @@ class ScoringService:
             model_version=predictor.version,
             scored_at=now,
         )
-        event = ScoredEvent(
-            id=tweet.id,
-            label=label,
-            confidence=probs[label],
-            probabilities=probs,
-            model_name=self._model_name,
-            model_version=predictor.version,
-            embedding_f16=encode_embedding(embedding),
-            created_at=tweet.created_at,
-            scored_at=now,
-            published_at=tweet.published_at,
-        )
-        return Scored(item, record, event)
+        return Scored(item, record, ScoredEvent.from_prediction(record, embedding))
 
     # ---- 3. deliver -------------------------------------------------------------------------------------------
 

@@ -6,13 +6,11 @@ topics are the record, and both need "everything the topic held when I started, 
 
 * No consumer group: partitions are assigned by hand and nothing is committed, so any number of readers can run
   beside the workers without moving anybody's offsets.
-* Where it stops. The end offsets are read when the reader opens, but the local broker (Tansu) under-reports them when
-  the producer sent batches, so they are only a lower bound. A partition is done once its position has reached the
-  end offset seen at the start *and* then either a record arrives that was written after the start (its timestamp is
-  later, yet not beyond the clock: a producer may set any timestamp, even the year 10000, so an implausible one
-  proves nothing; the record is not yielded) or no record arrives for ``idle_s``. Below the end offsets the reader
-  waits up to ``stall_s``. ``stop_at`` (partition → first offset not to read) bounds a second pass to exactly what
-  a first pass saw (:attr:`TopicReader.read_up_to`); the broker's end offsets are then not used at all.
+* Where it stops: at each partition's end offset when the reader opened. The local broker (Tansu) under-reports
+  end offsets in ListOffsets when the producer sent batches, but a fetch's high watermark is right, so the ends come
+  from :func:`true_end_offsets` (the larger of the two). A record found beyond the end (written after the start)
+  is not yielded. Below the end offsets the reader waits up to ``stall_s`` for records. ``stop_at`` (partition →
+  first offset not to read) bounds a second pass to exactly what a first pass saw (:attr:`TopicReader.read_up_to`).
 * Filtering is the caller's (``accept``); ``on_progress`` is told after every fetch how far the read is, against the
   number of records the end offsets promised (a lower bound on Tansu).
 """
@@ -37,7 +35,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FETCH_MS = 200
-CLOCK_SKEW_MS = 60_000  # a record stamped later than now by more than this was not stamped by a clock
 
 
 @dataclass(frozen=True)
@@ -80,14 +77,12 @@ class TopicReader:
         settings: Settings,
         topic: str,
         *,
-        idle_s: float = 2.0,
         stall_s: float = 60.0,
         stop_at: dict[int, int] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
         self.topic = topic
-        self._idle_s = idle_s
         self._stall_s = stall_s
         self._stop_at = stop_at
         self._clock = clock
@@ -118,8 +113,8 @@ class TopicReader:
                 consumer.assign(tps)
                 begins = await consumer.beginning_offsets(tps)
                 if self._stop_at is None:
-                    self._ends = await consumer.end_offsets(tps)
-                else:  # exactly what an earlier pass read (the reported end offsets may be short of it)
+                    self._ends = await true_end_offsets(consumer, tps)
+                else:  # exactly what an earlier pass read
                     self._ends = {tp: self._stop_at.get(tp.partition, begins[tp]) for tp in tps}
                 await consumer.seek_to_beginning(*tps)
                 self.exists = True
@@ -177,11 +172,8 @@ class TopicReader:
                     if accept is None or accept(record):
                         accepted += 1
                         yield record
-            active -= {tp for tp in active if self._stop_at is not None and self._reached_end(tp)}
-            quiet = time.monotonic() - quiet_since
-            if active and quiet >= self._idle_s and all(self._reached_end(tp) for tp in active):
-                active.clear()  # at or past the end offsets and nothing more came: done
-            elif active and quiet >= self._stall_s:
+            active -= {tp for tp in active if self._reached_end(tp)}
+            if active and time.monotonic() - quiet_since >= self._stall_s:
                 raise TopicError(
                     f"topic {self.topic!r} stopped delivering below its end offsets "
                     f"({self._describe(active)}); try again"
@@ -195,18 +187,32 @@ class TopicReader:
 
     def _beyond(self, tp: TopicPartition, raw: Any) -> bool:
         """True if ``raw`` is past what the topic held at the start."""
-        if raw.offset < self._ends[tp]:
-            return False
-        if self._stop_at is not None:
-            return True  # a bounded pass reads exactly up to the given offsets
-        stamp = raw.timestamp
-        return isinstance(stamp, int) and self.started_ms < stamp <= self._clock() * 1000 + CLOCK_SKEW_MS
+        return bool(raw.offset >= self._ends[tp])
 
     def _describe(self, partitions: set[TopicPartition]) -> str:
         return ", ".join(
             f"partition {tp.partition} at {self.read_up_to.get(tp.partition, 0)} of {self._ends[tp]}"
             for tp in sorted(partitions, key=lambda t: t.partition)
         )
+
+
+async def true_end_offsets(probe: Any, tps: list[Any], *, fetch_ms: int = 1000) -> dict[Any, int]:
+    """Partition -> the first offset not yet written, with ``probe`` (a group-less consumer) assigned to ``tps``.
+
+    ListOffsets can under-report on the local broker; one fetch from the reported end brings the partition's high
+    watermark, which does not. The larger of the two wins (on Event Hubs they agree)."""
+    if not tps:
+        return {}
+    probe.assign(tps)
+    reported: dict[Any, int] = await probe.end_offsets(tps)
+    for tp in tps:
+        probe.seek(tp, reported[tp])
+    await probe.getmany(*tps, timeout_ms=fetch_ms)
+    ends: dict[Any, int] = {}
+    for tp in tps:
+        high = probe.highwater(tp)
+        ends[tp] = max(reported[tp], high) if isinstance(high, int) else reported[tp]
+    return ends
 
 
 async def read_record(

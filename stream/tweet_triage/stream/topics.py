@@ -1,4 +1,4 @@
-"""Create the stream's four topics if they are missing (idempotent).
+"""Create the stream's topics if they are missing (idempotent).
 
 Works wherever the broker accepts CreateTopics (the local Tansu broker does). On Event Hubs, event hubs are
 usually created with the namespace's infrastructure code; there this is a no-op when they already exist.
@@ -26,9 +26,9 @@ class TopicError(TriageError):
 
 
 def stream_topics(settings: Settings) -> list[str]:
-    """The four topic names: tweets, scored, dead letters, feedback."""
+    """The stream's topic names: tweets, scored, dead letters, feedback, alerts."""
     kafka = settings.kafka
-    return [kafka.topic_tweets, kafka.topic_scored, kafka.topic_dlq, kafka.topic_feedback]
+    return [kafka.topic_tweets, kafka.topic_scored, kafka.topic_dlq, kafka.topic_feedback, kafka.topic_alerts]
 
 
 async def ensure_topics(

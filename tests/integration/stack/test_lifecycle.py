@@ -64,7 +64,7 @@ def test_a_taken_port_names_the_port_and_the_setting_and_starts_nothing(tmp_path
 
 def test_a_service_that_dies_at_start_is_named_with_its_log(tmp_path: Path, node_dir: Path) -> None:
     settings = make_stack_settings(tmp_path / "state", node_dir)
-    broker = build_specs(settings)[0]
+    broker = next(spec for spec in build_specs(settings) if spec.name == "broker")
     manager = StackManager(settings, specs=[replace(broker, argv=[broker.argv[0], "no-such-subcommand"])])
     with pytest.raises(
         StackError, match=r"broker exited with code \d+ before it was healthy; see its log .*broker\.log"

@@ -141,7 +141,7 @@ class StreamEnv:
         """Everything ``topic`` holds now (read once through, no consumer group)."""
 
         async def read() -> list[TopicRecord]:
-            async with TopicReader(self.settings, topic, idle_s=1.0) as reader:
+            async with TopicReader(self.settings, topic) as reader:
                 return [record async for record in reader.records()]
 
         return asyncio.run(read())

@@ -42,6 +42,10 @@ class FakeBackend:
     api_down: bool = False
     feedback: list[FeedbackRequest] = field(default_factory=list)
     scorer: WordScorer = field(default_factory=WordScorer)
+    recovery: str | None = None
+
+    def store_recovery(self) -> str | None:
+        return self.recovery
 
     def recent(self, limit: int) -> list[PredictionRecord]:
         if self.store_down:

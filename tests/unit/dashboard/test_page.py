@@ -125,3 +125,18 @@ def test_detail_says_when_no_word_stood_out_and_when_todays_model_disagrees() ->
     captions = [c.value for c in app.caption]
     assert any("No single word moved the model much" in c for c in captions)
     assert any("reads this tweet as “Not an emergency”" in c for c in captions)
+
+
+def test_a_store_being_restored_says_so_and_how_far_it_is() -> None:
+    backend = seeded()
+    backend.recovery = "restoring the snapshot: predictions 3,000 of 7,613 items"
+    app = page(backend)
+    assert not app.exception
+    warning = app.main.warning[0].value
+    assert "being brought back after a restart" in warning and "3,000 of 7,613" in warning
+    assert "forest fire near the school" in texts(app)  # what is there already still shows
+
+
+def test_no_restore_notice_when_the_store_is_ready() -> None:
+    app = page(seeded())
+    assert not [w for w in app.main.warning if "brought back" in w.value]

@@ -4,22 +4,29 @@ Queries use only what both real Cosmos DB and the local server support: ``TOP``,
 stored ``order_key`` (``<created_at>#<id>``); single alerts are read by a query on ``c.id`` with the partition key.
 Changes to a stored alert (delivery state, repeats, acknowledgement, a retraining request's details) are partial
 updates (``patch_item`` ``set`` operations), so two writers touching different fields never undo each other.
+
+Every state written — a new alert, and the whole item each partial update leaves — is also published to the
+``tweets-alerts`` topic (key = alert id), so the container, retraining requests included, can be rebuilt from the
+topic (``triage results rebuild --container alerts``). The store is written first; a broker that does not
+acknowledge within its wait is logged, and the alert stays stored.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
-from tweet_triage.errors import AlertNotFound
+from tweet_triage.errors import AlertNotFound, TriageError
 from tweet_triage.monitoring.alerts.records import Alert, AlertKind, Delivery, Status
 from tweet_triage.settings import Settings
 from tweet_triage.stream.store.cosmos import ALERTS, container_specs, open_container, query, translate_errors
+from tweet_triage.stream.store.records import item_body
 from tweet_triage.stream.timestamps import format_utc
 
 if TYPE_CHECKING:
@@ -28,23 +35,43 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class ItemPublisher(Protocol):
+    def send(self, topic: str, key: bytes, value: bytes) -> None: ...
+
+
 class AlertStore:
-    def __init__(self, container: ContainerProxy, settings: Settings) -> None:
+    def __init__(self, container: ContainerProxy, settings: Settings, publisher: ItemPublisher | None = None) -> None:
         self._container = container
         self._settings = settings
         self._name = container_specs(settings.cosmos)[ALERTS].name
+        self._publisher = publisher
 
     @classmethod
     @contextmanager
     def open(cls, settings: Settings, *, create: bool = False) -> Iterator[AlertStore]:
         """Connect; with ``create`` the database and containers are created first (the monitor does this)."""
-        with open_container(settings, ALERTS, create=create) as container:
-            yield cls(container, settings)
+        from tweet_triage.stream.record_publisher import RecordPublisher
+
+        with open_container(settings, ALERTS, create=create) as container, RecordPublisher(settings) as publisher:
+            yield cls(container, settings, publisher)
 
     def save(self, alert: Alert) -> Alert:
+        item = alert.to_item()
         with translate_errors(self._settings, container=self._name):
-            self._container.upsert_item(alert.to_item())
+            self._container.upsert_item(item)
+        self._publish(item)
         return alert
+
+    def _publish(self, item: Mapping[str, Any]) -> None:
+        """The stored state of one alert to the alerts topic (its record); see the module docstring."""
+        if self._publisher is None:
+            return
+        try:
+            self._publisher.send(self._settings.kafka.topic_alerts, str(item["id"]).encode(), json.dumps(item).encode())
+        except TriageError as exc:
+            log.error(
+                "alert %s is stored but not on the topic %s: %s", item["id"], self._settings.kafka.topic_alerts, exc
+            )
 
     def get(self, alert_id: str) -> Alert:
         rows = self._query("SELECT * FROM c WHERE c.id = @id", {"@id": alert_id}, partition_key=alert_id)
@@ -113,7 +140,8 @@ class AlertStore:
     def _patch(self, alert_id: str, fields: Mapping[str, Any]) -> None:
         operations = [{"op": "set", "path": f"/{name}", "value": value} for name, value in fields.items()]
         with translate_errors(self._settings, container=self._name):
-            self._container.patch_item(item=alert_id, partition_key=alert_id, patch_operations=operations)
+            patched = self._container.patch_item(item=alert_id, partition_key=alert_id, patch_operations=operations)
+        self._publish(item_body(patched))
 
     def _query(
         self, text: str, parameters: Mapping[str, Any], *, partition_key: str | None = None

@@ -1,0 +1,40 @@
+"""The drain rule: wait for running consumers, refuse when something is pending and nobody consumes it."""
+
+from __future__ import annotations
+
+from tweet_triage.stream.backlog import Backlog, Consumer
+from tweet_triage.stream.drain import refusal, verdict
+
+WORKER = Consumer(
+    "stream worker", "tweet-triage", ("tweets",), required=True, start_hint="start one with `triage worker`"
+)
+MONITOR = Consumer("monitor", "tweet-triage-monitor", ("tweets-scored",), required=False, start_hint="start it")
+
+
+def test_pending_with_a_running_consumer_is_waited_for() -> None:
+    result = verdict([Backlog(WORKER, "tweets", 40, True, members=1), Backlog(MONITOR, "tweets-scored", 2, True, 1)])
+    assert (result.pending, result.stuck, result.drained) == (42, [], False)
+
+
+def test_nothing_pending_is_drained() -> None:
+    assert verdict([Backlog(WORKER, "tweets", 0, True, members=0)]).drained
+
+
+def test_pending_without_a_consumer_is_stuck_even_if_the_worker_never_ran() -> None:
+    stuck = Backlog(WORKER, "tweets", 25, committed_any=False, members=0)
+    assert verdict([stuck]).stuck == [stuck]
+
+
+def test_a_monitor_that_never_ran_does_not_block_but_one_that_ran_does() -> None:
+    never = Backlog(MONITOR, "tweets-scored", 500, committed_any=False, members=0)
+    ran = Backlog(MONITOR, "tweets-scored", 5, committed_any=True, members=0)
+    assert verdict([never]).drained
+    assert verdict([ran]).stuck == [ran]
+
+
+def test_the_refusal_says_what_is_pending_how_to_fix_it_and_what_force_costs() -> None:
+    stuck = [Backlog(WORKER, "tweets", 1234, True, 0)]
+    memory = refusal(stuck, durable=False)
+    assert "1,234 record(s) in `tweets` not yet processed by the stream worker (group tweet-triage)" in memory
+    assert "`triage worker`" in memory and "`--force`" in memory and "would be lost" in memory
+    assert "processed once it runs again" in refusal(stuck, durable=True)
