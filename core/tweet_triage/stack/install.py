@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from tweet_triage.errors import StackError
-from tweet_triage.stack.services import COSMOS_SERVER_BIN
+from tweet_triage.stack.services import COSMOS_LAUNCHER, COSMOS_SERVER_BIN
 
 _MANIFESTS = ("package.json", "package-lock.json")
 
@@ -24,6 +24,9 @@ def install_cosmos_server(node_dir: Path, *, force: bool = False) -> bool:
         if not target.exists() or target.read_bytes() != content:
             target.write_bytes(content)
             changed = True
+    launcher = (source / COSMOS_LAUNCHER).read_bytes()
+    if not (node_dir / COSMOS_LAUNCHER).exists() or (node_dir / COSMOS_LAUNCHER).read_bytes() != launcher:
+        (node_dir / COSMOS_LAUNCHER).write_bytes(launcher)  # no reinstall: it only requires the installed package
     if not force and not changed and (node_dir / COSMOS_SERVER_BIN).is_file():
         return False
     npm = shutil.which("npm")

@@ -22,6 +22,7 @@ SERVICE_NAMES = (OBJECTS, BROKER, COSMOS, MLFLOW)  # start order; `down` stops t
 BROKER_BUCKET = "tansu"
 
 COSMOS_SERVER_BIN = Path("node_modules") / "@vercel" / "cosmosdb-server" / "lib" / "cli.js"
+COSMOS_LAUNCHER = "serve.js"  # the server through its createHttpServer with keep-alive (its CLI closes each request)
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,12 @@ def tansu_binary() -> Path:
 
 
 def cosmos_server_script(settings: Settings) -> Path:
-    script = (settings.stack.resolved_node_dir / COSMOS_SERVER_BIN).resolve()
-    if not script.is_file():
+    """The keep-alive launcher beside the installed server (``triage stack install`` puts it there)."""
+    node_dir = settings.stack.resolved_node_dir
+    script = (node_dir / COSMOS_LAUNCHER).resolve()
+    if not (node_dir / COSMOS_SERVER_BIN).is_file() or not script.is_file():
         raise StackError(
-            f"the Cosmos DB server is not installed in {settings.stack.resolved_node_dir}; "
-            "run `triage stack install` (or `make setup`) first"
+            f"the Cosmos DB server is not installed in {node_dir}; run `triage stack install` (or `make setup`) first"
         )
     return script
 
@@ -128,15 +130,14 @@ def build_specs(settings: Settings) -> list[ServiceSpec]:
         broker,
         ServiceSpec(
             name=COSMOS,
-            description="Cosmos DB API (@vercel/cosmosdb-server, in-memory, HTTP)",
+            description="Cosmos DB API (@vercel/cosmosdb-server, in memory with snapshots, HTTP keep-alive)",
             argv=[
                 node,
                 str(cosmos_server_script(settings)),
-                "-p",
+                "--port",
                 str(stack.cosmos_port),
                 "--host",
                 host,
-                "--no-ssl",
             ],
             port=stack.cosmos_port,
             port_setting=env_name(("stack", "cosmos_port")),
