@@ -163,8 +163,8 @@ class CosmosSettings(_Section):
     shadow_container: str = Field("shadow", min_length=1)
     write_path: Literal["rest", "sdk"] = Field(
         "rest",
-        description="How the stream worker upserts predictions: `rest` (one pooled session, about a tenth of the "
-        "SDK's CPU per item; ignores HTTP(S)_PROXY) or `sdk` (azure-cosmos, honours proxy variables).",
+        description="How the stream worker upserts predictions: `rest` (one pooled session, about a third of the "
+        "SDK's Python CPU per item; ignores HTTP(S)_PROXY) or `sdk` (azure-cosmos, honours proxy variables).",
     )
 
 

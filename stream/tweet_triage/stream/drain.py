@@ -4,7 +4,9 @@
 its group cannot drain, so stopping is refused (unless forced) with what is pending and how to start the consumer;
 with members it is waited for. The monitor counts only once it ever committed (or is running): a deployment without
 a monitor does not block ``stack down``. :func:`drain` polls :func:`~tweet_triage.stream.backlog.measure` until the
-verdict is "drained", a timeout, or a refusal.
+verdict is "drained", a timeout, or a refusal. A group can be empty for a moment while its consumer is running — just
+started and not yet joined, or between a leave and a re-join in a rebalance — so a refusal waits until the group has
+been empty for its join window (:func:`join_window_s`: the session plus the rebalance timeout).
 """
 
 from __future__ import annotations
@@ -59,31 +61,47 @@ def refusal(stuck: Sequence[Backlog], *, durable: bool) -> str:
 Progress = Callable[[int, int], None]  # (processed since the start, pending at the start)
 
 
+def join_window_s(settings: Settings) -> float:
+    """How long a running consumer can be missing from its group: joining after start, or re-joining."""
+    return settings.kafka.session_timeout_s + settings.kafka.rebalance_timeout_s
+
+
 def drain(
     settings: Settings,
     *,
     timeout_s: float,
     on_progress: Progress | None = None,
     clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    probe: Callable[[], Sequence[Backlog]] | None = None,
 ) -> int:
-    """Wait until nothing is pending; returns how many records were processed meanwhile. Raises DrainRefused."""
+    """Wait until nothing is pending; returns how many records were processed meanwhile. Raises DrainRefused.
+
+    ``probe`` measures the backlogs (default: the stack's worker and monitor groups on the broker)."""
     consumers = stack_consumers(settings)
+    backlogs = probe or (lambda: asyncio.run(measure(settings, consumers)))
     durable = settings.stack.durable_broker
     deadline = clock() + timeout_s
     first: int | None = None
+    stuck_since: float | None = None
     while True:
-        current = verdict(asyncio.run(measure(settings, consumers)))
-        if current.stuck:
-            raise DrainRefused(refusal(current.stuck, durable=durable))
-        first = current.pending if first is None else max(first, current.pending)
+        current = verdict(backlogs())
+        if not current.stuck:
+            stuck_since = None
+        else:
+            stuck_since = clock() if stuck_since is None else stuck_since
+            if clock() - stuck_since >= min(join_window_s(settings), timeout_s):
+                raise DrainRefused(refusal(current.stuck, durable=durable))
+        left = current.pending + sum(b.pending for b in current.stuck)  # a consumer may still be joining
+        first = left if first is None else max(first, left)
         if on_progress is not None:
-            on_progress(first - current.pending, first)
+            on_progress(first - left, first)
         if current.drained:
             return first
-        if clock() >= deadline:
+        if clock() >= deadline and not current.stuck:
             raise DrainRefused(
                 f"not drained after {timeout_s:.0f} s: {current.pending:,} record(s) still pending "
                 "(is the worker stuck? see `triage stack logs`). Raise TRIAGE_STACK__DRAIN_TIMEOUT_S, or stop "
                 "anyway with `--force`."
             )
-        time.sleep(POLL_S)  # polling the group positions until the deadline
+        sleep(POLL_S)  # polling the group positions until the deadline

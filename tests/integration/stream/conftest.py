@@ -27,7 +27,7 @@ def store_settings(local_stack: Settings) -> Iterator[Settings]:
 
 @pytest.fixture
 def topic_settings(local_stack: Settings) -> Settings:
-    """The local stack with four topic names nobody else uses."""
+    """The local stack with topic names nobody else uses."""
     suffix = uuid.uuid4().hex[:8]
     kafka = local_stack.kafka.model_copy(
         update={
@@ -35,6 +35,7 @@ def topic_settings(local_stack: Settings) -> Settings:
             "topic_scored": f"scored-{suffix}",
             "topic_dlq": f"dlq-{suffix}",
             "topic_feedback": f"feedback-{suffix}",
+            "topic_alerts": f"alerts-{suffix}",
         }
     )
     return local_stack.model_copy(update={"kafka": kafka})

@@ -60,7 +60,7 @@ async def consume(settings: Settings, topic: str, n: int) -> list[tuple[bytes | 
     return messages
 
 
-def test_the_four_topics_are_created_once_with_the_requested_partitions(topic_settings: Settings) -> None:
+def test_the_stream_topics_are_created_once_with_the_requested_partitions(topic_settings: Settings) -> None:
     created = asyncio.run(ensure_topics(topic_settings, partitions=3))
     assert created == stream_topics(topic_settings)
     assert asyncio.run(ensure_topics(topic_settings)) == []  # idempotent

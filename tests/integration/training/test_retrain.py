@@ -69,6 +69,7 @@ def test_local_retraining_registers_a_candidate_with_a_comparison_and_leaves_pro
         "TRIAGE_COSMOS__DATABASE": database,
         "TRIAGE_RETRAIN__EPOCHS": "1",
         "TRIAGE_RETRAIN__MAX_SAMPLES": "200",
+        "TRIAGE_RETRAIN__THREADS": "2",  # both cores: the test runs alone (the default, 1, leaves one to triage)
     }
     done = subprocess.run(
         [TRIAGE, "retrain", "--reason", "coordinators report misses", "--by", "on-call"],

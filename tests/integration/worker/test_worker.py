@@ -97,6 +97,26 @@ def test_a_worker_killed_mid_replay_loses_nothing(stream_env: StreamEnv) -> None
     assert sorted(r.id for r in stored) == expected  # every tweet exactly once: re-deliveries were upserted away
 
 
+def test_a_worker_killed_with_batches_in_flight_stores_every_tweet_exactly_once(stream_env: StreamEnv) -> None:
+    """One worker, small batches and a backlog, so at the kill one batch is being scored while the one before it is
+    being stored and published; the restarted worker re-delivers from the last committed offset."""
+    expected = ids("p", 1500)
+    stream_env.publish_tweets(expected)
+    worker = stream_env.start_worker("--batch-size", "16")
+    wait_until(lambda: 100 <= len(stream_env.stored()), timeout_s=60, what="the backlog to be under way")
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait()
+    stored_at_kill = len(stream_env.stored())
+    assert stored_at_kill < len(expected), "the kill came too late to catch batches in flight"
+
+    stream_env.start_worker("--batch-size", "16")
+    stored = stream_env.wait_stored(len(expected), timeout_s=180)
+    assert sorted(r.id for r in stored) == expected  # one item per tweet, none missing
+    scored = {json.loads(r.value)["id"] for r in stream_env.topic_records(stream_env.settings.kafka.topic_scored)}
+    assert scored == set(expected)  # every tweet also reached the monitor's topic (re-deliveries at most twice)
+    assert stream_env.all_dead_letters() == []
+
+
 def test_results_store_outage_pauses_the_stream_and_loses_nothing(stream_env: StreamEnv) -> None:
     worker = stream_env.start_worker()
     port = stream_env.ports[0]

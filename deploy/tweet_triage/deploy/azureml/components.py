@@ -84,7 +84,7 @@ def build_components(tree: SourceTree, environment: str) -> Components:
             "export",
             "Export to ONNX and study quantization",
             f"{STAGE} export --prepared ${{{{inputs.prepared}}}} --model ${{{{inputs.model}}}} "
-            "--quantization ${{inputs.quantization}} --out ${{outputs.packages}}",
+            "--quantization ${{inputs.quantization}} --study ${{inputs.study}} --out ${{outputs.packages}}",
             {
                 "prepared": Input(type=folder),
                 "model": Input(type=folder),
@@ -92,6 +92,12 @@ def build_components(tree: SourceTree, environment: str) -> Components:
                     type="string",
                     default="auto",
                     description="Quantization candidates: auto, all, or names separated by commas.",
+                ),
+                "study": Input(
+                    type="string",
+                    default="full",
+                    enum=["full", "quick"],
+                    description="full: the training default; quick: a smoke run's smaller study.",
                 ),
             },
             {"packages": Output(type=folder)},

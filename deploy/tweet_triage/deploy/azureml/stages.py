@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,6 +28,13 @@ EVALUATION_FILE = "evaluation.json"
 REGISTRATION_FILE = "registration.json"
 FP32_DIR, INT8_DIR = "fp32", "int8"
 HEADLINE_METRICS = ("f1", "precision", "recall", "accuracy", "roc_auc", "ece")
+
+
+class StudySize(StrEnum):
+    """How much of the quantization study the export stage runs (quick: smoke runs of the pipeline)."""
+
+    FULL = "full"
+    QUICK = "quick"
 
 
 def _prepared(folder: Path) -> Any:
@@ -119,7 +127,9 @@ def export_stage(
     quantization: Annotated[
         str, typer.Option(help="Quantization candidates: auto | all | names separated by commas (as `triage train`).")
     ] = "auto",
-    quick: Annotated[bool, typer.Option(help="The quick study (smoke runs).")] = False,
+    study_size: Annotated[
+        StudySize, typer.Option("--study", help="full: the training default; quick: fewer tweets and candidates.")
+    ] = StudySize.FULL,
 ) -> None:
     """Export to ONNX and run the quantization study (`triage train`'s own code); writes the fp32 reference package
     and the package that ships (the graphs the rule selected on this node's CPU)."""
@@ -133,7 +143,7 @@ def export_stage(
     from tweet_triage.training.quantization.study import study_config
 
     context = cli_context(ctx)
-    study = study_config(quantization, quick=quick)
+    study = study_config(quantization, quick=study_size is StudySize.QUICK)
     dataset = _prepared(prepared)
     info = json.loads((model / FINE_TUNED_FILE).read_text())
     config = TrainConfig(**info["train_config"])
