@@ -105,6 +105,11 @@ class EventHubsPublisher:
     def destination(self) -> str:
         return f"event hub {self.eventhub_name!r}"
 
+    @property
+    def max_in_flight(self) -> int:
+        """One chunk at a time: each chunk is already one ``EventDataBatch`` send per partition."""
+        return 1
+
     async def __aenter__(self) -> Self:
         try:
             ids = await self._client.get_partition_ids()

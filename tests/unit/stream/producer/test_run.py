@@ -30,6 +30,7 @@ class FakeClock:
 
 class FakePublisher:
     destination = "fake"
+    max_in_flight = 1
 
     def __init__(self, fail_ids: set[str] | None = None) -> None:
         self.sent: list[TweetEvent] = []
@@ -119,3 +120,33 @@ def test_it_gives_up_when_the_destination_is_gone() -> None:
     clock, publisher = FakeClock(), FakePublisher(fail_ids={"*"})
     report = asyncio.run(publish_events(tweets(100), publisher, rate=200, clock=clock, sleep=clock.sleep))
     assert (report.sent, report.failed, report.not_attempted) == (0, 30, 70)
+
+
+class GatedPublisher(FakePublisher):
+    """Acknowledges no chunk until ``overlap`` chunks wait for their acknowledgements at the same time."""
+
+    def __init__(self, max_in_flight: int, overlap: int) -> None:
+        super().__init__()
+        self.max_in_flight, self.overlap = max_in_flight, overlap
+        self.waiting = self.most_waiting = 0
+        self.gate = asyncio.Event()
+
+    async def publish(self, events: Sequence[TweetEvent]) -> list[BaseException | None]:
+        self.waiting += 1
+        self.most_waiting = max(self.most_waiting, self.waiting)
+        if self.waiting >= self.overlap:
+            self.gate.set()
+        await self.gate.wait()
+        self.waiting -= 1
+        return await super().publish(events)
+
+
+@pytest.mark.parametrize(("max_in_flight", "overlap"), [(1, 1), (16, 4), (3, 3)])
+def test_chunks_wait_for_their_acknowledgements_together_up_to_the_publishers_limit(
+    max_in_flight: int, overlap: int
+) -> None:
+    publisher = GatedPublisher(max_in_flight, overlap)  # 2,000 tweets are 4 chunks of MAX_CHUNK
+    report = asyncio.run(asyncio.wait_for(publish_events(tweets(4 * MAX_CHUNK), publisher), timeout=10))
+    assert (report.sent, report.failed) == (4 * MAX_CHUNK, 0)
+    assert sorted(int(event.id) for event in publisher.sent) == list(range(4 * MAX_CHUNK))
+    assert publisher.most_waiting == overlap
