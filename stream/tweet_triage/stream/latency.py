@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -24,6 +23,7 @@ import numpy.typing as npt
 
 from tweet_triage.settings import Settings
 from tweet_triage.stream.events import TweetEvent
+from tweet_triage.stream.kafka_client import kafka_client_options
 from tweet_triage.stream.producer.kafka import KafkaPublisher
 from tweet_triage.stream.producer.run import publish_events
 from tweet_triage.stream.scored import ScoredEvent
@@ -81,20 +81,24 @@ async def publish_and_observe(
     settings: Settings, events: Sequence[TweetEvent], *, rate: float | None, timeout_s: float
 ) -> LatencyReport:
     """Publish ``events`` (at ``rate``) while reading their scored events; returns once all arrived or on timeout."""
-    from aiokafka import AIOKafkaConsumer
+    from aiokafka import AIOKafkaConsumer, TopicPartition
 
     order = {event.id: i for i, event in enumerate(events)}
     arrivals: dict[str, tuple[float, float]] = {}  # id -> (latency, arrival time)
-    consumer = AIOKafkaConsumer(
-        settings.kafka.topic_scored,
-        bootstrap_servers=settings.kafka_bootstrap,
-        auto_offset_reset="latest",
-        group_id=f"latency-probe-{uuid.uuid4().hex[:8]}",
-        enable_auto_commit=False,
-    )
+    # No consumer group: the partitions are assigned here and their positions resolved *before* anything is
+    # published (a group's assignment, and so `seek_to_end`, happens later and would skip the first arrivals).
+    consumer = AIOKafkaConsumer(**kafka_client_options(settings), group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
-        await consumer.seek_to_end()
+        topic = settings.kafka.topic_scored
+        await consumer.topics()  # fresh metadata
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not partitions:
+            raise RuntimeError(f"topic {topic!r} has no partitions: is the stack up and the worker started?")
+        consumer.assign(partitions)
+        await consumer.seek_to_end(*partitions)
+        for partition in partitions:
+            await consumer.position(partition)
 
         async def read() -> None:
             while len(arrivals) < len(order):
