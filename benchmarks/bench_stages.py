@@ -5,7 +5,8 @@
 * score   — the production predictor (tokenization included) at the worker's batch size, this process's CPU;
 * store   — upserting the prediction records the way the worker does (REST path, 32 in flight): this process's CPU
             plus the local Cosmos DB server's (on Azure the server side is the service's, paid in RU instead);
-* publish — sending the scored events with the worker's producer (acks=all): this process's CPU plus the broker's;
+* publish — sending the scored events with the worker's producer (acks=all): this process's CPU plus the broker's
+            (and its object store's, when the local broker is durable);
 * monitor — the drift detectors observing the scored events (what `triage monitor` does per tweet).
 
 Each figure is CPU milliseconds per tweet (user + system, all threads), the median of ``--repeats`` passes, printed
@@ -44,21 +45,38 @@ from tweet_triage.training.prepare import load
 BATCH = 64
 
 
-def cpu_of(process: psutil.Process) -> float:
-    times = process.cpu_times()
-    return float(times.user + times.system)
+class Processes:
+    """Several processes whose CPU counts together (the broker and its object store)."""
+
+    def __init__(self, processes: list[psutil.Process]) -> None:
+        self.processes = processes
+
+    def cpu_times(self) -> tuple[float, float]:
+        times = [p.cpu_times() for p in self.processes]
+        return sum(t.user for t in times), sum(t.system for t in times)
 
 
-def service_process(settings: Settings, name: str) -> psutil.Process | None:
-    """The local stack's process for ``name`` (broker, cosmos), found by the port it listens on."""
-    port = {"broker": settings.stack.kafka_port, "cosmos": settings.stack.cosmos_port}[name]
-    for conn in psutil.net_connections(kind="tcp"):
-        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr[1] == port and conn.pid:
-            return psutil.Process(conn.pid)
-    return None
+def cpu_of(process: psutil.Process | Processes) -> float:
+    user, system = process.cpu_times()[:2]
+    return float(user + system)
 
 
-def per_tweet(run: Callable[[], None], n: int, repeats: int, server: psutil.Process | None) -> tuple[float, float]:
+def service_process(settings: Settings, name: str) -> Processes | None:
+    """The local stack's processes behind ``name`` — cosmos; broker, with the object store it keeps its data in
+    when durable — found by the ports they listen on."""
+    ports = {
+        "broker": {settings.stack.kafka_port, settings.stack.objects_port},
+        "cosmos": {settings.stack.cosmos_port},
+    }[name]
+    found = [
+        psutil.Process(conn.pid)
+        for conn in psutil.net_connections(kind="tcp")
+        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr[1] in ports and conn.pid
+    ]
+    return Processes(found) if found else None
+
+
+def per_tweet(run: Callable[[], None], n: int, repeats: int, server: Processes | None) -> tuple[float, float]:
     """(this process, the server) CPU ms per tweet, medians of ``repeats`` passes after one warm-up."""
     run()
     mine, theirs = [], []
@@ -72,7 +90,7 @@ def per_tweet(run: Callable[[], None], n: int, repeats: int, server: psutil.Proc
 
 
 async def per_tweet_async(
-    run: Callable[[], Awaitable[None]], n: int, repeats: int, server: psutil.Process | None
+    run: Callable[[], Awaitable[None]], n: int, repeats: int, server: Processes | None
 ) -> tuple[float, float]:
     """:func:`per_tweet` for a coroutine (the event loop's own work is this process's CPU)."""
     await run()
