@@ -45,62 +45,50 @@ from tweet_triage.training.prepare import load
 BATCH = 64
 
 
-class Processes:
-    """Several processes whose CPU counts together (the broker and its object store)."""
-
-    def __init__(self, processes: list[psutil.Process]) -> None:
-        self.processes = processes
-
-    def cpu_times(self) -> tuple[float, float]:
-        times = [p.cpu_times() for p in self.processes]
-        return sum(t.user for t in times), sum(t.system for t in times)
+def cpu_of(processes: list[psutil.Process]) -> float:
+    """User + system CPU seconds of ``processes`` together (0 for none)."""
+    return float(sum(t.user + t.system for t in (p.cpu_times() for p in processes)))
 
 
-def cpu_of(process: psutil.Process | Processes) -> float:
-    user, system = process.cpu_times()[:2]
-    return float(user + system)
-
-
-def service_process(settings: Settings, name: str) -> Processes | None:
+def service_process(settings: Settings, name: str) -> list[psutil.Process]:
     """The local stack's processes behind ``name`` — cosmos; broker, with the object store it keeps its data in
     when durable — found by the ports they listen on."""
     ports = {
         "broker": {settings.stack.kafka_port, settings.stack.objects_port},
         "cosmos": {settings.stack.cosmos_port},
     }[name]
-    found = [
+    return [
         psutil.Process(conn.pid)
         for conn in psutil.net_connections(kind="tcp")
         if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr[1] in ports and conn.pid
     ]
-    return Processes(found) if found else None
 
 
-def per_tweet(run: Callable[[], None], n: int, repeats: int, server: Processes | None) -> tuple[float, float]:
+def per_tweet(run: Callable[[], None], n: int, repeats: int, server: list[psutil.Process]) -> tuple[float, float]:
     """(this process, the server) CPU ms per tweet, medians of ``repeats`` passes after one warm-up."""
     run()
     mine, theirs = [], []
-    me = psutil.Process()
+    me = [psutil.Process()]
     for _ in range(repeats):
-        own, other = cpu_of(me), cpu_of(server) if server else 0.0
+        own, other = cpu_of(me), cpu_of(server)
         run()
         mine.append(1e3 * (cpu_of(me) - own) / n)
-        theirs.append(1e3 * ((cpu_of(server) if server else 0.0) - other) / n)
+        theirs.append(1e3 * (cpu_of(server) - other) / n)
     return statistics.median(mine), statistics.median(theirs)
 
 
 async def per_tweet_async(
-    run: Callable[[], Awaitable[None]], n: int, repeats: int, server: Processes | None
+    run: Callable[[], Awaitable[None]], n: int, repeats: int, server: list[psutil.Process]
 ) -> tuple[float, float]:
     """:func:`per_tweet` for a coroutine (the event loop's own work is this process's CPU)."""
     await run()
     mine, theirs = [], []
-    me = psutil.Process()
+    me = [psutil.Process()]
     for _ in range(repeats):
-        own, other = cpu_of(me), cpu_of(server) if server else 0.0
+        own, other = cpu_of(me), cpu_of(server)
         await run()
         mine.append(1e3 * (cpu_of(me) - own) / n)
-        theirs.append(1e3 * ((cpu_of(server) if server else 0.0) - other) / n)
+        theirs.append(1e3 * (cpu_of(server) - other) / n)
     return statistics.median(mine), statistics.median(theirs)
 
 
@@ -144,7 +132,7 @@ def main() -> None:
         )
         for e, t, k in zip(events, texts, keywords, strict=True)
     ]
-    results: dict[str, tuple[float, float]] = {"score": per_tweet(score, n, args.repeats, None)}
+    results: dict[str, tuple[float, float]] = {"score": per_tweet(score, n, args.repeats, [])}
 
     async def store_and_publish() -> None:
         async with PredictionWriter(settings, policy=RetryPolicy.forever()) as writer:
@@ -177,7 +165,7 @@ def main() -> None:
             assert vector is not None
             monitor.observe(vector, event.probabilities)
 
-    results["monitor"] = per_tweet(observe, n, args.repeats, None)
+    results["monitor"] = per_tweet(observe, n, args.repeats, [])
     _report(results, version.version, predictor.graph, n, args.repeats)
 
 

@@ -34,6 +34,11 @@ class Verdict:
     stuck: list[Backlog]  # pending with nobody consuming
 
     @property
+    def left(self) -> int:
+        """Everything still to process, including what waits for a consumer that may still be joining."""
+        return self.pending + sum(b.pending for b in self.stuck)
+
+    @property
     def drained(self) -> bool:
         return self.pending == 0 and not self.stuck
 
@@ -92,10 +97,9 @@ def drain(
             stuck_since = clock() if stuck_since is None else stuck_since
             if clock() - stuck_since >= min(join_window_s(settings), timeout_s):
                 raise DrainRefused(refusal(current.stuck, durable=durable))
-        left = current.pending + sum(b.pending for b in current.stuck)  # a consumer may still be joining
-        first = left if first is None else max(first, left)
+        first = current.left if first is None else max(first, current.left)
         if on_progress is not None:
-            on_progress(first - left, first)
+            on_progress(first - current.left, first)
         if current.drained:
             return first
         if clock() >= deadline and not current.stuck:
