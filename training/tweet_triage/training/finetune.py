@@ -10,7 +10,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from tweet_triage.model.calibration import softmax
 from tweet_triage.model.text import model_input
+from tweet_triage.training.augment import Augmentation, augment
 from tweet_triage.training.evaluate import evaluate
 from tweet_triage.training.prepare import Example, PreparedDataset
 
@@ -40,6 +41,13 @@ class TrainConfig:
     max_samples: int | None = None  # quick profile: train on a stratified subset
     max_steps: int | None = None  # quick profile: stop early
     threads: int = 2
+    keyword_dropout: float = 0.0  # augmentation (:mod:`tweet_triage.training.augment`)
+    augment_noise: float = 0.0
+    distill_weight: float = 0.0  # share of the loss that follows the teacher's probabilities (needs a teacher)
+
+    @property
+    def augmentation(self) -> Augmentation:
+        return Augmentation(keyword_dropout=self.keyword_dropout, noise=self.augment_noise)
 
 
 def quick_profile() -> TrainConfig:
@@ -93,7 +101,14 @@ def fine_tune(
     *,
     progress: bool = True,
     on_epoch: Callable[[EpochRecord], None] | None = None,
+    teacher: Mapping[str, npt.NDArray[np.float32]] | None = None,
 ) -> FineTuned:
+    """Fine-tune on the training split, keep the validation-best epoch in ``out_dir``.
+
+    ``teacher`` (example id -> probabilities in label order) turns on distillation: the loss is
+    ``(1 - w) * CE(label) + w * CE(teacher)`` with ``w = config.distill_weight``; examples without a teacher row keep
+    the plain loss.
+    """
     import torch
     from tqdm.auto import tqdm
 
@@ -103,9 +118,11 @@ def fine_tune(
     tokenizer, model = _load_base(labels)
     train = subsample(dataset.splits["train"], config.max_samples, config.seed)
     validation = subsample(dataset.splits["validation"], config.max_samples, config.seed)
-    train_x = _encode(tokenizer, train, config)
+    train_x = encode_examples(tokenizer, train, config)
     train_y = [labels.index(e.label) for e in train]
-    val_x = _encode(tokenizer, validation, config)
+    soft = _soft_targets(train, teacher, len(labels)) if teacher is not None and config.distill_weight > 0 else None
+    noise = random.Random(config.seed)
+    val_x = encode_examples(tokenizer, validation, config)
 
     steps_per_epoch = math.ceil(len(train_x) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
@@ -124,6 +141,8 @@ def fine_tune(
             break
         epoch_started = time.perf_counter()
         model.train()
+        if config.augmentation.active:
+            train_x = encode_examples(tokenizer, train, config, augmentation=(noise, config.augmentation))
         order = generator.permutation(len(train_x))
         losses = []
         for start in range(0, len(order), config.batch_size):
@@ -131,9 +150,10 @@ def fine_tune(
                 break
             batch = [int(i) for i in order[start : start + config.batch_size]]
             inputs = _pad(tokenizer, [train_x[i] for i in batch])
-            losses.append(
-                _step(model, optimizer, scheduler, inputs, [train_y[i] for i in batch], config.label_smoothing)
-            )
+            targets = _Targets([train_y[i] for i in batch], config.label_smoothing)
+            if soft is not None:
+                targets = _Targets(targets.labels, targets.smoothing, soft[batch], config.distill_weight)
+            losses.append(_step(model, optimizer, scheduler, inputs, targets))
             step += 1
             bar.update(1)
             bar.set_postfix(epoch=epoch, loss=f"{np.mean(losses[-20:]):.3f}")
@@ -175,14 +195,42 @@ def _load_base(labels: list[str]) -> tuple[Any, Any]:
     return tokenizer, model
 
 
-def _step(
-    model: Any, optimizer: Any, scheduler: Any, inputs: dict[str, Any], labels: list[int], label_smoothing: float
-) -> float:
+@dataclass(frozen=True)
+class _Targets:
+    labels: list[int]
+    smoothing: float
+    teacher: npt.NDArray[np.float32] | None = None  # [batch, labels]; NaN rows: no teacher for that example
+    teacher_weight: float = 0.0
+
+
+def _soft_targets(
+    examples: Sequence[Example], teacher: Mapping[str, npt.NDArray[np.float32]], n_labels: int
+) -> npt.NDArray[np.float32]:
+    rows = np.full((len(examples), n_labels), np.nan, np.float32)
+    for i, example in enumerate(examples):
+        if example.id in teacher:
+            rows[i] = teacher[example.id]
+    missing = int(np.isnan(rows[:, 0]).sum())
+    if missing:
+        log.warning("distillation: %d of %d training tweets have no teacher probabilities", missing, len(examples))
+    return rows
+
+
+def _step(model: Any, optimizer: Any, scheduler: Any, inputs: dict[str, Any], targets: _Targets) -> float:
     """One optimizer step on one padded batch; returns the batch loss."""
     import torch
 
-    target = torch.tensor(labels)
-    loss = torch.nn.functional.cross_entropy(model(**inputs).logits, target, label_smoothing=label_smoothing)
+    logits = model(**inputs).logits
+    hard = torch.tensor(targets.labels)
+    if targets.teacher is None:
+        loss = torch.nn.functional.cross_entropy(logits, hard, label_smoothing=targets.smoothing)
+    else:
+        plain = torch.nn.functional.cross_entropy(logits, hard, label_smoothing=targets.smoothing, reduction="none")
+        soft = torch.from_numpy(targets.teacher)
+        known = ~torch.isnan(soft[:, 0])
+        follow = -(torch.nan_to_num(soft) * torch.log_softmax(logits, dim=1)).sum(dim=1)
+        weight = targets.teacher_weight * known.float()
+        loss = ((1 - weight) * plain + weight * follow).mean()
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     optimizer.step()
@@ -200,7 +248,7 @@ def _validate(
     config: TrainConfig,
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64], float, float]:
     """Validation logits, label indices, loss and F1."""
-    logits = _logits(model, tokenizer, encoded, config.batch_size)
+    logits = batch_logits(model, tokenizer, encoded, config.batch_size)
     truth = [e.label for e in examples]
     y = np.array([dataset.labels.index(t) for t in truth], dtype=np.int64)
     probabilities = softmax(logits)
@@ -256,8 +304,18 @@ def _seed_everything(seed: int) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def _encode(tokenizer: Any, examples: Sequence[Example], config: TrainConfig) -> list[list[int]]:
-    texts = [model_input(e.text, e.keyword, use_keyword=config.use_keyword) for e in examples]
+def encode_examples(
+    tokenizer: Any,
+    examples: Sequence[Example],
+    config: TrainConfig,
+    *,
+    augmentation: tuple[random.Random, Augmentation] | None = None,
+) -> list[list[int]]:
+    pairs = [(e.text, e.keyword) for e in examples]
+    if augmentation is not None:
+        rng, plan = augmentation
+        pairs = [augment(text, keyword, rng, plan) for text, keyword in pairs]
+    texts = [model_input(text, keyword, use_keyword=config.use_keyword) for text, keyword in pairs]
     return list(tokenizer(texts, truncation=True, max_length=config.max_length)["input_ids"])
 
 
@@ -265,7 +323,7 @@ def _pad(tokenizer: Any, token_ids: list[list[int]]) -> dict[str, Any]:
     return dict(tokenizer.pad({"input_ids": token_ids}, return_tensors="pt"))
 
 
-def _logits(model: Any, tokenizer: Any, encoded: list[list[int]], batch_size: int) -> npt.NDArray[np.float32]:
+def batch_logits(model: Any, tokenizer: Any, encoded: list[list[int]], batch_size: int) -> npt.NDArray[np.float32]:
     import torch
 
     model.eval()
