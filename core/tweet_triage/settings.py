@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tweet_triage.errors import SettingsError
+from tweet_triage.model.operating_point import DEFAULT_POLICY, Policy
 
 ENV_PREFIX = "TRIAGE_"
 ENV_NESTED_DELIMITER = "__"
@@ -327,6 +328,16 @@ class RetrainSettings(_Section):
         "nothing else wants), low (nice 19) or normal.",
     )
     threads: int = Field(1, ge=1, le=64, description="Threads a local retraining may use (torch, ONNX Runtime).")
+    operating_point: str = Field(
+        DEFAULT_POLICY,
+        description="How every training (`triage train`, retraining, Azure ML) chooses the decision threshold on "
+        "the validation split: f2 (recall weighs twice), f1, or recall>=R (best precision at that recall).",
+    )
+
+    @field_validator("operating_point")
+    @classmethod
+    def _policy(cls, value: str) -> str:
+        return str(Policy.parse(value))
 
 
 class Settings(BaseSettings):

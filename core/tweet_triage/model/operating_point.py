@@ -98,6 +98,28 @@ def decide(
     return np.where(probabilities[:, pos] >= point.threshold, pos, 1 - pos).astype(np.intp)
 
 
+@dataclass(frozen=True)
+class Decision:
+    """One tweet's label at the operating point; ``confidence`` is the probability of that label."""
+
+    label: str
+    confidence: float
+    threshold: float | None  # the threshold that made it (None: the most probable label)
+    operating_point: str  # the policy the threshold was chosen by, or "argmax"
+
+
+def decisions(
+    probabilities: npt.NDArray[np.floating[Any]], labels: list[str], point: OperatingPoint | None
+) -> list[Decision]:
+    """The :class:`Decision` for each row: what every path that labels tweets records."""
+    chosen = decide(probabilities, labels, point)
+    threshold, policy = threshold_of(point), policy_of(point)
+    return [
+        Decision(labels[int(i)], float(row[int(i)]), threshold, policy)
+        for i, row in zip(chosen, probabilities, strict=True)
+    ]
+
+
 def threshold_of(point: OperatingPoint | None) -> float | None:
     return None if point is None else point.threshold
 

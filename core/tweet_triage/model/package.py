@@ -6,8 +6,9 @@ graphs/NAME.onnx      one or more evaluated ONNX graphs of the same fine-tuned m
 self_check.npz        probe tweets (token ids) and each graph's outputs on them, recorded when the package was built:
                       a scorer times the graphs on its own CPU and serves the fastest that reproduces its outputs
 tokenizer/            Hugging Face tokenizer files
-package.json          labels, input settings, calibration temperature, the graphs with their evaluation, the CPU the
-                      package was built on, lineage
+package.json          labels, input settings, calibration temperature, the operating point (decision threshold and
+                      its validation precision/recall), the training languages, the graphs with their evaluation,
+                      the CPU the package was built on, lineage
 drift_reference.npz   reference sample for the drift monitor, made by this very model (embeddings + probabilities)
 
 The approval of a version covers the whole package: every graph in it passed the same quantization rule.
@@ -25,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tweet_triage.errors import ModelError
+from tweet_triage.model.operating_point import OperatingPoint
 from tweet_triage.model.text import NORMALIZATION_VERSION
 
 FORMAT_VERSION = 2
@@ -63,6 +65,12 @@ class PackageMeta:
     graphs: list[GraphSpec] = field(default_factory=list)  # fastest first on the build host
     built_on: dict[str, Any] = field(default_factory=dict)  # the CPU the graphs were measured on
     lineage: dict[str, str] = field(default_factory=dict)
+    operating_point: dict[str, Any] | None = None  # see tweet_triage.model.operating_point; None: most probable label
+    languages: list[str] = field(default_factory=list)  # training languages; empty: nothing is out of scope
+
+    @property
+    def point(self) -> OperatingPoint | None:
+        return OperatingPoint.from_dict(self.operating_point) if self.operating_point else None
 
     @property
     def graph_names(self) -> list[str]:

@@ -21,6 +21,8 @@ import numpy.typing as npt
 
 from tweet_triage.errors import ModelError
 from tweet_triage.model.calibration import softmax
+from tweet_triage.model.language import Language, identify_all
+from tweet_triage.model.operating_point import ARGMAX, Decision, OperatingPoint, decisions
 from tweet_triage.model.package import (
     EMBEDDING_OUTPUT,
     LOGITS_OUTPUT,
@@ -44,6 +46,10 @@ class Prediction:
     confidence: float
     probabilities: dict[str, float]
     model_version: str
+    threshold: float | None = None  # the operating point's threshold that made the label (None: most probable)
+    operating_point: str = ARGMAX
+    language: str | None = None
+    out_of_scope: bool = False  # sure to be in a language the model was not trained on
     embedding: npt.NDArray[np.float32] | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -52,6 +58,10 @@ class Prediction:
             "confidence": round(self.confidence, 6),
             "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()},
             "model_version": self.model_version,
+            "threshold": self.threshold,
+            "operating_point": self.operating_point,
+            "language": self.language,
+            "out_of_scope": self.out_of_scope,
         }
 
 
@@ -187,19 +197,37 @@ class Predictor:
     def input_names(self) -> set[str]:
         return set(self._session.input_names)
 
+    @property
+    def operating_point(self) -> OperatingPoint | None:
+        return self.meta.point
+
+    def decide(self, probabilities: npt.NDArray[np.float32]) -> list[Decision]:
+        """The label of each row of ``probabilities`` at the package's operating point (the one rule every path
+        that labels tweets uses: stream, API, CLI, monitors)."""
+        return decisions(probabilities, self.labels, self.meta.point)
+
+    def languages(self, texts: Sequence[str]) -> list[Language]:
+        """The language of each tweet, and whether it is outside the package's training languages."""
+        return identify_all(texts, self.meta.languages)
+
     def predict(
         self, texts: Sequence[str], keywords: Sequence[str | None] | None = None, *, with_embeddings: bool = False
     ) -> list[Prediction]:
         scored = self.score(texts, keywords)
         results = []
-        for row, probs in enumerate(scored.probabilities):
-            best = int(np.argmax(probs))
+        decisions = self.decide(scored.probabilities)
+        languages = self.languages(texts)
+        for row, (probs, decision, language) in enumerate(zip(scored.probabilities, decisions, languages, strict=True)):
             results.append(
                 Prediction(
-                    label=self.labels[best],
-                    confidence=float(probs[best]),
+                    label=decision.label,
+                    confidence=decision.confidence,
                     probabilities={label: float(p) for label, p in zip(self.labels, probs, strict=True)},
                     model_version=self.version,
+                    threshold=decision.threshold,
+                    operating_point=decision.operating_point,
+                    language=language.code,
+                    out_of_scope=language.out_of_scope(),
                     embedding=scored.embeddings[row] if with_embeddings else None,
                 )
             )

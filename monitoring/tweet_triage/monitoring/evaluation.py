@@ -17,8 +17,6 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-import numpy as np
-
 from tweet_triage.model.predictor import Predictor
 from tweet_triage.stream.scored import ScoredEvent, encode_embedding
 
@@ -62,13 +60,16 @@ def scored_events(
     labels = predictor.labels
     now = datetime.now(UTC)
     events = []
-    for i, (probabilities, embedding) in enumerate(zip(batch.probabilities, batch.embeddings, strict=True)):
-        best = int(np.argmax(probabilities))
+    decisions = predictor.decide(batch.probabilities)
+    rows = zip(batch.probabilities, batch.embeddings, decisions, strict=True)
+    for i, (probabilities, embedding, decision) in enumerate(rows):
         events.append(
             ScoredEvent(
                 id=f"{id_prefix}-{i}",
-                label=labels[best],
-                confidence=float(probabilities[best]),
+                label=decision.label,
+                confidence=decision.confidence,
+                threshold=decision.threshold,
+                operating_point=decision.operating_point,
                 probabilities={label: float(p) for label, p in zip(labels, probabilities, strict=True)},
                 model_version=model_version,
                 embedding_f16=encode_embedding(embedding),

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+import numpy.typing as npt
 
+from tweet_triage.model.operating_point import Decision
 from tweet_triage.model.predictor import ScoredBatch
 
 METHOD = "word-occlusion"
@@ -36,6 +38,8 @@ class BatchScorer(Protocol):
     def version(self) -> str: ...
 
     def score(self, texts: Sequence[str], keywords: Sequence[str | None] | None = None) -> ScoredBatch: ...
+
+    def decide(self, probabilities: npt.NDArray[np.float32]) -> list[Decision]: ...
 
 
 @dataclass(frozen=True)
@@ -78,11 +82,12 @@ def explain(scorer: BatchScorer, text: str, keyword: str | None = None, *, max_w
     scored = scorer.score(variants, [keyword] * len(variants))
     probabilities = scored.probabilities
     base = probabilities[0]
-    best = int(np.argmax(base))
+    decision = scorer.decide(probabilities[:1])[0]
+    best = scorer.labels.index(decision.label)
     drops = base[best] - probabilities[1:, best] if words else np.zeros(0, np.float32)
     return Explanation(
-        label=scorer.labels[best],
-        confidence=float(base[best]),
+        label=decision.label,
+        confidence=decision.confidence,
         probabilities={label: float(p) for label, p in zip(scorer.labels, base, strict=True)},
         model_version=scorer.version,
         words=tuple(

@@ -12,7 +12,18 @@ from tweet_triage.model.approvals import ApprovalLog
 from tweet_triage.model.registry import Registry
 
 _METRIC_TAGS = ("test.f1", "test.ece")
-_LINEAGE_TAGS = ("dataset.version", "git.commit", "quantization", "gate.passed", "run_id")
+_LINEAGE_TAGS = (
+    "dataset.version",
+    "git.commit",
+    "quantization",
+    "gate.passed",
+    "run_id",
+    "operating_point.policy",
+    "operating_point.threshold",
+    "operating_point.precision",
+    "operating_point.recall",
+    "languages",
+)
 
 
 class RegistryModelInfo:

@@ -59,6 +59,20 @@ class PredictionOut(BaseModel):
     confidence: float = Field(ge=0, le=1, description="Probability of the predicted label (calibrated).")
     probabilities: dict[str, float]
     model_version: str
+    threshold: float | None = Field(
+        None,
+        description="The model's operating point: the positive label when its probability is at least this "
+        "(null: the most probable label).",
+    )
+    operating_point: str = Field(
+        "argmax", description="The policy the threshold was chosen by (f2, f1, recall>=R, argmax)."
+    )
+    language: str | None = Field(None, description="Identified language (ISO 639-1); null when the text is too short.")
+    out_of_scope: bool = Field(
+        False,
+        description="True when the tweet is surely in a language the model was not trained on: scored, but the "
+        "label means little.",
+    )
 
 
 class ModelRef(BaseModel):

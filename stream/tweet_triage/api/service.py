@@ -50,6 +50,10 @@ def predict(scorer: Scorer, tweets: Sequence[TweetIn], *, model_name: str) -> Pr
             confidence=round(result.confidence, 6),
             probabilities={k: round(v, 6) for k, v in result.probabilities.items()},
             model_version=result.model_version,
+            threshold=result.threshold,
+            operating_point=result.operating_point,
+            language=result.language,
+            out_of_scope=result.out_of_scope,
         )
         for tweet, result in zip(tweets, results, strict=True)
     ]

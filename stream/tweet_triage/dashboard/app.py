@@ -54,6 +54,9 @@ def _sidebar_status(backend: DashboardBackend) -> None:
         f1 = status.info.metrics.get("f1")
         if f1 is not None:
             st.sidebar.caption(f"Quality on tweets it was not trained on: F1 {f1:.2f} (1.00 would be perfect).")
+        caption = views.operating_point_caption(status.info.tags)
+        if caption:
+            st.sidebar.caption(caption)
     else:
         st.sidebar.warning(f"Scoring service: {status.message}. Tweets still show; explanations and corrections wait.")
     try:
@@ -162,6 +165,8 @@ def _feed(shown: list[PredictionRecord]) -> None:
         )
         text = views.escape_markdown(record.text)
         line = f"**{views.plain_label(record.label)}** ({views.sureness(record.confidence)})  \n{text}"
+        if record.out_of_scope:
+            line = f"{views.OUT_OF_SCOPE_NOTE.format(language=views.language_name(record.language))}  \n{line}"
         if views.is_emergency(record.label):
             st.error(f"🚨 {line}  \n:small[{meta}]")
         else:

@@ -48,6 +48,35 @@ def is_emergency(label: str) -> bool:
     return label == EMERGENCY_LABEL
 
 
+OUT_OF_SCOPE_NOTE = "⚠️ Written in {language}: the model only reads English here, so check this one yourself."
+_LANGUAGE_NAMES = {
+    "en": "English", "es": "Spanish", "pt": "Portuguese", "fr": "French", "it": "Italian", "de": "German",
+    "nl": "Dutch", "id": "Indonesian", "ms": "Malay", "tl": "Tagalog", "tr": "Turkish", "ar": "Arabic",
+    "fa": "Persian", "ur": "Urdu", "hi": "Hindi", "bn": "Bengali", "ja": "Japanese", "zh": "Chinese", "ko": "Korean",
+    "ru": "Russian", "uk": "Ukrainian", "pl": "Polish", "sw": "Swahili", "th": "Thai", "vi": "Vietnamese",
+    "el": "Greek", "ro": "Romanian", "sv": "Swedish", "ht": "Haitian Creole",
+}  # fmt: skip
+
+
+def language_name(code: str | None) -> str:
+    if code is None:
+        return "too short to tell"
+    return _LANGUAGE_NAMES.get(code, code)
+
+
+def operating_point_caption(tags: dict[str, str]) -> str | None:
+    """How the model decides, in words a coordinator reads, from the version's operating-point tags."""
+    if "operating_point.threshold" not in tags:
+        return None
+    threshold = float(tags["operating_point.threshold"])
+    recall = float(tags.get("operating_point.recall", "nan"))
+    precision = float(tags.get("operating_point.precision", "nan"))
+    return (
+        f"It flags a tweet as an emergency from {threshold:.0%} sure, chosen so it misses few: on check tweets it "
+        f"caught {recall:.0%} of emergencies, and {precision:.0%} of its flags were real."
+    )
+
+
 def sureness(confidence: float) -> str:
     """Confidence in words a coordinator reads at a glance."""
     word = "very sure" if confidence >= 0.9 else "fairly sure" if confidence >= 0.7 else "unsure"
@@ -181,6 +210,8 @@ def check_texts(
                     "label": prediction.label,
                     "meaning": plain_label(prediction.label),
                     "confidence": round(prediction.confidence, 4),
+                    "language": language_name(prediction.language)
+                    + (" (the model does not read it)" if prediction.out_of_scope else ""),
                     "why (words that weighed most)": why,
                     "model_version": prediction.model_version,
                 }

@@ -74,6 +74,10 @@ class ScoredEvent(BaseModel):
     keyword: str | None = None
     source: str | None = None
     event: str | None = None
+    threshold: float | None = None  # the decision of the prediction record (see PredictionRecord)
+    operating_point: str | None = None
+    language: str | None = None
+    out_of_scope: bool = False
 
     @field_validator("embedding")
     @classmethod

@@ -38,6 +38,7 @@ import numpy.typing as npt
 from pydantic import ValidationError
 
 from tweet_triage.errors import TriageError
+from tweet_triage.model.language import Language
 from tweet_triage.model.predictor import Predictor, ScoredBatch
 from tweet_triage.stream.dead_letters import DeadLetter
 from tweet_triage.stream.events import Rejection, RejectReason, TweetEvent, parse_event
@@ -179,13 +180,14 @@ class ScoringService:
         scoring_seconds = time.perf_counter() - started
         now = self._clock()
         scored: list[Scored] = []
+        languages = predictor.languages([item.tweet.text for item in batch.accepted])
         for index, item in enumerate(batch.accepted):
             if index in failed:
                 letters.append(self._refused(item, RejectReason.SCORING_FAILED, failed[index]))
                 continue
             probabilities, embedding = rows[index]
             try:
-                scored.append(self._result(item, predictor, probabilities, embedding, now))
+                scored.append(self._result(item, predictor, probabilities, embedding, now, languages[index]))
             except ValidationError as exc:
                 why = f"the model's scores for this tweet cannot be stored: {exc.errors()[0]['msg']}"
                 letters.append(self._refused(item, RejectReason.SCORING_FAILED, why))
@@ -239,19 +241,27 @@ class ScoringService:
         log.error("the model failed on all %d tweet(s) of a batch but scores a known-good tweet", count)
 
     def _result(
-        self, item: Accepted, predictor: Predictor, probabilities: Row, embedding: Row, now: datetime
+        self,
+        item: Accepted,
+        predictor: Predictor,
+        probabilities: Row,
+        embedding: Row,
+        now: datetime,
+        language: Language,
     ) -> Scored:
         tweet = item.tweet
         probs = {label: float(p) for label, p in zip(predictor.labels, probabilities, strict=True)}
-        label = max(probs, key=lambda name: probs[name])
+        decision = predictor.decide(probabilities[np.newaxis, :])[0]  # the package's operating point
         record = PredictionRecord.from_scoring(
             tweet,
-            label=label,
-            confidence=probs[label],
+            label=decision.label,
+            confidence=decision.confidence,
             probabilities=probs,
             model_name=self._model_name,
             model_version=predictor.version,
             scored_at=now,
+            decision=decision,
+            language=language,
         )
         return Scored(item, record, ScoredEvent.from_prediction(record, embedding))
 

@@ -126,10 +126,14 @@ def test_predictor_output_matches_the_schema(first_candidate: PipelineResult, re
     predictor = Predictor(package_dir(registry, version), version=version)
     [result] = predictor.predict(["Forest fire near La Ronge Sask. Canada"], ["wildfire"], with_embeddings=True)
     data = result.to_dict()
-    assert set(data) == {"label", "confidence", "probabilities", "model_version"}
+    assert set(data) == {
+        "label", "confidence", "probabilities", "model_version", "threshold", "operating_point", "language",
+        "out_of_scope",
+    }  # fmt: skip
     assert data["label"] in predictor.labels and data["model_version"] == version
     assert abs(sum(data["probabilities"].values()) - 1) < 1e-4
-    assert data["confidence"] == max(data["probabilities"].values())
+    assert data["confidence"] == data["probabilities"][data["label"]]
+    assert data["language"] == "en" and data["out_of_scope"] is False
     assert result.embedding is not None and result.embedding.shape == (predictor.meta.embedding_dim,)
 
 
@@ -163,6 +167,49 @@ def test_predict_cli_prints_one_json_object_per_tweet(
     )
     assert result.returncode == 0, result.stderr
     assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["1", "2"]
+
+
+def test_the_operating_point_is_chosen_on_validation_and_kept_in_the_package_and_the_run(
+    first_candidate: PipelineResult, registry: Registry, kaggle_dataset: PreparedDataset
+) -> None:
+    version = first_candidate.version.version
+    meta = PackageMeta.read(package_dir(registry, version))
+    point = meta.point
+    assert point is not None and point.policy == "f2" and point.positive_label == kaggle_dataset.positive_label
+    assert 0.0 < point.threshold < 1.0 and 0.0 < point.recall <= 1.0
+    assert meta.languages == ["en"]
+    run = registry.client.get_run(first_candidate.run_id).data
+    assert run.params["operating_point"] == "f2"
+    assert run.metrics["operating_point.threshold"] == pytest.approx(point.threshold)
+    tags = registry.get(version).tags
+    assert float(tags["operating_point.threshold"]) == pytest.approx(point.threshold, abs=1e-4)
+    assert first_candidate.test.threshold == point.threshold  # test metrics are at the operating point
+    artifacts = {a.path for a in registry.client.list_artifacts(first_candidate.run_id, "evaluation")}
+    assert {"evaluation/errors.md", "evaluation/errors.json", "evaluation/operating_point.json"} <= artifacts
+    figures = {a.path for a in registry.client.list_artifacts(first_candidate.run_id, "figures")}
+    assert "figures/precision_recall.png" in figures
+
+
+def test_the_cli_labels_at_the_packages_operating_point_and_flags_other_languages(
+    first_candidate: PipelineResult, registry: Registry, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    version = first_candidate.version.version
+    predictor = Predictor(package_dir(registry, version), version=version)
+    point = predictor.operating_point
+    assert point is not None
+    texts = ["help, we are trapped", "lovely sunny day", "the bridge collapsed", "my mixtape is fire", "storm"]
+    texts.append("Necesitamos ayuda, el agua sube y estamos atrapados en el techo con los niños")
+    source = tmp_path / "in.csv"
+    source.write_text("text\n" + "\n".join(f'"{t}"' for t in texts) + "\n")
+    result = run_cli(cli_env, "predict", "--input", str(source), "--model", version)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    pos = point.positive_label
+    for line in lines:
+        assert line["threshold"] == point.threshold and line["operating_point"] == "f2"
+        assert (line["label"] == pos) == (line["probabilities"][pos] >= point.threshold)
+    assert [line["out_of_scope"] for line in lines] == [False] * 5 + [True]
+    assert lines[-1]["language"] == "es"
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from tweet_triage.api.feedback import FeedbackUnavailable
+from tweet_triage.model.language import identify
+from tweet_triage.model.operating_point import Decision, OperatingPoint, decisions
 from tweet_triage.model.predictor import Prediction, ScoredBatch
 from tweet_triage.stream.feedback import FeedbackEvent
 
@@ -21,6 +24,7 @@ class WordScorer:
 
     version: str = "7"
     calls: list[int] = field(default_factory=list)  # batch sizes seen by score()
+    point: OperatingPoint | None = None  # decide at this operating point (None: the most probable label)
 
     @property
     def labels(self) -> list[str]:
@@ -34,20 +38,24 @@ class WordScorer:
         probabilities = np.stack([1 - disaster, disaster], axis=1).astype(np.float32)
         return ScoredBatch(probabilities, np.zeros((len(texts), 4), np.float32))
 
+    def decide(self, probabilities: npt.NDArray[np.float32]) -> list[Decision]:
+        return decisions(probabilities, LABELS, self.point)
+
     def predict(self, texts: Sequence[str], keywords: Sequence[str | None] | None = None) -> list[Prediction]:
         scored = self.score(texts, keywords)
-        results = []
-        for probs in scored.probabilities:
-            best = int(np.argmax(probs))
-            results.append(
-                Prediction(
-                    label=LABELS[best],
-                    confidence=float(probs[best]),
-                    probabilities={label: float(p) for label, p in zip(LABELS, probs, strict=True)},
-                    model_version=self.version,
-                )
+        return [
+            Prediction(
+                label=d.label,
+                confidence=d.confidence,
+                probabilities={label: float(p) for label, p in zip(LABELS, probs, strict=True)},
+                model_version=self.version,
+                threshold=d.threshold,
+                operating_point=d.operating_point,
+                language=identify(text).code,
+                out_of_scope=identify(text, ["en"]).out_of_scope(),
             )
-        return results
+            for text, probs, d in zip(texts, scored.probabilities, self.decide(scored.probabilities), strict=True)
+        ]
 
 
 @dataclass

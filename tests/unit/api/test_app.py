@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from tests.unit.api.conftest import KEY, Api, make_runtime
 from tests.unit.api.fakes import RecordingPublisher, SwappableModel, WordScorer
 from tweet_triage.api.app import create_app
+from tweet_triage.model.operating_point import OperatingPoint
 
 AUTH = {"Authorization": f"Bearer {KEY}"}
 FEEDBACK = {"tweet_id": "t-1", "label": "disaster", "annotator": "Ana", "model_version": "7"}
@@ -28,6 +29,20 @@ def test_predict_returns_label_confidence_probabilities_and_version(api: Api) ->
     assert first["label"] == "disaster" and first["confidence"] == pytest.approx(0.7)
     assert second["label"] == "not_disaster" and second["probabilities"]["disaster"] == pytest.approx(0.1)
     assert {p["model_version"] for p in body["predictions"]} == {"7"}
+
+
+def test_predict_labels_at_the_models_operating_point_and_flags_other_languages(api: Api) -> None:
+    api.model.scorer = WordScorer(point=OperatingPoint("f2", "disaster", 0.35, 0.7, 0.93, 0.8, 0.87, 500))
+    texts = ["trapped here", "sunny day at the beach", "Ayuda, el río se desborda y hay familias atrapadas"]
+    response = api.client.post("/v1/predict", json={"tweets": [{"text": t} for t in texts]})
+    assert response.status_code == 200, response.text
+    crossing, sunny, spanish = response.json()["predictions"]
+    assert crossing["probabilities"]["disaster"] == pytest.approx(0.35)  # below 0.5, at the threshold
+    assert crossing["label"] == "disaster" and crossing["confidence"] == pytest.approx(0.35)
+    assert (crossing["threshold"], crossing["operating_point"]) == (0.35, "f2")
+    assert sunny["label"] == "not_disaster" and sunny["confidence"] == pytest.approx(0.9)
+    assert (sunny["language"], sunny["out_of_scope"]) == ("en", False)
+    assert (spanish["language"], spanish["out_of_scope"]) == ("es", True)
 
 
 def test_explain_returns_one_weight_per_word(api: Api) -> None:

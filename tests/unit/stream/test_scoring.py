@@ -13,11 +13,14 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, cast
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 
 from tests import hostile_corpus
 from tests.hostile_corpus import STORED
+from tweet_triage.model.language import Language, identify_all
+from tweet_triage.model.operating_point import Decision, OperatingPoint, decisions
 from tweet_triage.model.predictor import Predictor, ScoredBatch
 from tweet_triage.stream.dead_letters import DeadLetter
 from tweet_triage.stream.exceptions import RejectedWrite, StoreRejected
@@ -34,11 +37,25 @@ ONE_MIB = 1024 * 1024
 class FakePredictor:
     labels: ClassVar[list[str]] = ["disaster", "not_disaster"]
 
-    def __init__(self, version: str, *, poison: Callable[[str], bool] = lambda text: False, broken: bool = False):
+    def __init__(
+        self,
+        version: str,
+        *,
+        poison: Callable[[str], bool] = lambda text: False,
+        broken: bool = False,
+        point: OperatingPoint | None = None,
+    ):
         self.version = version
         self.calls: list[list[str]] = []
         self._poison = poison
         self._broken = broken
+        self.point = point
+
+    def decide(self, probabilities: npt.NDArray[np.float32]) -> list[Decision]:
+        return decisions(probabilities, self.labels, self.point)
+
+    def languages(self, texts: Sequence[str]) -> list[Language]:
+        return identify_all(texts, ["en"])
 
     def score(self, texts: Sequence[str], keywords: Sequence[str | None] | None = None) -> ScoredBatch:
         self.calls.append(list(texts))
@@ -299,3 +316,38 @@ def test_the_hostile_corpus_in_one_batch_dead_letters_each_bad_message_and_store
         assert letter.offset == 100 + corpus.index(h)
     assert all(len(value) < ONE_MIB and len(key or b"") <= 1024 for key, value in publisher.sent["dlq"])
     assert outcome.dead_lettered == len(expected)
+
+
+def test_labels_follow_the_packages_operating_point_and_records_say_which_threshold_made_them() -> None:
+    # p(disaster) is 0.2 for a tweet without "fire": not a disaster by the most probable label, one at p >= 0.15
+    point = OperatingPoint("f2", "disaster", 0.15, 0.7, 0.95, 0.8, 0.88, 100)
+    writer, publisher = FakeWriter(), FakePublisher()
+    handle(
+        service(FakePredictor("4", point=point), writer, publisher),
+        [message(0, tweet("1", "the river is rising near the school")), message(1, tweet("2", "fire downtown"))],
+    )
+    assert [(r.label, r.threshold, r.operating_point) for r in writer.records] == [
+        ("disaster", 0.15, "f2"),
+        ("disaster", 0.15, "f2"),
+    ]
+    assert writer.records[0].confidence == pytest.approx(0.2)  # still the probability of the chosen label
+    scored = [ScoredEvent.from_json(v) for _, v in publisher.sent["scored"]]
+    assert [(s.label, s.threshold) for s in scored] == [("disaster", 0.15), ("disaster", 0.15)]
+    assert scored[0].to_prediction() == writer.records[0]  # the topic rebuilds the record, decision included
+
+
+def test_a_tweet_in_another_language_is_scored_and_flagged_out_of_scope() -> None:
+    writer, publisher = FakeWriter(), FakePublisher()
+    handle(
+        service(FakePredictor("4"), writer, publisher),
+        [
+            message(0, tweet("1", "Terremoto a Napoli, crollata una casa in centro, servono soccorsi")),
+            message(1, tweet("2", "Huge fire near the highway, roads closed")),
+            message(2, tweet("3", "lol")),
+        ],
+    )
+    assert [(r.id, r.language, r.out_of_scope) for r in writer.records] == [
+        ("1", "it", True),
+        ("2", "en", False),
+        ("3", None, False),  # too short to tell: in scope
+    ]

@@ -7,7 +7,7 @@ import numpy.typing as npt
 
 from tweet_triage.training.evaluate import evaluate, expected_calibration_error
 from tweet_triage.training.finetune import fit_temperature
-from tweet_triage.training.gate import GateCheck, decide
+from tweet_triage.training.gate import GateCheck, GateReport, decide
 
 
 def test_metrics_on_a_known_confusion() -> None:
@@ -37,37 +37,29 @@ def test_temperature_scaling_recovers_a_known_temperature() -> None:
     assert abs(fit_temperature((true_logits * 3).astype(np.float32), y) - 3.0) < 0.3
 
 
-def test_gate_fails_on_regression_and_on_calibration() -> None:
-    metrics = {"f1": 0.80, "ece": 0.03}
-    ok = decide(
-        candidate_version="2",
-        candidate_metrics=metrics,
-        production_version="1",
-        production_metrics={"f1": 0.79, "ece": 0.02},
-        own_checks=[GateCheck("x", True, "")],
-        max_f1_regression=0.0,
-        max_ece=0.05,
-    )
-    assert ok.passed
-    worse = decide(
-        candidate_version="2",
-        candidate_metrics=metrics,
-        production_version="1",
-        production_metrics={"f1": 0.81, "ece": 0.02},
-        own_checks=[],
-        max_f1_regression=0.0,
-        max_ece=0.05,
-    )
-    assert not worse.passed and "not worse than production" in worse.summary
-    miscalibrated = decide(
-        candidate_version="2",
-        candidate_metrics={"f1": 0.9, "ece": 0.2},
-        production_version=None,
-        production_metrics=None,
-        own_checks=[],
-        max_f1_regression=0.0,
-        max_ece=0.05,
-    )
+def test_gate_compares_each_model_at_its_own_operating_point_and_on_ranking() -> None:
+    candidate = {"f1": 0.80, "f2": 0.86, "roc_auc": 0.90, "pr_auc": 0.88, "ece": 0.03}
+    production = {"f1": 0.82, "f2": 0.84, "roc_auc": 0.89, "pr_auc": 0.87, "ece": 0.02}
+
+    def gate(prod: dict[str, float] | None, cand: dict[str, float] = candidate, policy: str = "f2") -> GateReport:
+        return decide(
+            candidate_version="2",
+            candidate_metrics=cand,
+            production_version="1" if prod else None,
+            production_metrics=prod,
+            own_checks=[GateCheck("x", True, "")],
+            max_f1_regression=0.0,
+            max_ece=0.05,
+            policy=policy,
+        )
+
+    assert gate(production).passed  # better F2 (the recall-first policy) and ranking, though F1 is lower
+    by_f1 = gate(production, policy="f1")
+    assert not by_f1.passed and "F1 at each model's operating point" in by_f1.summary
+    ranking = gate({**production, "pr_auc": 0.90})
+    assert not ranking.passed and "ranking not worse than production (PR-AUC)" in ranking.summary
+    assert gate({k: v for k, v in production.items() if k not in ("roc_auc", "pr_auc")}).passed  # older production
+    miscalibrated = gate(None, {**candidate, "ece": 0.2})
     assert not miscalibrated.passed and "calibration" in miscalibrated.summary
 
 

@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tweet_triage.cli.context import CliContext, cli_context
+from tweet_triage.cli.options import policy_option
 from tweet_triage.errors import DataError, UsageError
 
 data_app = typer.Typer(help="Fetch and prepare labelled datasets.", no_args_is_help=True)
@@ -146,6 +147,21 @@ def train(
         ),
     ] = "auto",
     reason: Annotated[str, typer.Option(help="Why this training runs (recorded on the run).")] = "manual",
+    operating_point: Annotated[
+        str | None,
+        typer.Option(
+            callback=lambda v: None if v is None else policy_option(v),
+            help="How the decision threshold is chosen on the validation split: f2 (recall weighs twice), f1, or "
+            "recall>=R (the best precision with recall >= R). Default: the setting retrain.operating_point (f2).",
+        ),
+    ] = None,
+    keyword_dropout: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Augmentation: drop the keyword with this probability.")
+    ] = 0.0,
+    augment_noise: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="Augmentation: hashtag, typo and case noise, each with this probability."),
+    ] = 0.0,
 ) -> None:
     """Fine-tune, export, quantize, evaluate and register a new `candidate` version."""
     from tweet_triage.training.finetune import TrainConfig, quick_profile
@@ -164,10 +180,13 @@ def train(
         use_keyword=use_keyword,
         max_samples=max_samples,
         max_steps=max_steps,
+        keyword_dropout=keyword_dropout,
+        augment_noise=augment_noise,
     )
     if quick:
         train_config = replace(quick_profile(), seed=seed, use_keyword=use_keyword)
-    config = PipelineConfig(train=train_config, study=study, trigger=reason)
+    policy = operating_point or context.settings.retrain.operating_point
+    config = PipelineConfig(train=train_config, study=study, trigger=reason, operating_point=policy)
     data = load_dataset(context, dataset)
     result = run_pipeline(
         context.settings, data, config, on_stage=lambda stage: context.console.print(f"[cyan]▶[/] {stage}")
@@ -177,8 +196,9 @@ def train(
         f"\nregistered [bold]{result.version.name} v{result.version.version}[/] (alias candidate), run {result.run_id}"
     )
     context.console.print(
-        f"test F1 {test.f1:.4f}  precision {test.precision:.4f}  recall {test.recall:.4f}  ROC-AUC {test.roc_auc:.4f}  "
-        f"ECE {test.ece:.4f}"
+        f"test at the operating point ({policy}, p >= {test.threshold if test.threshold is not None else 'argmax'}): "
+        f"F1 {test.f1:.4f}  F2 {test.f2:.4f}  precision {test.precision:.4f}  recall {test.recall:.4f}  |  "
+        f"ROC-AUC {test.roc_auc:.4f}  PR-AUC {test.pr_auc:.4f}  ECE {test.ece:.4f}"
     )
     context.console.print(study_table(result.study))
     for q, inv in result.shipped:
@@ -218,18 +238,32 @@ def model_list(ctx: typer.Context) -> None:
     if not versions:
         context.console.print("no model versions yet; run `triage train`")
         return
-    table = Table("version", "aliases", "gate", "test F1", "ECE", "dataset", "created")
+    table = Table(
+        "version", "aliases", "gate", "operating point (validation P/R)", "test F1", "ECE", "dataset", "created"
+    )
     for v in versions:
         table.add_row(
             v.version,
             ", ".join(v.aliases),
             Text("pass" if v.gate_passed else "fail", style="green" if v.gate_passed else "red"),
+            operating_point_cell(v.tags),
             v.tags.get("test.f1", ""),
             v.tags.get("test.ece", ""),
             v.tags.get("dataset.version", ""),
             time.strftime("%Y-%m-%d %H:%M", time.localtime(v.created_ms / 1000)),
         )
     context.console.print(table)
+
+
+def operating_point_cell(tags: dict[str, str]) -> str:
+    """``f2: p >= 0.310 (P 0.71 / R 0.93)`` from a version's tags; "most probable label" before operating points."""
+    if "operating_point.threshold" not in tags:
+        return "most probable label"
+    return (
+        f"{tags.get('operating_point.policy', '?')}: p >= {float(tags['operating_point.threshold']):.3f} "
+        f"(P {float(tags.get('operating_point.precision', 'nan')):.2f} / "
+        f"R {float(tags.get('operating_point.recall', 'nan')):.2f})"
+    )
 
 
 @model_app.command("promote")
@@ -454,12 +488,14 @@ def _predict_rows(texts: list[str] | None, input_file: Path | None, text_column:
 @audit_app.command("model")
 def audit_model(ctx: typer.Context, version: Annotated[str, typer.Argument(help="Version number or alias.")]) -> None:
     """Dataset version and report, training run, git commit, metrics and approvals of one model version."""
+    from tweet_triage.model.package import PackageMeta
     from tweet_triage.training.pipeline import approval_log
 
     context = cli_context(ctx)
     registry = _registry(context)
     mv = registry.get(version)
     run = registry.client.get_run(mv.run_id) if mv.run_id else None
+    package = registry.download(mv)
     report: dict[str, Any] = {
         "model": mv.name,
         "version": mv.version,
@@ -468,10 +504,12 @@ def audit_model(ctx: typer.Context, version: Annotated[str, typer.Argument(help=
         "git_commit": mv.tags.get("git.commit"),
         "training_run": mv.run_id,
         "gate": {"passed": mv.gate_passed, "summary": mv.tags.get("gate.summary")},
+        "operating_point": PackageMeta.read(package).operating_point,
+        "languages": PackageMeta.read(package).languages,
         "metrics": dict(sorted(run.data.metrics.items())) if run else {},
         "params": dict(sorted(run.data.params.items())) if run else {},
         "approvals": [r.to_dict() for r in approval_log(registry).history(mv.version)],
-        "quantization": quantization_audit(registry.download(mv)),
+        "quantization": quantization_audit(package),
     }
     if run is not None:
         try:

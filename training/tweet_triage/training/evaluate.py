@@ -9,6 +9,8 @@ import numpy as np
 import numpy.typing as npt
 from sklearn import metrics
 
+from tweet_triage.model.operating_point import OperatingPoint, decide, threshold_of
+
 ECE_BINS = 15
 
 
@@ -24,7 +26,7 @@ class ClassMetrics:
 class Evaluation:
     labels: list[str]
     positive_label: str | None
-    f1: float  # of the positive class when binary, macro otherwise
+    f1: float  # of the positive class when binary, macro otherwise; at the operating point
     precision: float
     recall: float
     accuracy: float
@@ -33,23 +35,36 @@ class Evaluation:
     per_class: dict[str, ClassMetrics]
     confusion: list[list[int]]  # rows: true label, columns: predicted label, in `labels` order
     n: int
+    pr_auc: float = float("nan")  # average precision of the positive class (binary only)
+    f2: float = float("nan")
+    threshold: float | None = None  # the operating point the labels were decided at (None: most probable label)
 
     def headline(self) -> dict[str, float]:
-        return {k: getattr(self, k) for k in ("f1", "precision", "recall", "accuracy", "roc_auc", "ece")}
+        keys = ("f1", "f2", "precision", "recall", "accuracy", "roc_auc", "pr_auc", "ece")
+        return {k: float(getattr(self, k)) for k in keys}
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def evaluate(
-    probabilities: npt.NDArray[np.floating[Any]], truth: list[str], labels: list[str], positive_label: str | None
+    probabilities: npt.NDArray[np.floating[Any]],
+    truth: list[str],
+    labels: list[str],
+    positive_label: str | None,
+    point: OperatingPoint | None = None,
 ) -> Evaluation:
+    """Metrics of labels decided at ``point`` (the package's operating point; None: the most probable label)."""
     y_true = np.array([labels.index(label) for label in truth])
-    y_pred = probabilities.argmax(axis=1)
+    y_pred = decide(probabilities, labels, point)
+    pr_auc = f2 = float("nan")
     if positive_label is not None:
         pos = labels.index(positive_label)
         average: dict[str, Any] = {"average": "binary", "pos_label": pos}
-        auc = metrics.roc_auc_score(y_true == pos, probabilities[:, pos]) if len(set(y_true)) > 1 else float("nan")
+        both = len(set(y_true)) > 1
+        auc = metrics.roc_auc_score(y_true == pos, probabilities[:, pos]) if both else float("nan")
+        pr_auc = float(metrics.average_precision_score(y_true == pos, probabilities[:, pos])) if both else pr_auc
+        f2 = float(metrics.fbeta_score(y_true, y_pred, beta=2.0, zero_division=0, **average))
     else:
         average = {"average": "macro", "labels": list(range(len(labels)))}
         auc = (
@@ -74,6 +89,9 @@ def evaluate(
         },
         confusion=metrics.confusion_matrix(y_true, y_pred, labels=list(range(len(labels)))).tolist(),
         n=len(truth),
+        pr_auc=pr_auc,
+        f2=f2,
+        threshold=threshold_of(point),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -118,30 +119,24 @@ def fine_tune(
     tokenizer, model = _load_base(labels)
     train = subsample(dataset.splits["train"], config.max_samples, config.seed)
     validation = subsample(dataset.splits["validation"], config.max_samples, config.seed)
-    train_x = encode_examples(tokenizer, train, config)
+    train_x, val_x = encode_examples(tokenizer, train, config), encode_examples(tokenizer, validation, config)
     train_y = [labels.index(e.label) for e in train]
     soft = _soft_targets(train, teacher, len(labels)) if teacher is not None and config.distill_weight > 0 else None
     noise = random.Random(config.seed)
-    val_x = encode_examples(tokenizer, validation, config)
 
-    steps_per_epoch = math.ceil(len(train_x) / config.batch_size)
-    total_steps = steps_per_epoch * config.epochs
-    if config.max_steps is not None:
-        total_steps = min(total_steps, config.max_steps)
+    total_steps = min(math.ceil(len(train_x) / config.batch_size) * config.epochs, config.max_steps or sys.maxsize)
     optimizer, scheduler = _optimizer(model, config, total_steps)
     generator = np.random.default_rng(config.seed)
 
     result = FineTuned(model_dir=out_dir, temperature=1.0)
-    best_f1 = -1.0
-    step = 0
-    started = time.perf_counter()
+    best_f1, step, started = -1.0, 0, time.perf_counter()
     bar = tqdm(total=total_steps, desc="fine-tuning", unit="step", disable=not progress)
     for epoch in range(1, config.epochs + 1):
         if step >= total_steps:
             break
         epoch_started = time.perf_counter()
         model.train()
-        if config.augmentation.active:
+        if config.augmentation.active:  # a fresh draw of noise every epoch
             train_x = encode_examples(tokenizer, train, config, augmentation=(noise, config.augmentation))
         order = generator.permutation(len(train_x))
         losses = []
@@ -150,21 +145,13 @@ def fine_tune(
                 break
             batch = [int(i) for i in order[start : start + config.batch_size]]
             inputs = _pad(tokenizer, [train_x[i] for i in batch])
-            targets = _Targets([train_y[i] for i in batch], config.label_smoothing)
-            if soft is not None:
-                targets = _Targets(targets.labels, targets.smoothing, soft[batch], config.distill_weight)
-            losses.append(_step(model, optimizer, scheduler, inputs, targets))
+            losses.append(_step(model, optimizer, scheduler, inputs, _batch_targets(batch, train_y, soft, config)))
             step += 1
             bar.update(1)
             bar.set_postfix(epoch=epoch, loss=f"{np.mean(losses[-20:]):.3f}")
         val_logits, val_y, val_loss, val_f1 = _validate(model, tokenizer, val_x, validation, dataset, config)
-        record = EpochRecord(
-            epoch,
-            float(np.mean(losses)) if losses else float("nan"),
-            val_f1,
-            val_loss,
-            time.perf_counter() - epoch_started,
-        )
+        mean_loss = float(np.mean(losses)) if losses else float("nan")
+        record = EpochRecord(epoch, mean_loss, val_f1, val_loss, time.perf_counter() - epoch_started)
         result.history.append(record)
         if on_epoch:
             on_epoch(record)
@@ -201,6 +188,15 @@ class _Targets:
     smoothing: float
     teacher: npt.NDArray[np.float32] | None = None  # [batch, labels]; NaN rows: no teacher for that example
     teacher_weight: float = 0.0
+
+
+def _batch_targets(
+    batch: list[int], train_y: list[int], soft: npt.NDArray[np.float32] | None, config: TrainConfig
+) -> _Targets:
+    labels = [train_y[i] for i in batch]
+    if soft is None:
+        return _Targets(labels, config.label_smoothing)
+    return _Targets(labels, config.label_smoothing, soft[batch], config.distill_weight)
 
 
 def _soft_targets(

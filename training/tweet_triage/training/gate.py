@@ -64,7 +64,11 @@ def decide(
     own_checks: list[GateCheck],
     max_f1_regression: float,
     max_ece: float,
+    max_auc_regression: float = 0.0,
+    policy: str = "f2",
 ) -> GateReport:
+    """Candidate and production each at its own operating point (the F-score the policy maximises, F2 for a
+    target-recall policy) and on the threshold-free ROC-AUC and PR-AUC."""
     checks = list(own_checks)
     checks.append(
         GateCheck(
@@ -74,13 +78,26 @@ def decide(
         )
     )
     if production_metrics is not None:
-        delta = candidate_metrics["f1"] - production_metrics["f1"]
+        key = "f1" if policy == "f1" else "f2"
+        delta = candidate_metrics[key] - production_metrics.get(key, float("-inf"))
         checks.append(
             GateCheck(
                 "not worse than production",
                 delta >= -max_f1_regression,
-                f"F1 {candidate_metrics['f1']:.4f} vs {production_metrics['f1']:.4f} (Δ {delta:+.4f}, "
-                f"allowed −{max_f1_regression})",
+                f"{key.upper()} at each model's operating point {candidate_metrics[key]:.4f} vs "
+                f"{production_metrics.get(key, float('nan')):.4f} (Δ {delta:+.4f}, allowed −{max_f1_regression})",
             )
         )
+        for auc in ("roc_auc", "pr_auc"):
+            if auc not in production_metrics or production_metrics[auc] != production_metrics[auc]:  # NaN
+                continue
+            delta = candidate_metrics[auc] - production_metrics[auc]
+            checks.append(
+                GateCheck(
+                    f"ranking not worse than production ({auc.replace('_', '-').upper()})",
+                    delta >= -max_auc_regression,
+                    f"{candidate_metrics[auc]:.4f} vs {production_metrics[auc]:.4f} (Δ {delta:+.4f}, "
+                    f"allowed −{max_auc_regression})",
+                )
+            )
     return GateReport(candidate_version, production_version, candidate_metrics, production_metrics, checks)

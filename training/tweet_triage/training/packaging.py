@@ -11,6 +11,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
+from tweet_triage.model.language import training_languages
+from tweet_triage.model.operating_point import Policy, choose
 from tweet_triage.model.package import (
     GRAPHS_DIR,
     TOKENIZER_DIR,
@@ -136,3 +140,22 @@ def build_packages(
     (package / STUDY_FILE).write_text(study.to_json(), encoding="utf-8")
     export.remove_tree(work / "onnx")
     return BuiltPackages(staging, package, study, shipped)
+
+
+def set_operating_point(
+    package: Path, validation: Tweets, policy: Policy, training_texts: Sequence[str], *, threads: int = 2
+) -> PackageMeta:
+    """Choose the package's decision threshold on the validation tweets by ``policy`` (with the graph that ships
+    first) and record it, with the training languages, in ``package.json``. A model without a positive label
+    (more than two labels) keeps deciding by the most probable label."""
+    meta = PackageMeta.read(package)
+    point = None
+    if meta.positive_label is not None and len(meta.labels) == 2:
+        predictor = Predictor(package, version="candidate", graph=meta.graph_names[0], threads=threads)
+        pos = meta.labels.index(meta.positive_label)
+        p_positive = predictor.score(validation.texts, validation.keywords).probabilities[:, pos]
+        is_positive = np.array([label == meta.positive_label for label in validation.truth])
+        point = choose(p_positive, is_positive, policy, meta.positive_label).to_dict()
+    updated = replace(meta, operating_point=point, languages=training_languages(training_texts))
+    updated.write(package)
+    return updated

@@ -15,23 +15,25 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from tweet_triage.errors import ModelError
 from tweet_triage.model.approvals import ApprovalLog
+from tweet_triage.model.operating_point import DEFAULT_POLICY, OperatingPoint, Policy
 from tweet_triage.model.package import DriftReference, PackageMeta
 from tweet_triage.model.predictor import Predictor
 from tweet_triage.model.registry import PRODUCTION, ModelVersion, Registry
 from tweet_triage.settings import Settings
-from tweet_triage.training import behaviour, lineage, plots
+from tweet_triage.training import behaviour, error_analysis, lineage, plots
 from tweet_triage.training.evaluate import Evaluation, evaluate
 from tweet_triage.training.finetune import EpochRecord, FineTuned, TrainConfig, fine_tune, subsample
 from tweet_triage.training.gate import GateCheck, GateReport, decide
-from tweet_triage.training.packaging import BuiltPackages, build_packages
+from tweet_triage.training.packaging import BuiltPackages, build_packages, set_operating_point
 from tweet_triage.training.prepare import Example, PreparedDataset
 from tweet_triage.training.quality import BatchInvarianceReport, GraphChecks, QuantizationReport, check_graphs
 from tweet_triage.training.quantization.measure import Tweets
@@ -42,6 +44,7 @@ from tweet_triage.training.quantization.study import StudyConfig, StudyReport
 log = logging.getLogger(__name__)
 
 HF_MODEL_ARTIFACT = "hf_model"
+LANGUAGE_SAMPLE = 2000  # training tweets the training languages are identified on
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class PipelineConfig:
     drift_reference_size: int = 1000
     max_f1_regression: float = 0.0
     max_ece: float = 0.05
+    max_auc_regression: float = 0.005  # ROC-AUC and PR-AUC (threshold-free); seeds alone move them ~0.003
+    operating_point: str = DEFAULT_POLICY  # see tweet_triage.model.operating_point
     trigger: str = "manual"
 
 
@@ -134,6 +139,8 @@ class _TrainingRun:
         tuned = self._fine_tune(work / "hf")
         self.on_stage("exporting to ONNX and studying quantization candidates")
         built = self._build_packages(tuned, work)
+        self.on_stage(f"choosing the operating point ({self.config.operating_point}) on the validation split")
+        built = replace(built, meta=self._operating_point(built))
         self.on_stage("evaluating every shipped graph against fp32 on the test split")
         shipped, checks, int8 = self._evaluate(built)
         quant, invariance = shipped[0]
@@ -219,6 +226,40 @@ class _TrainingRun:
         log_study(self.client, self.run_id, built.study)
         return built
 
+    def _operating_point(self, built: BuiltPackages) -> PackageMeta:
+        cfg = self.config
+        validation = study_tweets(self.dataset, cfg.train.max_samples, cfg.train.seed)
+        meta = package_operating_point(built.package, self.dataset, cfg.operating_point, cfg.train)
+        self.client.log_param(self.run_id, "operating_point", cfg.operating_point)
+        self.client.log_param(self.run_id, "languages", ",".join(meta.languages))
+        point = meta.point
+        if point is not None:
+            self.client.log_dict(self.run_id, point.to_dict(), "evaluation/operating_point.json")
+            for key in ("threshold", "precision", "recall", "f1", "f2"):
+                self.client.log_metric(self.run_id, f"operating_point.{key}", float(getattr(point, key)))
+            predictor = Predictor(
+                built.package, version="candidate", graph=meta.graph_names[0], threads=cfg.train.threads
+            )
+            probabilities = predictor.score(validation.texts, validation.keywords).probabilities
+            self._log_errors(probabilities, validation, point)
+        return meta
+
+    def _log_errors(self, probabilities: npt.NDArray[np.float32], validation: Tweets, point: OperatingPoint) -> None:
+        """The error analysis and the precision-recall curve of the validation split, at the operating point."""
+        labels = self.dataset.labels
+        analysis = error_analysis.analyse(
+            probabilities, validation.texts, validation.keywords, validation.truth, labels, point.positive_label, point
+        )
+        self.client.log_text(self.run_id, analysis.to_markdown(), "evaluation/errors.md")
+        self.client.log_dict(self.run_id, analysis.to_dict(), "evaluation/errors.json")
+        with tempfile.TemporaryDirectory() as tmp:
+            pos = labels.index(point.positive_label)
+            truth = np.array([t == point.positive_label for t in validation.truth])
+            figure = plots.precision_recall(
+                probabilities[:, pos], truth, point, Path(tmp) / "precision_recall.png", "validation split"
+            )
+            self.client.log_artifact(self.run_id, str(figure), "figures")
+
     def _evaluate(self, built: BuiltPackages) -> tuple[list[GraphChecks], list[behaviour.CheckResult], Predictor]:
         """The rule again, on the test split, for every graph the package ships (any of them may serve)."""
         ds = self.dataset
@@ -267,6 +308,7 @@ class _TrainingRun:
             "quantization.cpu": study.cpu.describe()[:4000],
             "test.f1": f"{quant.int8.f1:.4f}",
             "test.ece": f"{quant.int8.ece:.4f}",
+            **operating_point_tags(PackageMeta.read(package)),
         }
         return self.registry.register(self.run_id, package, tags, description=f"trained on {self.dataset.version}")
 
@@ -288,8 +330,8 @@ class _TrainingRun:
                     f"production v{production.version} has labels {prod.labels}, the candidate {self.dataset.labels}"
                 )
             probabilities = prod.score(self.texts, self.keywords).probabilities
-            production_metrics = evaluate(
-                probabilities, self.truth, prod.labels, self.dataset.positive_label
+            production_metrics = evaluate(  # production at its own operating point
+                probabilities, self.truth, prod.labels, self.dataset.positive_label, prod.operating_point
             ).headline()
         own = [
             *quantization_checks(shipped),
@@ -303,6 +345,8 @@ class _TrainingRun:
             own_checks=own,
             max_f1_regression=self.config.max_f1_regression,
             max_ece=self.config.max_ece,
+            max_auc_regression=self.config.max_auc_regression,
+            policy=self.config.operating_point,
         )
         self.client.log_text(self.run_id, gate.to_json(), "gate/gate_report.json")
         self.client.log_text(self.run_id, gate.to_markdown(), "gate/gate_report.md")
@@ -361,6 +405,28 @@ class _TrainingRun:
         if tuned.history:
             plots.learning_curves(tuned.history, figures / "learning_curves.png")
         client.log_artifacts(run_id, str(figures), "figures")
+
+
+def package_operating_point(package: Path, dataset: PreparedDataset, policy: str, train: TrainConfig) -> PackageMeta:
+    """Choose and record the package's operating point on the validation tweets the study used, and its training
+    languages (`triage train` and the Azure ML export stage both call this)."""
+    validation = study_tweets(dataset, train.max_samples, train.seed)
+    train_texts = [e.text for e in subsample(dataset.splits["train"], LANGUAGE_SAMPLE, train.seed)]
+    return set_operating_point(package, validation, Policy.parse(policy), train_texts, threads=train.threads)
+
+
+def operating_point_tags(meta: PackageMeta) -> dict[str, str]:
+    """Registry tags that show a version's operating point (``model list``, ``audit model``, ``/v1/model``)."""
+    tags = {"languages": ",".join(meta.languages)}
+    point = meta.point
+    if point is not None:
+        tags |= {
+            "operating_point.policy": point.policy,
+            "operating_point.threshold": f"{point.threshold:.4f}",
+            "operating_point.precision": f"{point.precision:.4f}",
+            "operating_point.recall": f"{point.recall:.4f}",
+        }
+    return tags
 
 
 def drift_reference(predictor: Predictor, dataset: PreparedDataset, size: int, seed: int) -> DriftReference:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from tweet_triage.model.operating_point import OperatingPoint, pr_curve
 from tweet_triage.training.evaluate import reliability_curve
 from tweet_triage.training.finetune import EpochRecord
 
@@ -73,6 +74,36 @@ def reliability_diagram(
     ax.set_ylim(0, 1)
     ax.legend(loc="upper left")
     ax.set_title("Reliability (test split)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def precision_recall(
+    p_positive: npt.NDArray[np.floating[Any]],
+    is_positive: npt.NDArray[np.bool_],
+    point: OperatingPoint | None,
+    path: Path,
+    title: str,
+) -> Path:
+    """The precision-recall curve with the operating point marked."""
+    plt = _pyplot()
+    curve = pr_curve(p_positive, is_positive)
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    ax.plot(curve.recall, curve.precision, "-", label="precision-recall curve")
+    if point is not None:
+        ax.plot(
+            [point.recall], [point.precision], "o", color="tab:red", markersize=9,
+            label=f"operating point {point.policy}: p >= {point.threshold:.2f}",
+        )  # fmt: skip
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_xlim(0, 1.01)
+    ax.set_ylim(0, 1.01)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left")
+    ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tweet_triage.model.operating_point import decide
 from tweet_triage.model.predictor import Predictor
 from tweet_triage.training.evaluate import Evaluation, evaluate
 from tweet_triage.training.quantization.rule import QuantizationRule
@@ -57,14 +58,15 @@ def compare_quantized(
 ) -> QuantizationReport:
     p32 = fp32.score(texts, keywords).probabilities
     p8 = int8.score(texts, keywords).probabilities
-    e32 = evaluate(p32, truth, fp32.labels, positive_label)
-    e8 = evaluate(p8, truth, int8.labels, positive_label)
+    point = int8.operating_point  # both graphs judged at the package's operating point
+    e32 = evaluate(p32, truth, fp32.labels, positive_label, point)
+    e8 = evaluate(p8, truth, int8.labels, positive_label, point)
     return QuantizationReport(
         graph=int8.graph,
         fp32=e32,
         int8=e8,
         f1_drop=e32.f1 - e8.f1,
-        label_agreement=float((p32.argmax(1) == p8.argmax(1)).mean()),
+        label_agreement=float((decide(p32, int8.labels, point) == decide(p8, int8.labels, point)).mean()),
         max_probability_difference=float(np.abs(p32 - p8).max()),
         max_allowed_f1_drop=rule.max_f1_drop,
         min_label_agreement=rule.min_agreement,

@@ -121,7 +121,6 @@ def train_seed(
 ) -> Scores:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-
     config = replace(recipe.config, seed=seed)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -131,7 +130,8 @@ def train_seed(
         model = AutoModelForSequenceClassification.from_pretrained(tmp, local_files_only=True)
         probabilities = {
             split: softmax(
-                batch_logits(model, tokenizer, encode_examples(tokenizer, dataset.splits[split], config), 64), tuned.temperature
+                batch_logits(model, tokenizer, encode_examples(tokenizer, dataset.splits[split], config), 64),
+                tuned.temperature,
             )
             for split in SPLITS
         }
@@ -145,7 +145,9 @@ def measure(dataset: PreparedDataset, recipe: str, seed: int, scores: Scores) ->
         raise ValueError("the recipe study needs a binary dataset with a positive label")
     pos = dataset.labels.index(positive)
     truth = {s: np.array([e.label == positive for e in dataset.splits[s]]) for s in ("validation", "test")}
-    point = choose(scores.probabilities["validation"][:, pos], truth["validation"], Policy.parse(DEFAULT_POLICY), positive)
+    point = choose(
+        scores.probabilities["validation"][:, pos], truth["validation"], Policy.parse(DEFAULT_POLICY), positive
+    )
     p_test = scores.probabilities["test"]
     predicted = decide(p_test, dataset.labels, point) == pos
     precision = float(metrics.precision_score(truth["test"], predicted, zero_division=0))
@@ -222,9 +224,9 @@ def summary_table(results: Sequence[SeedResult]) -> str:
     first = next(iter(means), None)
     if first is not None and len(means) > 1:
         lines += ["", f"Difference of the means to {first}:", ""]
-        for name, values in means.items():
+        for name, mean in means.items():
             if name != first:
-                deltas = ", ".join(f"{k} {values[k] - means[first][k]:+.4f}" for k in ("roc_auc", "pr_auc", "f1", "f2"))
+                deltas = ", ".join(f"{k} {mean[k] - means[first][k]:+.4f}" for k in ("roc_auc", "pr_auc", "f1", "f2"))
                 lines.append(f"- {name}: {deltas}")
     return "\n".join(lines) + "\n"
 

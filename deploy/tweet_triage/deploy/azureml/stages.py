@@ -19,7 +19,9 @@ from typing import Annotated, Any
 import typer
 
 from tweet_triage.cli.context import cli_context
+from tweet_triage.cli.options import policy_option
 from tweet_triage.errors import DataError, ModelError
+from tweet_triage.model.operating_point import DEFAULT_POLICY
 
 app = typer.Typer(help="Pipeline stages run by Azure ML components (folders in, folders out).", no_args_is_help=True)
 
@@ -27,7 +29,7 @@ FINE_TUNED_FILE = "fine_tuned.json"
 EVALUATION_FILE = "evaluation.json"
 REGISTRATION_FILE = "registration.json"
 FP32_DIR, INT8_DIR = "fp32", "int8"
-HEADLINE_METRICS = ("f1", "precision", "recall", "accuracy", "roc_auc", "ece")
+HEADLINE_METRICS = ("f1", "f2", "precision", "recall", "accuracy", "roc_auc", "pr_auc", "ece")
 
 
 class StudySize(StrEnum):
@@ -130,6 +132,10 @@ def export_stage(
     study_size: Annotated[
         StudySize, typer.Option("--study", help="full: the training default; quick: fewer tweets and candidates.")
     ] = StudySize.FULL,
+    operating_point: Annotated[
+        str,
+        typer.Option(callback=policy_option, help="Decision threshold policy: f2 (default), f1, or recall>=R."),
+    ] = DEFAULT_POLICY,
 ) -> None:
     """Export to ONNX and run the quantization study (`triage train`'s own code); writes the fp32 reference package
     and the package that ships (the graphs the rule selected on this node's CPU)."""
@@ -137,7 +143,7 @@ def export_stage(
     from tweet_triage.training import export
     from tweet_triage.training.finetune import TrainConfig
     from tweet_triage.training.packaging import build_packages, staging_package
-    from tweet_triage.training.pipeline import calibration_tweets, study_tweets
+    from tweet_triage.training.pipeline import calibration_tweets, package_operating_point, study_tweets
     from tweet_triage.training.quantization.rule import NoEligibleGraph
     from tweet_triage.training.quantization.schemes import REFERENCE
     from tweet_triage.training.quantization.study import study_config
@@ -169,6 +175,7 @@ def export_stage(
         )
     except NoEligibleGraph as exc:
         raise ModelError(f"{exc}: nothing to register") from exc
+    package_operating_point(built.package, dataset, operating_point, config)
     staging_package(out / FP32_DIR, built.staging / graph_file(REFERENCE), hf_dir, built.meta)
     export.remove_tree(out / INT8_DIR)
     built.package.rename(out / INT8_DIR)
@@ -247,7 +254,7 @@ def register_stage(
     from tweet_triage.model.predictor import Predictor
     from tweet_triage.model.registry import Registry
     from tweet_triage.training import lineage
-    from tweet_triage.training.pipeline import HF_MODEL_ARTIFACT, _experiment, drift_reference
+    from tweet_triage.training.pipeline import HF_MODEL_ARTIFACT, _experiment, drift_reference, operating_point_tags
 
     context = cli_context(ctx)
     settings = context.settings
@@ -290,6 +297,7 @@ def register_stage(
             "run_id": run_id,
             "test.f1": f"{report['int8']['f1']:.4f}",
             "test.ece": f"{report['int8']['ece']:.4f}",
+            **operating_point_tags(PackageMeta.read(packages / INT8_DIR)),
             "trigger": reason,
         }
         version = registry.register(run_id, packages / INT8_DIR, tags, description=f"azureml: {dataset.version}")
@@ -320,8 +328,8 @@ def _gate(registry: Any, version: str, dataset: Any, report: dict[str, Any]) -> 
         test = subsample(dataset.splits["test"], report.get("max_samples"), int(report.get("seed", 42)))
         prod = Predictor(registry.download(production), version=production.version)
         probabilities = prod.score([e.text for e in test], [e.keyword for e in test]).probabilities
-        production_metrics = evaluate(
-            probabilities, [e.label for e in test], prod.labels, dataset.positive_label
+        production_metrics = evaluate(  # production at its own operating point
+            probabilities, [e.label for e in test], prod.labels, dataset.positive_label, prod.operating_point
         ).headline()
     checks = [
         *(GateCheck(**check) for check in report["quantization_checks"]),

@@ -74,6 +74,7 @@ def run_local_retrain(
         train=train,
         study=replace(study, threads=retrain.threads),
         trigger=f"retrain:{request.details.get('trigger', 'manual')}:{request.id}",
+        operating_point=retrain.operating_point,
     )
     result = run_pipeline(settings, dataset, config, registry=registry, progress=progress, on_stage=on_stage)
     report_path = _write_report(settings, request, result, merge)

@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
+from tweet_triage.model.language import Language
+from tweet_triage.model.operating_point import Decision
 from tweet_triage.stream.events import TweetEvent, TweetId
 from tweet_triage.stream.timestamps import UtcDatetime, format_utc
 
@@ -50,6 +52,10 @@ class PredictionRecord(BaseModel):
     keyword: str | None = None
     source: str | None = None
     event: str | None = None
+    threshold: float | None = Field(None, description="The operating point's threshold (None: most probable label).")
+    operating_point: str | None = Field(None, description="The policy that chose the threshold (f2, f1, ...).")
+    language: str | None = Field(None, description="Identified language (ISO 639-1); None when too short to tell.")
+    out_of_scope: bool = Field(False, description="Surely in a language the model was not trained on.")
 
     @field_validator("probabilities")
     @classmethod
@@ -75,6 +81,8 @@ class PredictionRecord(BaseModel):
         model_name: str,
         model_version: str,
         scored_at: datetime,
+        decision: Decision | None = None,
+        language: Language | None = None,
     ) -> PredictionRecord:
         return cls(
             id=tweet.id,
@@ -93,6 +101,10 @@ class PredictionRecord(BaseModel):
             keyword=tweet.keyword,
             source=tweet.source,
             event=tweet.event,
+            threshold=decision.threshold if decision else None,
+            operating_point=decision.operating_point if decision else None,
+            language=language.code if language else None,
+            out_of_scope=language.out_of_scope() if language else False,
         )
 
     def to_item(self) -> dict[str, Any]:
