@@ -269,6 +269,16 @@ class MonitorSettings(_Section):
         5, ge=1, description="Consecutive drifted updates before a drift incident opens (damps single spikes)."
     )
     seed: int = Field(0, description="Seed of the threshold bootstrap: the same settings give the same thresholds.")
+    scope_window_size: int = Field(50, ge=10, le=5000, description="Window of the out-of-scope share detector.")
+    scope_baseline_share: float = Field(
+        0.02,
+        gt=0,
+        lt=1,
+        description="Share of out-of-scope (other-language) tweets in normal traffic; more raises a drift incident.",
+    )
+    scope_alpha: float = Field(
+        1e-6, gt=0, lt=0.1, description="Chance per tweet that normal traffic fills the out-of-scope window."
+    )
     state_dir: Path | None = Field(None, description="Detector state and threshold cache (default: STATE_DIR/monitor).")
     save_every_s: float = Field(30.0, gt=0, description="How often detector state is saved.")
     model_poll_s: float = Field(30.0, gt=0, description="How often the production alias is checked.")

@@ -25,6 +25,7 @@ from tweet_triage.monitoring.alerts.records import AlertDraft, Evidence
 from tweet_triage.monitoring.drift.alibi_engine import embedding_detector, output_detector
 from tweet_triage.monitoring.drift.detector import DetectorSpec
 from tweet_triage.monitoring.drift.monitor import DriftMonitor, DriftSignal
+from tweet_triage.monitoring.drift.scope import ScopeSettings, ScopeShareDetector
 from tweet_triage.monitoring.feedback_store import Comparison, FeedbackRecord, FeedbackStore, compare
 from tweet_triage.monitoring.metrics import MonitorMetrics
 from tweet_triage.monitoring.retrain.policy import RetrainTrigger
@@ -81,6 +82,16 @@ def build_drift_monitor(settings: Settings, version: str, package_dir: Path, *, 
         output_detector(reference.probabilities, output_spec, cache, progress=progress),
         confirm_updates=settings.monitor.confirm_updates,
         embedding_dim=int(reference.embeddings.shape[1]),
+        scope=scope_detector(settings.monitor, meta),
+    )
+
+
+def scope_detector(monitor: MonitorSettings, meta: PackageMeta) -> ScopeShareDetector | None:
+    """The out-of-scope share detector, for packages that know their training languages."""
+    if not meta.languages:
+        return None
+    return ScopeShareDetector(
+        ScopeSettings(monitor.scope_window_size, monitor.scope_baseline_share, monitor.scope_alpha)
     )
 
 
@@ -178,7 +189,7 @@ class MonitorRuntime:
                     unusable.append((event, problem))
                     continue
                 started = time.perf_counter()
-                signals += drift.observe(vector, event.probabilities)
+                signals += drift.observe(vector, event.probabilities, event.out_of_scope)
                 self.metrics.update_seconds.observe(time.perf_counter() - started)
                 observed += 1
             for name, reading in drift.last_readings.items():

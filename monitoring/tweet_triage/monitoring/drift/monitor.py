@@ -65,7 +65,9 @@ class DriftMonitor:
         *,
         confirm_updates: int,
         embedding_dim: int | None = None,
+        scope: OnlineDetector | None = None,
     ) -> None:
+        """``scope``, when given, watches each tweet's out-of-scope flag (see :mod:`.scope`)."""
         if confirm_updates < 1:
             raise MonitorError("confirm_updates must be at least 1")
         self.model_version = model_version
@@ -73,13 +75,14 @@ class DriftMonitor:
         self.embedding_dim = embedding_dim
         self._embedding = embedding
         self._output = output
+        self._scope = scope
         self._confirm = confirm_updates
         self._counters = _Counters(episodes={d.name: _Episode() for d in self.detectors})
         self.last_readings: dict[str, DriftReading] = {}
 
     @property
-    def detectors(self) -> tuple[OnlineDetector, OnlineDetector]:
-        return (self._embedding, self._output)
+    def detectors(self) -> tuple[OnlineDetector, ...]:
+        return (self._embedding, self._output, *((self._scope,) if self._scope is not None else ()))
 
     @property
     def observed(self) -> int:
@@ -99,14 +102,20 @@ class DriftMonitor:
         return None
 
     def observe(
-        self, embedding: Sequence[float] | npt.NDArray[np.float32], probabilities: dict[str, float]
+        self,
+        embedding: Sequence[float] | npt.NDArray[np.float32],
+        probabilities: dict[str, float],
+        out_of_scope: bool = False,
     ) -> list[DriftSignal]:
         """One scored tweet of this model version; returns the signals of episodes that opened with it."""
         self._counters.observed += 1
         probs = np.asarray([probabilities.get(label, 0.0) for label in self.labels], dtype=np.float32)
         vector = np.asarray(embedding, dtype=np.float32)
+        inputs = [(self._embedding, vector), (self._output, output_features(probs)[0])]
+        if self._scope is not None:
+            inputs.append((self._scope, np.array([float(out_of_scope)], np.float32)))
         signals = []
-        for detector, x in ((self._embedding, vector), (self._output, output_features(probs)[0])):
+        for detector, x in inputs:
             reading = detector.update(x)
             self.last_readings[detector.name] = reading
             if self._advance(self._counters.episodes[detector.name], reading, detector.spec.window_size):
