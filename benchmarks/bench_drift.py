@@ -7,7 +7,9 @@ reference, exactly as `triage monitor` would. Replays (see tweet_triage.monitori
 
 * false alarms: ``--unshifted`` in-distribution tweets (the held-out test split, reshuffled on each pass);
 * delay: 1,000 in-distribution tweets, then ``--shifted`` tweets of one shifted stream; the delay is the number of
-  tweets after the shift until a detector's episode opens (an incident), per detector and shift.
+  tweets after the shift until a detector's episode opens (an incident), per detector and shift. One shift is a
+  switch of language (``tests/data/non_english_tweets.csv``: crisis tweets in seven other languages, cycled), which
+  the out-of-scope share detector is for.
 
 Prints a table per detector, the mean and p99 time per tweet of all detectors together, and the process RSS after
 1,000 and after all unshifted tweets (bounded memory means no growth). Needs the local stack and a trained model.
@@ -16,6 +18,7 @@ Prints a table per detector, the mean and p99 time per tweet of all detectors to
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import statistics
 import time
@@ -29,6 +32,7 @@ import torch
 from tweet_triage.model.predictor import Predictor
 from tweet_triage.model.registry import Registry
 from tweet_triage.monitoring.drift.monitor import DriftMonitor
+from tweet_triage.monitoring.drift.scope import NAME as SCOPE
 from tweet_triage.monitoring.evaluation import documentation_sentences, scored_events
 from tweet_triage.monitoring.runtime import build_drift_monitor
 from tweet_triage.settings import load_settings
@@ -36,6 +40,8 @@ from tweet_triage.stream.scored import ScoredEvent
 from tweet_triage.training.prepare import Example, load, resolve
 
 WARM_UP = 1000
+DETECTORS = ("embedding", "output", SCOPE)
+OTHER_LANGUAGES = Path(__file__).resolve().parents[1] / "tests" / "data" / "non_english_tweets.csv"
 
 
 @dataclass
@@ -55,7 +61,7 @@ def replay(monitor: DriftMonitor, events: list[ScoredEvent]) -> Trace:
         vector = event.vector
         if vector is None:
             raise SystemExit(f"scored event {event.id} carries no embedding")
-        signals = monitor.observe(vector, event.probabilities)
+        signals = monitor.observe(vector, event.probabilities, event.out_of_scope)
         trace.seconds.append(time.perf_counter() - started)
         for signal in signals:
             trace.signals.setdefault(signal.reading.detector, []).append(i)
@@ -90,6 +96,9 @@ def shifted_streams(examples: list[Example], n: int, positive: str | None) -> di
                 keywords.setdefault(hazard, []).append(e)
     hazard, tweets = max(keywords.items(), key=lambda item: len(item[1]))
     streams[f"one topic ({hazard}, {len(tweets)} tweets cycled)"] = cycle(tweets, n, 2)
+    with OTHER_LANGUAGES.open(encoding="utf-8", newline="") as handle:
+        foreign = [Example(f"l{i}", row["text"], "?") for i, row in enumerate(csv.DictReader(handle))]
+    streams[f"other languages ({len(foreign)} tweets cycled)"] = cycle(foreign, n, 3)
     return streams
 
 
@@ -138,9 +147,7 @@ def main() -> None:
     rest = replay(monitor, calm[WARM_UP:])
     rss_late = process.memory_info().rss
     seconds = first.seconds + rest.seconds
-    false_alarms = {
-        name: len(first.signals.get(name, [])) + len(rest.signals.get(name, [])) for name in ("embedding", "output")
-    }
+    false_alarms = {name: len(first.signals.get(name, [])) + len(rest.signals.get(name, [])) for name in DETECTORS}
 
     print(f"\nfalse alarms over {len(calm)} unshifted tweets (episodes opened):")
     for name, count in false_alarms.items():
@@ -148,18 +155,21 @@ def main() -> None:
     print(f"  incidents  {int(any(false_alarms.values()))} (alerts deduplicate detectors into one incident)")
 
     print(f"\ndetection delay after the shift (tweets; '-' = not detected within {args.shifted}):")
-    print(f"  {'shift':<38} {'embedding':>10} {'output':>8} {'incident':>9}")
+    print(f"  {'shift':<38} {'embedding':>10} {'output':>8} {'language':>9} {'incident':>9}")
     traces = {}
     for name, events in shifts.items():
         monitor = build_drift_monitor(settings, version.version, folder)
         replay(monitor, warm)
         trace = replay(monitor, events)
         traces[name] = trace
-        delays = {d: (trace.signals[d][0] + 1 if trace.signals.get(d) else None) for d in ("embedding", "output")}
+        delays = {d: (trace.signals[d][0] + 1 if trace.signals.get(d) else None) for d in DETECTORS}
         found = [d for d in delays.values() if d is not None]
         incident = min(found) if found else None
-        cells = [str(delays["embedding"] or "-"), str(delays["output"] or "-"), str(incident or "-")]
-        print(f"  {name:<38} {cells[0]:>10} {cells[1]:>8} {cells[2]:>9}")
+        cells = [str(delays[d] or "-") for d in DETECTORS] + [str(incident or "-")]
+        print(f"  {name:<38} {cells[0]:>10} {cells[1]:>8} {cells[2]:>9} {cells[3]:>9}")
+        flagged = sum(e.out_of_scope for e in events) / len(events)
+        statistic = max(trace.statistics.get("embedding", [0.0]))
+        print(f"  {'':<38} out of scope {flagged:.0%}; highest embedding statistic {statistic:.3f}")
 
     ms = [s * 1000 for s in seconds]
     cpu_ms = 1000 * (first.cpu_seconds + rest.cpu_seconds) / len(calm)
@@ -182,9 +192,9 @@ def plot(path: Path, calm: Trace, shifts: dict[str, Trace]) -> None:
     import matplotlib.pyplot as plt
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, axes = plt.subplots(2, 1 + len(shifts), figsize=(5 * (1 + len(shifts)), 6), squeeze=False)
+    fig, axes = plt.subplots(len(DETECTORS), 1 + len(shifts), figsize=(5 * (1 + len(shifts)), 9), squeeze=False)
     for column, (title, trace) in enumerate([("unshifted", calm), *shifts.items()]):
-        for row, detector in enumerate(("embedding", "output")):
+        for row, detector in enumerate(DETECTORS):
             ax = axes[row][column]
             ax.plot(trace.statistics.get(detector, []), lw=0.7, label="statistic")
             ax.plot(trace.thresholds.get(detector, []), lw=1.0, color="red", label="threshold")

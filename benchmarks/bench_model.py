@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
+import time
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -94,6 +96,24 @@ def main() -> None:
         p_pipe = _pipeline_probabilities(baseline(inputs, batch_size=32), ours.labels)
     invariance = batch_invariance(ours, tweets.texts[:500], tweets.keywords[:500], tolerance=1e-4)
     _report(measured, tweets, ours, p_ours, p_fp32, p_pipe, invariance.max_difference, dataset.positive_label)
+    _language_cost(ours, tweets, max(measured[OURS].values()), args.threads, args.repeats)
+
+
+def _language_cost(ours: Predictor, tweets: Tweets, tweets_per_second: float, threads: int, repeats: int) -> None:
+    """Language identification (one core) against the scorer's CPU time per tweet (all its cores)."""
+    timings = []
+    for _ in range(repeats):
+        started = time.process_time()
+        languages = ours.languages(tweets.texts)
+        timings.append((time.process_time() - started) / len(tweets))
+    language_ms = 1000 * statistics.median(timings)
+    scorer_ms = 1000 * threads / tweets_per_second
+    flagged = sum(lang.out_of_scope() for lang in languages) / len(languages)
+    print(
+        f"language identification: {language_ms:.3f} ms CPU per tweet (median of {repeats}) = "
+        f"{language_ms / scorer_ms:.1%} of the scorer's {scorer_ms:.3f} ms CPU per tweet at its best batch size "
+        f"(goal <= 10%); {flagged:.2%} of these English tweets flagged out of scope"
+    )
 
 
 def _fp32_package(hf_dir: Path, ours: Predictor, work: Path) -> Path:

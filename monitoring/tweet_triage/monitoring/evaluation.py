@@ -61,8 +61,9 @@ def scored_events(
     now = datetime.now(UTC)
     events = []
     decisions = predictor.decide(batch.probabilities)
-    rows = zip(batch.probabilities, batch.embeddings, decisions, strict=True)
-    for i, (probabilities, embedding, decision) in enumerate(rows):
+    languages = predictor.languages(list(texts))
+    rows = zip(batch.probabilities, batch.embeddings, decisions, languages, strict=True)
+    for i, (probabilities, embedding, decision, language) in enumerate(rows):
         events.append(
             ScoredEvent(
                 id=f"{id_prefix}-{i}",
@@ -70,6 +71,8 @@ def scored_events(
                 confidence=decision.confidence,
                 threshold=decision.threshold,
                 operating_point=decision.operating_point,
+                language=language.code,
+                out_of_scope=language.out_of_scope(),
                 probabilities={label: float(p) for label, p in zip(labels, probabilities, strict=True)},
                 model_version=model_version,
                 embedding_f16=encode_embedding(embedding),
