@@ -15,8 +15,8 @@ import argparse
 import json
 import os
 import statistics
-import time
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
