@@ -140,3 +140,16 @@ def test_a_store_being_restored_says_so_and_how_far_it_is() -> None:
 def test_no_restore_notice_when_the_store_is_ready() -> None:
     app = page(seeded())
     assert not [w for w in app.main.warning if "brought back" in w.value]
+
+
+def test_a_tweet_in_another_language_is_marked_for_a_human_look() -> None:
+    backend = seeded()
+    backend.records.append(
+        record("t-es", "Necesitamos ayuda, el agua sube", "disaster", 0.6, minutes_ago=2, language="es")
+    )
+    backend.records[-1] = backend.records[-1].model_copy(update={"out_of_scope": True})
+    app = page(backend)
+    assert not app.exception
+    marked = [v for v in texts(app).split("\n") if "Written in Spanish" in v]
+    assert marked and "check this one yourself" in marked[0]
+    assert "Written in" not in texts(app).replace(marked[0], "")  # English tweets carry no mark

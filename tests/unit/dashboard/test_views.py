@@ -125,3 +125,15 @@ def test_tweet_text_is_shown_literally_not_as_markdown() -> None:
     words = [WordWeightOut(word="**fire**", start=11, end=19, weight=0.5)]
     out = views.highlight_html(text, words)
     assert "**" not in out and "#" not in out.replace("&#", "") and "&#42;&#42;fire&#42;&#42;" in out
+
+
+def test_the_operating_point_is_told_in_plain_words() -> None:
+    tags = {
+        "operating_point.threshold": "0.2400",
+        "operating_point.recall": "0.93",
+        "operating_point.precision": "0.71",
+    }
+    caption = views.operating_point_caption(tags)
+    assert caption is not None and "from 24% sure" in caption and "caught 93%" in caption and "71%" in caption
+    assert views.operating_point_caption({}) is None  # an older model: nothing to say
+    assert views.language_name("pt") == "Portuguese" and views.language_name(None) == "too short to tell"
