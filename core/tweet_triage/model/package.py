@@ -72,6 +72,19 @@ class PackageMeta:
     def point(self) -> OperatingPoint | None:
         return OperatingPoint.from_dict(self.operating_point) if self.operating_point else None
 
+    def decision_tags(self) -> dict[str, str]:
+        """Registry tags that show how this package decides (``model list``, ``audit model``, ``/v1/model``)."""
+        tags = {"languages": ",".join(self.languages)}
+        point = self.point
+        if point is not None:
+            tags |= {
+                "operating_point.policy": point.policy,
+                "operating_point.threshold": f"{point.threshold:.4f}",
+                "operating_point.precision": f"{point.precision:.4f}",
+                "operating_point.recall": f"{point.recall:.4f}",
+            }
+        return tags
+
     @property
     def graph_names(self) -> list[str]:
         return [g.name for g in self.graphs]

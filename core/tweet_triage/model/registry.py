@@ -115,10 +115,14 @@ class Registry:
     # ---- writing ------------------------------------------------------------------------------------------------
 
     def register(self, run_id: str, package_dir: Path, tags: dict[str, str], description: str) -> ModelVersion:
-        """Log the package to ``run_id``, register it as a new version and point the ``candidate`` alias at it."""
+        """Log the package to ``run_id``, register it as a new version and point the ``candidate`` alias at it.
+
+        The version's tags also say how the package decides (its operating point and training languages), read from
+        the package itself, so every registered version shows them whoever registers it."""
         from mlflow.exceptions import MlflowException
 
-        check_package(package_dir)
+        meta = check_package(package_dir)
+        tags = {**meta.decision_tags(), **tags}
         self.client.log_artifacts(run_id, str(package_dir), PACKAGE_ARTIFACT_PATH)
         with contextlib.suppress(MlflowException):  # already registered
             self.client.create_registered_model(self.name, description="Disaster-tweet triage classifier")

@@ -48,8 +48,10 @@ def test_predict_returns_the_production_models_labels(serving: ServingEnv, api_s
     for prediction in answer["predictions"]:
         assert set(prediction["probabilities"]) == {"not_disaster", "disaster"}
         assert sum(prediction["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
-        assert prediction["confidence"] == max(prediction["probabilities"].values())
-        assert prediction["label"] == max(prediction["probabilities"], key=prediction["probabilities"].get)
+        assert prediction["confidence"] == prediction["probabilities"][prediction["label"]]
+        threshold = prediction["threshold"]  # the package's operating point decides
+        assert prediction["operating_point"] == "f2" and threshold is not None
+        assert (prediction["label"] == "disaster") == (prediction["probabilities"]["disaster"] >= threshold)
         assert prediction["model_version"] == version
     alone = httpx.post(f"{api_server.url}/v1/predict", json={"tweets": [body["tweets"][2]]}, timeout=30).json()
     assert alone["predictions"][0]["probabilities"] == pytest.approx(
@@ -81,6 +83,8 @@ def test_model_endpoint_shows_metrics_lineage_and_approval(serving: ServingEnv, 
     assert sorted(answer["labels"]) == ["disaster", "not_disaster"]
     assert 0 < answer["metrics"]["f1"] <= 1
     assert answer["tags"]["dataset.version"]
+    assert answer["tags"]["operating_point.policy"] == "f2" and answer["tags"]["languages"] == "en"
+    assert 0 < float(answer["tags"]["operating_point.threshold"]) < 1
     assert answer["approvals"][-1]["approver"] == "tests"
     assert answer["approvals"][-1]["action"] == "promote"
     anonymous = httpx.get(f"{api_server.url}/v1/model", timeout=30).json()

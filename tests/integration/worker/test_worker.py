@@ -43,7 +43,11 @@ def test_every_tweet_is_stored_once_with_its_model_version(stream_env: StreamEnv
     assert sorted(r.id for r in stored) == expected
     version = Registry(stream_env.settings).get(PRODUCTION).version
     assert {r.model_version for r in stored} == {version}
-    assert all(r.label in r.probabilities and r.confidence == max(r.probabilities.values()) for r in stored)
+    assert all(r.label in r.probabilities and r.confidence == r.probabilities[r.label] for r in stored)
+    # labelled at the package's operating point, which every record names
+    assert {(r.threshold, r.operating_point) for r in stored} == {(stored[0].threshold, "f2")}
+    assert stored[0].threshold is not None
+    assert all((r.label == "disaster") == (r.probabilities["disaster"] >= stored[0].threshold) for r in stored)
 
 
 MALFORMED: list[tuple[str, bytes]] = [

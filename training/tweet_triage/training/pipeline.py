@@ -308,7 +308,6 @@ class _TrainingRun:
             "quantization.cpu": study.cpu.describe()[:4000],
             "test.f1": f"{quant.int8.f1:.4f}",
             "test.ece": f"{quant.int8.ece:.4f}",
-            **operating_point_tags(PackageMeta.read(package)),
         }
         return self.registry.register(self.run_id, package, tags, description=f"trained on {self.dataset.version}")
 
@@ -413,20 +412,6 @@ def package_operating_point(package: Path, dataset: PreparedDataset, policy: str
     validation = study_tweets(dataset, train.max_samples, train.seed)
     train_texts = [e.text for e in subsample(dataset.splits["train"], LANGUAGE_SAMPLE, train.seed)]
     return set_operating_point(package, validation, Policy.parse(policy), train_texts, threads=train.threads)
-
-
-def operating_point_tags(meta: PackageMeta) -> dict[str, str]:
-    """Registry tags that show a version's operating point (``model list``, ``audit model``, ``/v1/model``)."""
-    tags = {"languages": ",".join(meta.languages)}
-    point = meta.point
-    if point is not None:
-        tags |= {
-            "operating_point.policy": point.policy,
-            "operating_point.threshold": f"{point.threshold:.4f}",
-            "operating_point.precision": f"{point.precision:.4f}",
-            "operating_point.recall": f"{point.recall:.4f}",
-        }
-    return tags
 
 
 def drift_reference(predictor: Predictor, dataset: PreparedDataset, size: int, seed: int) -> DriftReference:

@@ -254,7 +254,7 @@ def register_stage(
     from tweet_triage.model.predictor import Predictor
     from tweet_triage.model.registry import Registry
     from tweet_triage.training import lineage
-    from tweet_triage.training.pipeline import HF_MODEL_ARTIFACT, _experiment, drift_reference, operating_point_tags
+    from tweet_triage.training.pipeline import HF_MODEL_ARTIFACT, _experiment, drift_reference
 
     context = cli_context(ctx)
     settings = context.settings
@@ -297,7 +297,6 @@ def register_stage(
             "run_id": run_id,
             "test.f1": f"{report['int8']['f1']:.4f}",
             "test.ece": f"{report['int8']['ece']:.4f}",
-            **operating_point_tags(PackageMeta.read(packages / INT8_DIR)),
             "trigger": reason,
         }
         version = registry.register(run_id, packages / INT8_DIR, tags, description=f"azureml: {dataset.version}")
