@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tweet_triage.api.feedback import FeedbackUnavailable
-from tweet_triage.model.language import identify
+from tweet_triage.model.language import identify_all
 from tweet_triage.model.operating_point import Decision, OperatingPoint, decisions
 from tweet_triage.model.predictor import Prediction, ScoredBatch
 from tweet_triage.stream.feedback import FeedbackEvent
@@ -51,10 +51,12 @@ class WordScorer:
                 model_version=self.version,
                 threshold=d.threshold,
                 operating_point=d.operating_point,
-                language=identify(text).code,
-                out_of_scope=identify(text, ["en"]).out_of_scope(),
+                language=language.code,
+                out_of_scope=language.out_of_scope(),
             )
-            for text, probs, d in zip(texts, scored.probabilities, self.decide(scored.probabilities), strict=True)
+            for probs, d, language in zip(
+                scored.probabilities, self.decide(scored.probabilities), identify_all(texts, ["en"]), strict=True
+            )
         ]
 
 

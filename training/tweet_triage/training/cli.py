@@ -496,6 +496,7 @@ def audit_model(ctx: typer.Context, version: Annotated[str, typer.Argument(help=
     mv = registry.get(version)
     run = registry.client.get_run(mv.run_id) if mv.run_id else None
     package = registry.download(mv)
+    meta = PackageMeta.read(package)
     report: dict[str, Any] = {
         "model": mv.name,
         "version": mv.version,
@@ -504,8 +505,8 @@ def audit_model(ctx: typer.Context, version: Annotated[str, typer.Argument(help=
         "git_commit": mv.tags.get("git.commit"),
         "training_run": mv.run_id,
         "gate": {"passed": mv.gate_passed, "summary": mv.tags.get("gate.summary")},
-        "operating_point": PackageMeta.read(package).operating_point,
-        "languages": PackageMeta.read(package).languages,
+        "operating_point": meta.operating_point,
+        "languages": meta.languages,
         "metrics": dict(sorted(run.data.metrics.items())) if run else {},
         "params": dict(sorted(run.data.params.items())) if run else {},
         "approvals": [r.to_dict() for r in approval_log(registry).history(mv.version)],

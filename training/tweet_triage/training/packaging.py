@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from tweet_triage.model.language import training_languages
 from tweet_triage.model.operating_point import Policy, choose
@@ -142,20 +143,27 @@ def build_packages(
     return BuiltPackages(staging, package, study, shipped)
 
 
+@dataclass(frozen=True)
+class ChosenPoint:
+    meta: PackageMeta  # as written back to the package
+    validation_probabilities: npt.NDArray[np.float32] | None  # what the point was chosen on (None: no point)
+
+
 def set_operating_point(
     package: Path, validation: Tweets, policy: Policy, training_texts: Sequence[str], *, threads: int = 2
-) -> PackageMeta:
+) -> ChosenPoint:
     """Choose the package's decision threshold on the validation tweets by ``policy`` (with the graph that ships
     first) and record it, with the training languages, in ``package.json``. A model without a positive label
     (more than two labels) keeps deciding by the most probable label."""
     meta = PackageMeta.read(package)
     point = None
+    probabilities = None
     if meta.positive_label is not None and len(meta.labels) == 2:
         predictor = Predictor(package, version="candidate", graph=meta.graph_names[0], threads=threads)
         pos = meta.labels.index(meta.positive_label)
-        p_positive = predictor.score(validation.texts, validation.keywords).probabilities[:, pos]
+        probabilities = predictor.score(validation.texts, validation.keywords).probabilities
         is_positive = np.array([label == meta.positive_label for label in validation.truth])
-        point = choose(p_positive, is_positive, policy, meta.positive_label).to_dict()
+        point = choose(probabilities[:, pos], is_positive, policy, meta.positive_label).to_dict()
     updated = replace(meta, operating_point=point, languages=training_languages(training_texts))
     updated.write(package)
-    return updated
+    return ChosenPoint(updated, probabilities)

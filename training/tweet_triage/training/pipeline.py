@@ -33,7 +33,7 @@ from tweet_triage.training import behaviour, error_analysis, lineage, plots
 from tweet_triage.training.evaluate import Evaluation, evaluate
 from tweet_triage.training.finetune import EpochRecord, FineTuned, TrainConfig, fine_tune, subsample
 from tweet_triage.training.gate import GateCheck, GateReport, decide
-from tweet_triage.training.packaging import BuiltPackages, build_packages, set_operating_point
+from tweet_triage.training.packaging import BuiltPackages, ChosenPoint, build_packages, set_operating_point
 from tweet_triage.training.prepare import Example, PreparedDataset
 from tweet_triage.training.quality import BatchInvarianceReport, GraphChecks, QuantizationReport, check_graphs
 from tweet_triage.training.quantization.measure import Tweets
@@ -229,19 +229,16 @@ class _TrainingRun:
     def _operating_point(self, built: BuiltPackages) -> PackageMeta:
         cfg = self.config
         validation = study_tweets(self.dataset, cfg.train.max_samples, cfg.train.seed)
-        meta = package_operating_point(built.package, self.dataset, cfg.operating_point, cfg.train)
+        chosen = package_operating_point(built.package, self.dataset, cfg.operating_point, cfg.train, validation)
+        meta = chosen.meta
         self.client.log_param(self.run_id, "operating_point", cfg.operating_point)
         self.client.log_param(self.run_id, "languages", ",".join(meta.languages))
         point = meta.point
-        if point is not None:
+        if point is not None and chosen.validation_probabilities is not None:
             self.client.log_dict(self.run_id, point.to_dict(), "evaluation/operating_point.json")
             for key in ("threshold", "precision", "recall", "f1", "f2"):
                 self.client.log_metric(self.run_id, f"operating_point.{key}", float(getattr(point, key)))
-            predictor = Predictor(
-                built.package, version="candidate", graph=meta.graph_names[0], threads=cfg.train.threads
-            )
-            probabilities = predictor.score(validation.texts, validation.keywords).probabilities
-            self._log_errors(probabilities, validation, point)
+            self._log_errors(chosen.validation_probabilities, validation, point)
         return meta
 
     def _log_errors(self, probabilities: npt.NDArray[np.float32], validation: Tweets, point: OperatingPoint) -> None:
@@ -406,10 +403,14 @@ class _TrainingRun:
         client.log_artifacts(run_id, str(figures), "figures")
 
 
-def package_operating_point(package: Path, dataset: PreparedDataset, policy: str, train: TrainConfig) -> PackageMeta:
-    """Choose and record the package's operating point on the validation tweets the study used, and its training
-    languages (`triage train` and the Azure ML export stage both call this)."""
-    validation = study_tweets(dataset, train.max_samples, train.seed)
+def package_operating_point(
+    package: Path, dataset: PreparedDataset, policy: str, train: TrainConfig, validation: Tweets | None = None
+) -> ChosenPoint:
+    """Choose and record the package's operating point on the validation tweets the study used (``validation``, when
+    the caller has them already), and its training languages (`triage train` and the Azure ML export stage both
+    call this)."""
+    if validation is None:
+        validation = study_tweets(dataset, train.max_samples, train.seed)
     train_texts = [e.text for e in subsample(dataset.splits["train"], LANGUAGE_SAMPLE, train.seed)]
     return set_operating_point(package, validation, Policy.parse(policy), train_texts, threads=train.threads)
 
