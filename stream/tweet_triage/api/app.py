@@ -44,6 +44,7 @@ def runtime_from_settings(settings: Settings) -> ApiRuntime:
     from tweet_triage.model.registry import PRODUCTION, Registry
     from tweet_triage.model.watcher import ModelWatcher, Swap
     from tweet_triage.monitoring.alerts.unapproved import UnapprovedMoveAlerts
+    from tweet_triage.stream.store.review_source import StoreReviewSource
 
     metrics = ApiMetrics()
 
@@ -72,6 +73,7 @@ def runtime_from_settings(settings: Settings) -> ApiRuntime:
         refresh=watcher.try_refresh,
         poll_s=api.model_poll_s,
         metrics=metrics,
+        review=StoreReviewSource(settings),
     )
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from tweet_triage.api import service
 from tweet_triage.api.auth import Verdict
 from tweet_triage.api.runtime import ApiRuntime
 from tweet_triage.api.schemas import (
+    MAX_REVIEW_ITEMS,
     ExplainRequest,
     ExplainResponse,
     FeedbackAccepted,
@@ -21,7 +22,9 @@ from tweet_triage.api.schemas import (
     PredictRequest,
     PredictResponse,
     Problem,
+    ReviewResponse,
 )
+from tweet_triage.errors import StoreError
 from tweet_triage.settings import env_name
 from tweet_triage.stream.feedback import FeedbackEvent
 from tweet_triage.stream.timestamps import utc_now
@@ -176,6 +179,33 @@ async def feedback(body: FeedbackRequest, runtime: RuntimeDep, _: WriterDep) -> 
     await runtime.publisher.publish(event)
     runtime.metrics.feedback.inc()
     return FeedbackAccepted(tweet_id=body.tweet_id, topic=runtime.publisher.topic)
+
+
+@router.get(
+    "/v1/review",
+    response_model=ReviewResponse,
+    responses={
+        401: _WRITE_ERRORS[401],
+        403: _WRITE_ERRORS[403],
+        422: _ERRORS[422],
+        503: {"model": Problem, "description": "The prediction store cannot be read; try again."},
+    },
+    tags=["feedback"],
+)
+async def review(
+    runtime: RuntimeDep,
+    _: WriterDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_REVIEW_ITEMS, description="How many tweets to list.")] = 20,
+) -> ReviewResponse:
+    """The tweets a person should label next: least certain first, unlabelled, one per story. Needs an API key."""
+    source = runtime.review
+    if source is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "this server has no prediction store configured")
+    try:
+        items = await anyio.to_thread.run_sync(lambda: source.queue(limit))
+    except StoreError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"the prediction store cannot be read: {exc}") from exc
+    return ReviewResponse(items=items, window=source.window)
 
 
 @router.get(

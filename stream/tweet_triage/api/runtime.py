@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from tweet_triage.api import service
 from tweet_triage.api.auth import ApiKeys
 from tweet_triage.api.feedback import FeedbackPublisher
 from tweet_triage.api.metrics import ApiMetrics
 from tweet_triage.api.schemas import ModelInfoOut
+from tweet_triage.stream.store.records import PredictionRecord
+
+
+class ReviewSource(Protocol):
+    window: int
+
+    def queue(self, limit: int) -> list[PredictionRecord]:
+        """The ``limit`` stored tweets most worth a person's label (blocking; called in a thread)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -32,3 +42,4 @@ class ApiRuntime:
     poll_s: float = 5.0
     metrics: ApiMetrics = field(default_factory=ApiMetrics)
     scoring_slots: int = 1  # concurrent model calls per process; ONNX Runtime already uses every core
+    review: ReviewSource | None = None  # the review queue's store (None: this server has none)

@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from tweet_triage.stream.events import MAX_ID_CHARS, MAX_KEYWORD_CHARS, MAX_TEXT_CHARS, TweetId
 from tweet_triage.stream.feedback import MAX_COMMENT_CHARS, MAX_NAME_CHARS
+from tweet_triage.stream.store.records import PredictionRecord
 
 HARD_MAX_BATCH = 1_024
 
@@ -172,3 +173,16 @@ class Health(BaseModel):
 class Problem(BaseModel):
     detail: str = Field(description="What was wrong, in words.")
     errors: list[str] = Field(default_factory=list, description="One line per invalid field, when there are several.")
+
+
+MAX_REVIEW_ITEMS = 200
+
+
+class ReviewResponse(BaseModel):
+    """The review queue: stored predictions a person should label next, least certain first."""
+
+    items: list[PredictionRecord] = Field(
+        description="Least certain first (smallest margin to the operating point), newest first among equals; "
+        "tweets somebody already labelled and further copies of a listed story are left out."
+    )
+    window: int = Field(description="How many of the newest predictions the queue was chosen from.")

@@ -29,6 +29,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tweet_triage.stream.exceptions import InvalidMessage
+from tweet_triage.stream.places import Place
 from tweet_triage.stream.timestamps import UtcDatetime
 
 if TYPE_CHECKING:
@@ -78,6 +79,9 @@ class ScoredEvent(BaseModel):
     operating_point: str | None = None
     language: str | None = None
     out_of_scope: bool = False
+    margin: float | None = None
+    story_id: str | None = None
+    place: Place | None = None
 
     @field_validator("embedding")
     @classmethod

@@ -44,10 +44,12 @@ from tweet_triage.stream.dead_letters import DeadLetter
 from tweet_triage.stream.events import Rejection, RejectReason, TweetEvent, parse_event
 from tweet_triage.stream.exceptions import StoreRejected
 from tweet_triage.stream.inbound import InboundMessage
+from tweet_triage.stream.places import Gazetteer, Place, gazetteer
 from tweet_triage.stream.scored import ScoredEvent
 from tweet_triage.stream.sending import send_all
 from tweet_triage.stream.store.records import PredictionRecord
 from tweet_triage.stream.store.retry import RetryPolicy, describe
+from tweet_triage.stream.stories import story_id
 from tweet_triage.stream.timestamps import utc_now
 
 log = logging.getLogger(__name__)
@@ -137,6 +139,7 @@ class ScoringService:
         run_blocking: Callable[[Callable[[], ScoredBatch]], Awaitable[ScoredBatch]] | None = None,
         clock: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        places: Callable[[], Gazetteer] = gazetteer,
     ) -> None:
         self._model_name = model_name
         self._predictor = predictor
@@ -147,6 +150,7 @@ class ScoringService:
         self._run_blocking = run_blocking or _in_thread
         self._clock = clock
         self._sleep = sleep
+        self._places = places
 
     async def handle(self, messages: Sequence[InboundMessage]) -> BatchOutcome:
         """All three stages for one batch; returns when its effects are durable (see the module docstring)."""
@@ -181,13 +185,15 @@ class ScoringService:
         now = self._clock()
         scored: list[Scored] = []
         languages = predictor.languages([item.tweet.text for item in batch.accepted])
+        places = self._places()
         for index, item in enumerate(batch.accepted):
             if index in failed:
                 letters.append(self._refused(item, RejectReason.SCORING_FAILED, failed[index]))
                 continue
             probabilities, embedding = rows[index]
             try:
-                scored.append(self._result(item, predictor, probabilities, embedding, now, languages[index]))
+                place = places.resolve(item.tweet.text, item.tweet.location)
+                scored.append(self._result(item, predictor, probabilities, embedding, now, languages[index], place))
             except ValidationError as exc:
                 why = f"the model's scores for this tweet cannot be stored: {exc.errors()[0]['msg']}"
                 letters.append(self._refused(item, RejectReason.SCORING_FAILED, why))
@@ -248,6 +254,7 @@ class ScoringService:
         embedding: Row,
         now: datetime,
         language: Language,
+        place: Place | None,
     ) -> Scored:
         tweet = item.tweet
         probs = {label: float(p) for label, p in zip(predictor.labels, probabilities, strict=True)}
@@ -262,6 +269,8 @@ class ScoringService:
             scored_at=now,
             decision=decision,
             language=language,
+            story_id=story_id(tweet.text),
+            place=place,
         )
         return Scored(item, record, ScoredEvent.from_prediction(record, embedding))
 

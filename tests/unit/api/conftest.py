@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.unit.api.fakes import RecordingPublisher, SwappableModel, WordScorer
+from tests.unit.api.fakes import FakeReviewSource, RecordingPublisher, SwappableModel, WordScorer
 from tweet_triage.api.app import create_app
 from tweet_triage.api.auth import ApiKeys
 from tweet_triage.api.runtime import ApiRuntime, Limits
@@ -21,6 +21,7 @@ class Api:
     model: SwappableModel
     publisher: RecordingPublisher
     runtime: ApiRuntime
+    review: FakeReviewSource
 
 
 APPROVAL = ApprovalOut(
@@ -60,6 +61,7 @@ def make_runtime(
         keys=ApiKeys.from_setting(SecretStr(keys)),
         protect_reads=protect_reads,
         limits=Limits(max_batch=8, max_text_chars=300, max_body_bytes=16 * 1024),
+        review=FakeReviewSource(),
     )
 
 
@@ -68,5 +70,6 @@ def api() -> Iterator[Api]:
     model = SwappableModel(WordScorer())
     publisher = RecordingPublisher()
     runtime = make_runtime(model, publisher)
+    assert isinstance(runtime.review, FakeReviewSource)
     with TestClient(create_app(runtime)) as client:
-        yield Api(client, model, publisher, runtime)
+        yield Api(client, model, publisher, runtime, runtime.review)

@@ -12,7 +12,10 @@ from tweet_triage.api.feedback import FeedbackUnavailable
 from tweet_triage.model.language import identify_all
 from tweet_triage.model.operating_point import Decision, OperatingPoint, decisions
 from tweet_triage.model.predictor import Prediction, ScoredBatch
+from tweet_triage.stream.exceptions import StoreOutage
 from tweet_triage.stream.feedback import FeedbackEvent
+from tweet_triage.stream.review import review_order
+from tweet_triage.stream.store.records import PredictionRecord
 
 LABELS = ["not_disaster", "disaster"]
 ALARM_WORDS = {"fire": 0.3, "flood": 0.3, "trapped": 0.25, "help": 0.1}
@@ -91,3 +94,19 @@ class RecordingPublisher:
         if self.broken:
             raise FeedbackUnavailable("the feedback topic is down; try again")
         self.events.append(event)
+
+
+class FakeReviewSource:
+    """The review queue over records held in memory; ``down`` makes it fail like an unreachable store."""
+
+    window = 100
+
+    def __init__(self) -> None:
+        self.records: list[PredictionRecord] = []
+        self.labelled: set[str] = set()
+        self.down = False
+
+    def queue(self, limit: int) -> list[PredictionRecord]:
+        if self.down:
+            raise StoreOutage("the results store at http://127.0.0.1:1 cannot be reached")
+        return review_order(self.records[: self.window], labelled=self.labelled, limit=limit)

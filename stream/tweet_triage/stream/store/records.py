@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validat
 from tweet_triage.model.language import Language
 from tweet_triage.model.operating_point import Decision
 from tweet_triage.stream.events import TweetEvent, TweetId
+from tweet_triage.stream.places import Place
 from tweet_triage.stream.timestamps import UtcDatetime, format_utc
 
 ORDER_KEY_SEPARATOR = "#"
@@ -56,6 +57,11 @@ class PredictionRecord(BaseModel):
     operating_point: str | None = Field(None, description="The policy that chose the threshold (f2, f1, ...).")
     language: str | None = Field(None, description="Identified language (ISO 639-1); None when too short to tell.")
     out_of_scope: bool = Field(False, description="Surely in a language the model was not trained on.")
+    margin: float | None = Field(
+        None, ge=0.0, le=1.0, description="How far from the other label: 0 on the threshold, 1 certain."
+    )
+    story_id: str | None = Field(None, description="Retweets and near-copies of one report share it.")
+    place: Place | None = Field(None, description="Where the tweet is about, from its text or the user's location.")
 
     @field_validator("probabilities")
     @classmethod
@@ -83,6 +89,8 @@ class PredictionRecord(BaseModel):
         scored_at: datetime,
         decision: Decision | None = None,
         language: Language | None = None,
+        story_id: str | None = None,
+        place: Place | None = None,
     ) -> PredictionRecord:
         return cls(
             id=tweet.id,
@@ -105,6 +113,9 @@ class PredictionRecord(BaseModel):
             operating_point=decision.operating_point if decision else None,
             language=language.code if language else None,
             out_of_scope=language.out_of_scope() if language else False,
+            margin=decision.margin if decision else None,
+            story_id=story_id,
+            place=place,
         )
 
     def to_item(self) -> dict[str, Any]:
