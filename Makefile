@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 TORCH := torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo test lint format typecheck bench bench-model bench-quant bench-stream bench-stages bench-api bench-drift bench-recipes dist dist-check deploy-check lock stack-up stack-down stack-status clean
+.PHONY: help setup demo test lint format typecheck bench bench-model bench-quant bench-stream bench-stages bench-api bench-drift bench-recipes bench-review bench-places dist dist-check deploy-check lock stack-up stack-down stack-status clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -70,6 +70,12 @@ bench-drift: setup ## Drift monitor: false alarms, detection delay after shifts,
 bench-recipes: setup ## Training recipes over 3 seeds: test ROC-AUC, PR-AUC, F2 at the operating point (about 7 min per recipe and seed)
 	$(TRIAGE) stack up
 	$(PY) benchmarks/bench_recipes.py --recipes $${RECIPES:-baseline,augment,distill} --seeds $${SEEDS:-1,2,3} --mlflow
+
+bench-review: setup ## Review queue vs random labels: F1 and PR-AUC against labels used, labels saved, a plot (about 6 min)
+	$(PY) benchmarks/bench_review.py --seeds $${SEEDS:-1,2,3,4,5}
+
+bench-places: setup ## Place lookup: precision against 500 hand-labelled tweets, cost per tweet (seconds)
+	$(PY) benchmarks/bench_places.py
 
 bench-api: setup ## Scoring API: requests/s, p50/p99 latency for batch 1 vs 16, fixed workers (needs a production model)
 	$(TRIAGE) stack up

@@ -165,6 +165,41 @@ def seeded_records(model_version: str, texts: Sequence[tuple[str, str, str, floa
     return records
 
 
+def triaged_records(
+    model_version: str, tweets: Sequence[tuple[str, str, str | None, float]], *, threshold: float
+) -> list[PredictionRecord]:
+    """Records as the stream worker makes them, from (id, text, location, p(disaster)), scored a second apart, the
+    last one newest: labels and margins at ``threshold``, story ids, places."""
+    import numpy as np
+
+    from tweet_triage.model.operating_point import OperatingPoint, decisions
+    from tweet_triage.stream.events import TweetEvent
+    from tweet_triage.stream.places import gazetteer
+    from tweet_triage.stream.stories import story_id
+
+    labels = ["not_disaster", "disaster"]
+    point = OperatingPoint("f2", "disaster", threshold, 0.7, 0.85, 0.77, 0.81, 100)
+    now = utc_now()
+    records = []
+    for age, (tweet_id, text, location, p) in enumerate(reversed(tweets)):
+        [decision] = decisions(np.array([[1 - p, p]]), labels, point)
+        records.append(
+            PredictionRecord.from_scoring(
+                TweetEvent(id=tweet_id, text=text, location=location),
+                label=decision.label,
+                confidence=decision.confidence,
+                probabilities={"not_disaster": round(1 - p, 6), "disaster": p},
+                model_name="tweet-triage",
+                model_version=model_version,
+                scored_at=now - timedelta(seconds=age),
+                decision=decision,
+                story_id=story_id(text),
+                place=gazetteer().resolve(text, location),
+            )
+        )
+    return records
+
+
 def _ok(url: str) -> bool:
     try:
         return httpx.get(url, timeout=2).status_code == 200

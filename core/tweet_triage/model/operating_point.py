@@ -106,7 +106,7 @@ class Decision:
     confidence: float
     threshold: float | None  # the threshold that made it (None: the most probable label)
     operating_point: str  # the policy the threshold was chosen by, or "argmax"
-    margin: float = 1.0  # how far from the other label: 0 on the threshold, 1 at certainty (see :func:`margins`)
+    margin: float = 1.0  # how far from a coin toss: 0 when the labels are equally likely, 1 certain (:func:`margins`)
 
 
 def decisions(
@@ -115,30 +115,26 @@ def decisions(
     """The :class:`Decision` for each row: what every path that labels tweets records."""
     chosen = decide(probabilities, labels, point)
     threshold, policy = threshold_of(point), policy_of(point)
-    margin = margins(probabilities, labels, point)
+    margin = margins(probabilities)
     return [
         Decision(labels[int(i)], float(row[int(i)]), threshold, policy, round(float(m), 6))
         for i, row, m in zip(chosen, probabilities, margin, strict=True)
     ]
 
 
-def margins(
-    probabilities: npt.NDArray[np.floating[Any]], labels: list[str], point: OperatingPoint | None
-) -> npt.NDArray[np.float64]:
-    """How far each row is from flipping its label, in [0, 1]: 0 on the decision threshold, 1 at p = 0 or p = 1.
+def margins(probabilities: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float64]:
+    """How far each row is from a coin toss, in [0, 1]: the lead of its most probable label over the next.
 
-    The distance of p(positive) to the threshold, as a share of the way to the certain end on its side, so a low
-    threshold (an F2 point near 0.2) does not make every confident "not an emergency" look uncertain. Without an
-    operating point (or with more than two labels) it is the gap between the two most probable labels. The review
-    queue puts the smallest margins first: the tweets whose human label teaches the model most.
+    The review queue puts the smallest margins first: the tweets whose human label teaches the model most. It is
+    measured from p = 0.5 rather than from the operating point on purpose: ``make bench-review`` found that labels
+    chosen near an F2 threshold (about 0.2) teach *less* than labels chosen at random (most tweets there are clear
+    negatives or label noise), while labels chosen near 0.5 save labels under every policy (docs/decisions.md, 18).
     """
     rows = np.asarray(probabilities, np.float64)
-    if point is None or point.positive_label not in labels or len(labels) != 2:
-        top_two = np.sort(rows, axis=1)[:, -2:] if rows.shape[1] > 1 else np.c_[np.zeros(len(rows)), rows]
-        return np.clip(top_two[:, 1] - top_two[:, 0], 0.0, 1.0)
-    p = rows[:, labels.index(point.positive_label)]
-    t = min(max(point.threshold, 1e-9), 1 - 1e-9)
-    return np.clip(np.where(p >= t, (p - t) / (1 - t), (t - p) / t), 0.0, 1.0)
+    if rows.shape[1] < 2:
+        return np.ones(len(rows))
+    top_two = np.sort(rows, axis=1)[:, -2:]
+    return np.clip(top_two[:, 1] - top_two[:, 0], 0.0, 1.0)
 
 
 def threshold_of(point: OperatingPoint | None) -> float | None:

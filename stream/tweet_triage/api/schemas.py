@@ -182,7 +182,7 @@ class ReviewResponse(BaseModel):
     """The review queue: stored predictions a person should label next, least certain first."""
 
     items: list[PredictionRecord] = Field(
-        description="Least certain first (smallest margin to the operating point), newest first among equals; "
+        description="Least certain first (closest to a coin toss), newest first among equals; "
         "tweets somebody already labelled and further copies of a listed story are left out."
     )
     window: int = Field(description="How many of the newest predictions the queue was chosen from.")

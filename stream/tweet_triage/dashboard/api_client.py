@@ -15,8 +15,10 @@ from tweet_triage.api.schemas import (
     ModelInfoOut,
     PredictionOut,
     PredictResponse,
+    ReviewResponse,
 )
 from tweet_triage.errors import TriageError
+from tweet_triage.stream.store.records import PredictionRecord
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -72,6 +74,9 @@ class ApiClient:
 
     def send_feedback(self, feedback: FeedbackRequest) -> None:
         self._call("POST", "/v1/feedback", feedback.model_dump(exclude_none=True))
+
+    def review(self, limit: int) -> list[PredictionRecord]:
+        return _parse(ReviewResponse, self._call("GET", f"/v1/review?limit={int(limit)}")).items
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         """The JSON answer of a successful request; ServiceUnavailable with the API's own words otherwise."""

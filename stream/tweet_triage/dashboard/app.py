@@ -6,9 +6,13 @@ a clear message when nothing is stored yet or the store cannot be reached, and o
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import altair as alt
+import pandas as pd
+import pydeck as pdk
 import streamlit as st
 
 from tweet_triage.api.schemas import FeedbackRequest
@@ -19,8 +23,14 @@ from tweet_triage.errors import TriageError, UsageError
 from tweet_triage.stream.store.records import PredictionRecord
 
 LIVE = "Live tweets"
+REVIEW = "Label tweets the model is unsure about"
+PLACES = "Where the emergencies are"
 CSV = "Check a CSV file"
-FEED_SHOWN = 50  # tweets listed at once; filters narrow the rest
+FEED_SHOWN = 50  # stories listed at once; filters narrow the rest
+REVIEW_SHOWN = 10
+ANYWHERE = "Anywhere"
+EMERGENCY_RED = "#dc2626"
+CALM_GREY = "#94a3b8"
 
 
 @dataclass(frozen=True)
@@ -32,12 +42,16 @@ class PageOptions:
 
 def render(backend: DashboardBackend, options: PageOptions = PageOptions()) -> None:
     st.set_page_config(page_title="Disaster tweet triage", page_icon="🚨", layout="wide")
-    page = st.sidebar.radio("Page", [LIVE, CSV], key="page")
+    page = st.sidebar.radio("Page", [LIVE, REVIEW, PLACES, CSV], key="page")
     st.sidebar.text_input("Your name (sent with corrections)", value="relief coordinator", key="annotator")
     _sidebar_status(backend)
     if page == LIVE:
         # Only this part reruns on the timer: the feed stays live without reloading the page.
         st.fragment(_live_page, run_every=options.refresh_s)(backend, options)
+    elif page == REVIEW:
+        _review_page(backend)  # no timer: the list must not move under a person's hand
+    elif page == PLACES:
+        _places_page(backend, options)
     else:
         _csv_page(backend, options)
 
@@ -85,6 +99,20 @@ def _live_page(backend: DashboardBackend, options: PageOptions) -> None:
         f"Newest first; refreshes every {options.refresh_s:.0f} s. Click a tweet below the list to see why, "
         "and tell us when the model is wrong."
     )
+    records = _load(backend, options)
+    if records is None:
+        return
+    chosen = _filters(records)
+    shown = views.apply_filter(records, chosen, now=datetime.now(UTC))
+    stories = views.fold_stories(shown)
+    _summary(records, shown, stories)
+    _chart(shown)
+    _feed(stories)
+    _detail(backend, [story.lead for story in stories])
+
+
+def _load(backend: DashboardBackend, options: PageOptions) -> list[PredictionRecord] | None:
+    """The newest stored predictions, or None after telling the reader why there are none to show."""
     recovery = backend.store_recovery()
     if recovery is not None:
         st.warning(
@@ -99,19 +127,14 @@ def _live_page(backend: DashboardBackend, options: PageOptions) -> None:
             "This page tries again by itself; if it lasts, tell the technical team.\n\n"
             f"Details: {exc}"
         )
-        return
+        return None
     if not records:
         st.info(
             "**No tweets have been triaged yet.** They appear here as soon as the stream worker stores them — "
             "nothing to do on your side."
         )
-        return
-    chosen = _filters(records)
-    shown = views.apply_filter(records, chosen, now=datetime.now(UTC))
-    _summary(records, shown)
-    _chart(shown)
-    _feed(shown)
-    _detail(backend, shown)
+        return None
+    return records
 
 
 def _filters(records: list[PredictionRecord]) -> views.FeedFilter:
@@ -123,41 +146,74 @@ def _filters(records: list[PredictionRecord]) -> views.FeedFilter:
         window = right.selectbox("Time", list(views.TIME_WINDOWS), index=3, key="window")
         keyword = left.text_input("Words in the tweet or place", key="keyword")
         first = middle.checkbox("Emergencies at the top", value=True, key="emergencies_first")
+        place = right.selectbox("Place", [ANYWHERE, *views.place_choices(records)], key="place")
     return views.FeedFilter(
         labels=frozenset(picked),
         min_confidence=confidence,
         window=views.TIME_WINDOWS[window],
         keyword=keyword,
         emergencies_first=first,
+        place=None if place == ANYWHERE else place,
     )
 
 
-def _summary(records: list[PredictionRecord], shown: list[PredictionRecord]) -> None:
-    emergencies = sum(views.is_emergency(r.label) for r in shown)
+def _summary(records: list[PredictionRecord], shown: list[PredictionRecord], stories: list[views.Story]) -> None:
+    emergencies = sum(views.is_emergency(story.lead.label) for story in stories)
     a, b, c = st.columns(3)
-    a.metric("Emergencies shown", emergencies)
+    a.metric("Emergency reports shown", emergencies, help="Retweets and copies of one report count once")
     b.metric("Tweets shown", len(shown), help=f"of the {len(records)} newest tweets loaded")
     c.metric("Newest tweet", records[0].scored_at.strftime("%H:%M:%S UTC") if records else "—")
 
 
 def _chart(shown: list[PredictionRecord]) -> None:
-    table = views.counts_over_time(shown)
-    if not table.empty:
-        st.subheader("Tweets over time")
-        st.bar_chart(table)
+    table, axis = views.counts_over_time(shown)
+    if table.empty:
+        return
+    st.subheader("Tweets over time")
+    long = table.reset_index().melt("time", var_name="label", value_name="tweets")
+    labels = list(table.columns)
+    colours = [EMERGENCY_RED if label == views.plain_label(views.EMERGENCY_LABEL) else CALM_GREY for label in labels]
+    chart = (
+        alt.Chart(long)
+        .mark_bar()
+        .encode(
+            x=alt.X(
+                "time:O",
+                sort=None,
+                title=f"UTC, one bar per {_duration(axis.bucket)}",
+                axis=alt.Axis(labelAngle=0, labelOverlap=True),
+            ),
+            y=alt.Y("tweets:Q", title="Tweets", stack=True, axis=alt.Axis(tickMinStep=1, format="d")),
+            color=alt.Color("label:N", title=None, scale=alt.Scale(domain=labels, range=colours)),
+            tooltip=[alt.Tooltip("time:O", title="From"), "label:N", "tweets:Q"],
+        )
+        .properties(height=220)
+    )
+    st.altair_chart(chart, use_container_width=True)
 
 
-def _feed(shown: list[PredictionRecord]) -> None:
+def _duration(bucket: timedelta) -> str:
+    seconds = int(bucket.total_seconds())
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            count = seconds // size
+            return unit if count == 1 else f"{count} {unit}s"
+    return "second" if seconds == 1 else f"{seconds} seconds"
+
+
+def _feed(stories: list[views.Story]) -> None:
     st.subheader("Tweets")
-    if not shown:
+    if not stories:
         st.info("No tweet matches these filters.")
         return
-    for record in shown[:FEED_SHOWN]:
+    for story in stories[:FEED_SHOWN]:
+        record = story.lead
         meta = " · ".join(
             part
             for part in (
                 record.scored_at.strftime("%d %b %H:%M:%S"),
-                views.escape_markdown(record.location) if record.location else None,
+                f"📍 {views.escape_markdown(record.place.label)}" if record.place else None,
+                views.escape_markdown(record.location) if record.location and not record.place else None,
                 views.escape_markdown(f"#{record.keyword}") if record.keyword else None,
                 f"model v{record.model_version}",
             )
@@ -167,12 +223,23 @@ def _feed(shown: list[PredictionRecord]) -> None:
         line = f"**{views.plain_label(record.label)}** ({views.sureness(record.confidence)})  \n{text}"
         if record.out_of_scope:
             line = f"{views.OUT_OF_SCOPE_NOTE.format(language=views.language_name(record.language))}  \n{line}"
+        seen = views.seen_line(story)
+        if seen:
+            meta = f"{meta}  \n🔁 {seen}"
+        box = st.container(border=not views.is_emergency(record.label))
         if views.is_emergency(record.label):
-            st.error(f"🚨 {line}  \n:small[{meta}]")
+            box.error(f"🚨 {line}  \n:small[{meta}]")
         else:
-            st.container(border=True).markdown(f"{line}  \n:small[{meta}]")
-    if len(shown) > FEED_SHOWN:
-        st.caption(f"{len(shown) - FEED_SHOWN} more match; narrow the filters to see them.")
+            box.markdown(f"{line}  \n:small[{meta}]")
+        if story.count > 1:
+            with box.expander(f"Show all {story.count} copies"):
+                for copy in story.copies:
+                    st.markdown(
+                        f":small[{copy.scored_at.strftime('%d %b %H:%M:%S')}] {views.escape_markdown(copy.text)}"
+                    )
+    if len(stories) > FEED_SHOWN:
+        st.caption(f"{len(stories) - FEED_SHOWN} more match; narrow the filters to see them.")
+    st.caption(views.confidence_legend())
 
 
 def _detail(backend: DashboardBackend, shown: list[PredictionRecord]) -> None:
@@ -217,17 +284,164 @@ def _detail(backend: DashboardBackend, shown: list[PredictionRecord]) -> None:
 
 
 def _send(backend: DashboardBackend, record: PredictionRecord, label: str) -> None:
-    annotator = str(st.session_state.get("annotator") or "").strip() or "relief coordinator"
     try:
-        backend.send_feedback(
-            FeedbackRequest(
-                tweet_id=record.id, label=label, annotator=annotator, model_version=record.model_version, comment=None
-            )
-        )
+        _feedback(backend, record, label)
     except ServiceUnavailable as exc:
         st.error(f"Your answer was NOT sent: {exc}. Please try again in a moment.")
         return
     st.success(f"Thank you — recorded “{views.plain_label(label)}” for this tweet.")
+
+
+def _feedback(backend: DashboardBackend, record: PredictionRecord, label: str) -> None:
+    """Send a person's label as feedback, under the name given in the sidebar."""
+    annotator = str(st.session_state.get("annotator") or "").strip() or "relief coordinator"
+    backend.send_feedback(
+        FeedbackRequest(
+            tweet_id=record.id, label=label, annotator=annotator, model_version=record.model_version, comment=None
+        )
+    )
+
+
+# ---- review page ------------------------------------------------------------------------------------------------
+
+
+def _review_page(backend: DashboardBackend) -> None:
+    st.title("Label the tweets the model is least sure about")
+    st.caption(
+        "The model finds these tweets hardest: it is closest to a coin toss between “Emergency” and “Not an "
+        "emergency”. Newest first among equals. "
+        "Your answer on them teaches the model most at its next retraining. Tweets already labelled and copies of "
+        "a listed report are left out."
+    )
+    outcome = st.session_state.pop("review_outcome", None)
+    if outcome is not None:
+        sent, message = outcome
+        (st.success if sent else st.error)(message)
+    try:
+        queue = backend.review(REVIEW_SHOWN + len(_labelled_here()))
+    except ServiceUnavailable as exc:
+        st.error(f"The list cannot be loaded right now: {exc}")
+        return
+    waiting = [r for r in queue if r.id not in _labelled_here()][:REVIEW_SHOWN]
+    if not waiting:
+        st.info("**Nothing to label right now.** Every recent tweet is either clear to the model or labelled.")
+        return
+    for record in waiting:
+        box = st.container(border=True)
+        emergency = record.probabilities.get(views.EMERGENCY_LABEL)
+        torn = f"{emergency:.0%} likely an emergency" if emergency is not None else views.sureness(record.confidence)
+        meta = " · ".join(
+            part
+            for part in (
+                record.scored_at.strftime("%d %b %H:%M:%S"),
+                f"📍 {views.escape_markdown(record.place.label)}" if record.place else None,
+                f"now shown as **{views.plain_label(record.label)}**",
+            )
+            if part
+        )
+        box.markdown(f"{views.escape_markdown(record.text)}  \n:small[{torn} · {meta}]")
+        labels = sorted(record.probabilities, key=lambda label: not views.is_emergency(label))
+        for column, label in zip(box.columns(len(labels)), labels, strict=True):
+            column.button(
+                views.plain_label(label),
+                key=f"review-{record.id}-{label}",
+                use_container_width=True,
+                on_click=_label_from_queue,  # before the rerun draws the list, so a labelled tweet leaves it
+                args=(backend, record, label),
+            )
+
+
+def _label_from_queue(backend: DashboardBackend, record: PredictionRecord, label: str) -> None:
+    try:
+        _feedback(backend, record, label)
+    except ServiceUnavailable as exc:
+        st.session_state["review_outcome"] = (False, f"Your answer was NOT sent: {exc}. Please try again.")
+        return
+    _labelled_here().add(record.id)
+    st.session_state["review_outcome"] = (True, f"Thank you — recorded “{views.plain_label(label)}” for this tweet.")
+
+
+def _labelled_here() -> set[str]:
+    """Tweets labelled in this browser session (the feedback store may not have them yet)."""
+    labelled: set[str] = st.session_state.setdefault("labelled_here", set())
+    return labelled
+
+
+# ---- places page ------------------------------------------------------------------------------------------------
+
+
+def _places_page(backend: DashboardBackend, options: PageOptions) -> None:
+    st.title("Where the emergencies are")
+    st.caption(
+        "Places named in the tweets, or else in the writer's profile, found with an offline list of cities, states "
+        "and countries. A dot's size is how many emergency tweets name the place. Places smaller than 15,000 people "
+        "and streets are not found; about 1 in 7 places found is wrong, so check before sending a team."
+    )
+    records = _load(backend, options)
+    if records is None:
+        return
+    rows = views.emergency_places(records)
+    if not rows:
+        st.info("No emergency tweet names a place yet.")
+    else:
+        frame = pd.DataFrame(
+            {
+                "place": [r.label for r in rows],
+                "emergencies": [r.emergencies for r in rows],
+                "latitude": [r.latitude for r in rows],
+                "longitude": [r.longitude for r in rows],
+                "last": [r.last_seen.strftime("%d %b %H:%M") for r in rows],
+            }
+        )
+        frame["radius"] = 20_000 + 15_000 * frame["emergencies"].pow(0.5)
+        layer = pdk.Layer(
+            "ScatterplotLayer",
+            frame,
+            get_position="[longitude, latitude]",
+            get_radius="radius",
+            get_fill_color=[220, 38, 38, 170],
+            radius_min_pixels=5,
+            pickable=True,
+        )
+        names = pdk.Layer(  # the names keep the map readable where its background tiles cannot load (offline)
+            "TextLayer",
+            frame,
+            get_position="[longitude, latitude]",
+            get_text="place",
+            get_size=14,
+            get_color=[51, 65, 85],
+            get_pixel_offset=[0, -14],
+        )
+        view = pdk.ViewState(
+            latitude=float(frame["latitude"].mean()), longitude=float(frame["longitude"].mean()), zoom=1.5
+        )
+        st.pydeck_chart(
+            pdk.Deck(
+                layers=[layer, names], initial_view_state=view, tooltip={"text": "{place}: {emergencies} emergencies"}
+            ),
+            height=420,
+        )
+        st.dataframe(
+            frame[["place", "emergencies", "last"]].rename(
+                columns={"place": "Place", "emergencies": "Emergency tweets", "last": "Latest"}
+            ),
+            hide_index=True,
+            use_container_width=True,
+        )
+    emergencies = [r for r in records if views.is_emergency(r.label)]
+    left, right = st.columns(2)
+    left.download_button(
+        "Download emergencies with places (GeoJSON)",
+        json.dumps(views.to_geojson(emergencies), ensure_ascii=False).encode("utf-8"),
+        file_name="emergencies.geojson",
+        mime="application/geo+json",
+    )
+    right.download_button(
+        "Download all loaded tweets (CSV)",
+        views.to_csv(records),
+        file_name="tweets.csv",
+        mime="text/csv",
+    )
 
 
 # ---- CSV page ---------------------------------------------------------------------------------------------------

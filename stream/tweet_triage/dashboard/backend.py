@@ -33,6 +33,10 @@ class DashboardBackend(Protocol):
 
     def send_feedback(self, feedback: FeedbackRequest) -> None: ...
 
+    def review(self, limit: int) -> list[PredictionRecord]:
+        """The review queue: stored tweets most worth a label, least certain first."""
+        ...
+
     def store_recovery(self) -> str | None:
         """While the local store is being restored or rebuilt after a restart: how far it is (else None)."""
         ...
@@ -72,6 +76,9 @@ class LiveBackend:
 
     def send_feedback(self, feedback: FeedbackRequest) -> None:
         self._api.send_feedback(feedback)
+
+    def review(self, limit: int) -> list[PredictionRecord]:
+        return self._api.review(limit)
 
     def store_recovery(self) -> str | None:
         if self._settings.profile != "local":

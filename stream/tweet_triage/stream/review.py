@@ -1,8 +1,8 @@
 """The review queue: which stored tweets most need a person's label (uncertainty sampling, the active-learning rule).
 
-A label teaches the model most where the model is least sure: the tweets closest to the operating point. So the queue
-lists predictions by their *margin* (:func:`tweet_triage.model.operating_point.margins`: 0 on the threshold, 1 at
-certainty), smallest first, newest first among equal margins, leaving out
+A label teaches the model most where the model is least sure: the tweets closest to a coin toss. So the queue lists
+predictions by their *margin* (:func:`tweet_triage.model.operating_point.margins`: the lead of the most probable
+label, 0 for a coin toss, 1 for certainty), smallest first, newest first among equal margins, leaving out
 
 * tweets somebody already labelled (a second label of the same tweet teaches little), and
 * copies of a story already listed (one label per report: its retweets would only repeat it).
@@ -16,13 +16,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
+from tweet_triage.model.review_rule import review_indices
 from tweet_triage.stream.store.records import PredictionRecord
 
 DEFAULT_WINDOW: Final = 2_000  # the newest predictions the queue is chosen from
 
 
 def margin_of(record: PredictionRecord) -> float:
-    """The record's margin; for records stored before margins were (the most probable label's lead)."""
+    """The record's margin; computed from its probabilities for records stored before margins were."""
     if record.margin is not None:
         return record.margin
     ranked = sorted(record.probabilities.values(), reverse=True)
@@ -33,20 +34,6 @@ def review_order(
     records: Iterable[PredictionRecord], *, labelled: set[str] | frozenset[str], limit: int
 ) -> list[PredictionRecord]:
     """The ``limit`` records a person should label next (see the module docstring)."""
-    candidates = sorted(
-        (r for r in records if r.id not in labelled),
-        key=lambda r: r.order_key,
-        reverse=True,  # newest first; the stable sort below keeps that order among equal margins
-    )
-    candidates.sort(key=margin_of)
-    queue: list[PredictionRecord] = []
-    stories: set[str] = set()
-    for record in candidates:
-        if record.story_id is not None:
-            if record.story_id in stories:
-                continue
-            stories.add(record.story_id)
-        queue.append(record)
-        if len(queue) >= limit:
-            break
-    return queue
+    newest_first = sorted((r for r in records if r.id not in labelled), key=lambda r: r.order_key, reverse=True)
+    chosen = review_indices([margin_of(r) for r in newest_first], [r.story_id for r in newest_first], limit)
+    return [newest_first[i] for i in chosen]

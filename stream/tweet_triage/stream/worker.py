@@ -34,6 +34,7 @@ from tweet_triage.stream.batch_pipeline import BatchPipeline
 from tweet_triage.stream.faust_app import faust_app, inbound_message
 from tweet_triage.stream.kafka_sender import KafkaSender
 from tweet_triage.stream.metrics import WorkerMetrics
+from tweet_triage.stream.places import gazetteer
 from tweet_triage.stream.scoring import BatchOutcome, ScoringService, Topics
 from tweet_triage.stream.shadow import DiscardingPublisher, shadow_item
 from tweet_triage.stream.store.cosmos import SHADOW
@@ -101,6 +102,7 @@ class WorkerRuntime:
                 await self._wait_for_model()
                 await self.sender.start()
                 await self.writer.__aenter__()
+                await asyncio.to_thread(gazetteer)  # built once (about 1 s) before the first batch, off the loop
                 kafka = self.settings.kafka
                 self.service = ScoringService(
                     model_name=self.settings.mlflow.model_name,

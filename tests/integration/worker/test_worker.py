@@ -50,6 +50,24 @@ def test_every_tweet_is_stored_once_with_its_model_version(stream_env: StreamEnv
     assert all((r.label == "disaster") == (r.probabilities["disaster"] >= stored[0].threshold) for r in stored)
 
 
+def test_the_worker_folds_copies_into_one_story_and_records_places(stream_env: StreamEnv) -> None:
+    stream_env.start_worker()
+    tweets = [
+        {"id": "s-orig", "text": "Bridge collapsed on the river road, cars in the water"},
+        {"id": "s-rt", "text": "RT @citydesk: Bridge collapsed on the river road, cars in the water http://t.co/x"},
+        {"id": "s-quake", "text": "Buildings down after the earthquake in Kathmandu, Nepal"},
+        {"id": "s-profile", "text": "power is out on our street", "location": "Austin, TX"},
+    ]
+    stream_env.publish([(t["id"].encode(), json.dumps(t).encode()) for t in tweets])
+    stored = {r.id: r for r in stream_env.wait_stored(len(tweets))}
+    assert stored["s-orig"].story_id == stored["s-rt"].story_id != stored["s-quake"].story_id
+    quake, profile = stored["s-quake"].place, stored["s-profile"].place
+    assert quake is not None and (quake.label, quake.source) == ("Kathmandu, NP", "text")
+    assert profile is not None and (profile.label, profile.source) == ("Austin, TX, US", "profile")
+    assert stored["s-orig"].place is None
+    assert all(r.margin is not None and 0 <= r.margin <= 1 for r in stored.values())
+
+
 MALFORMED: list[tuple[str, bytes]] = [
     ("not_json", b"this is not json"),
     ("not_an_object", b'["an", "array"]'),

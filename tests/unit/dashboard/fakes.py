@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from tests.unit.api.fakes import WordScorer
 from tweet_triage.api import service
@@ -12,13 +13,14 @@ from tweet_triage.api.schemas import ExplainRequest, ExplainResponse, FeedbackRe
 from tweet_triage.dashboard.alerts import AlertView
 from tweet_triage.dashboard.api_client import ModelStatus, ServiceUnavailable
 from tweet_triage.errors import StoreError
+from tweet_triage.stream.review import review_order
 from tweet_triage.stream.store.records import PredictionRecord
 
 NOW = datetime.fromisoformat("2026-01-01T12:00:00+00:00")
 
 
 def record(
-    tweet_id: str, text: str, label: str, confidence: float, minutes_ago: float, **extra: str
+    tweet_id: str, text: str, label: str, confidence: float, minutes_ago: float, **extra: Any
 ) -> PredictionRecord:
     other = "not_disaster" if label == "disaster" else "disaster"
     return PredictionRecord(
@@ -71,6 +73,11 @@ class FakeBackend:
     def send_feedback(self, feedback: FeedbackRequest) -> None:
         self._check_api()
         self.feedback.append(feedback)
+
+    def review(self, limit: int) -> list[PredictionRecord]:
+        self._check_api()
+        labelled = {f.tweet_id for f in self.feedback}
+        return review_order(self.records, labelled=labelled, limit=limit)
 
     def _check_api(self) -> None:
         if self.api_down:

@@ -8,7 +8,8 @@ from streamlit.testing.v1 import AppTest
 
 from tests.unit.dashboard.fakes import FakeBackend, record
 from tweet_triage.dashboard.alerts import AlertView
-from tweet_triage.dashboard.app import CSV
+from tweet_triage.dashboard.app import CSV, PLACES, REVIEW
+from tweet_triage.stream.places import Place
 
 
 def page(backend: FakeBackend) -> AppTest:
@@ -153,3 +154,53 @@ def test_a_tweet_in_another_language_is_marked_for_a_human_look() -> None:
     marked = [v for v in texts(app).split("\n") if "Written in Spanish" in v]
     assert marked and "check this one yourself" in marked[0]
     assert "Written in" not in texts(app).replace(marked[0], "")  # English tweets carry no mark
+
+
+def test_a_retweet_of_a_stored_tweet_shows_once_with_its_count() -> None:
+    backend = FakeBackend(
+        records=[
+            record("orig", "Bridge down on 5th street", "disaster", 0.9, minutes_ago=20, story_id="s-bridge"),
+            record("rt", "RT @a: Bridge down on 5th street", "disaster", 0.9, minutes_ago=1, story_id="s-bridge"),
+            record("calm", "lovely day", "not_disaster", 0.9, minutes_ago=5, story_id="s-calm"),
+        ]
+    )
+    app = page(backend)
+    assert not app.exception
+    emergencies = [e.value for e in app.main.error]
+    assert len([e for e in emergencies if "Bridge down on 5th street" in e]) == 1, "the story is shown once"
+    assert any("Seen 2 times" in e for e in emergencies)
+    assert app.main.metric[0].value == "1", "one emergency report"
+
+
+def test_the_review_page_lists_the_least_certain_first_and_a_label_sent_there_is_feedback() -> None:
+    backend = FakeBackend(
+        records=[
+            record("clear", "a quiet morning in town", "not_disaster", 0.98, minutes_ago=3, margin=0.96),
+            record("torn", "is that smoke over the hill?", "disaster", 0.51, minutes_ago=9, margin=0.02),
+            record("close", "sirens all night downtown", "not_disaster", 0.6, minutes_ago=2, margin=0.2),
+        ]
+    )
+    app = page(backend)
+    app.sidebar.radio(key="page").set_value(REVIEW).run()
+    assert not app.exception
+    listed = [m.value for m in app.main.markdown if "sirens" in m.value or "smoke" in m.value or "quiet" in m.value]
+    assert [("smoke" in t, "sirens" in t, "quiet" in t) for t in listed] == [
+        (True, False, False),
+        (False, True, False),
+        (False, False, True),
+    ]
+    app.button(key="review-torn-disaster").click().run()
+    assert [(f.tweet_id, f.label) for f in backend.feedback] == [("torn", "disaster")]
+    assert "Thank you" in app.main.success[-1].value
+    remaining = "\n".join(m.value for m in app.main.markdown)
+    assert "smoke over the hill" not in remaining, "a labelled tweet leaves the list"
+
+
+def test_the_places_page_maps_emergencies_and_offers_exports() -> None:
+    nepal = Place(name="Kathmandu", country="NP", kind="city", latitude=27.7, longitude=85.3, source="text")
+    backend = FakeBackend(records=[record("q", "Quake in Kathmandu", "disaster", 0.9, minutes_ago=1, place=nepal)])
+    app = page(backend)
+    app.sidebar.radio(key="page").set_value(PLACES).run()
+    assert not app.exception
+    assert app.main.dataframe[0].value["Place"].tolist() == ["Kathmandu, NP"]
+    assert len(app.main.get("deck_gl_json_chart")) == 1

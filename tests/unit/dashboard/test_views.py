@@ -8,6 +8,7 @@ from tests.unit.dashboard.fakes import NOW, record
 from tweet_triage.api.schemas import ExplainResponse, PredictionOut, WordWeightOut
 from tweet_triage.dashboard import views
 from tweet_triage.errors import UsageError
+from tweet_triage.stream.places import Place
 from tweet_triage.stream.store.records import PredictionRecord
 
 RECORDS = [
@@ -44,19 +45,46 @@ def test_filters(chosen: views.FeedFilter, expected: list[str]) -> None:
 
 
 def test_counts_over_time_per_label_in_plain_words() -> None:
-    table = views.counts_over_time(RECORDS[:3])
+    table, axis = views.counts_over_time(RECORDS[:3])
     assert list(table.columns) == ["Emergency", "Not an emergency"]
     assert int(table["Emergency"].sum()) == 2 and int(table["Not an emergency"].sum()) == 1
-    assert table.index.is_monotonic_increasing
-    assert views.counts_over_time([]).empty
+    assert axis.bucket == timedelta(minutes=1), "48 minutes of tweets: one bar a minute"
+    assert len(table) == 49 and table.index[0] == "11:10" and table.index[-1] == "11:58"
+    assert views.counts_over_time([])[0].empty
 
 
 @pytest.mark.parametrize(
-    ("span", "bucket"),
-    [(timedelta(minutes=1), timedelta(seconds=10)), (timedelta(hours=1), timedelta(minutes=1))],
+    ("span", "bucket", "fmt"),
+    [
+        (timedelta(seconds=3), timedelta(seconds=1), "%H:%M:%S"),
+        (timedelta(minutes=1), timedelta(seconds=1), "%H:%M:%S"),
+        (timedelta(minutes=4), timedelta(seconds=10), "%H:%M:%S"),
+        (timedelta(hours=1), timedelta(minutes=1), "%H:%M"),
+        (timedelta(hours=20), timedelta(minutes=15), "%H:%M"),
+        (timedelta(days=3), timedelta(hours=1), "%d %b %H:%M"),
+        (timedelta(days=30), timedelta(hours=6), "%d %b %H:%M"),
+    ],
 )
-def test_bucket_follows_the_span(span: timedelta, bucket: timedelta) -> None:
-    assert views.choose_bucket(span) == bucket
+def test_the_time_axis_follows_the_span_and_never_shows_fractions_of_a_second(
+    span: timedelta, bucket: timedelta, fmt: str
+) -> None:
+    axis = views.time_axis(span)
+    assert (axis.bucket, axis.format) == (bucket, fmt)
+    assert "%f" not in axis.format
+
+
+def test_tweets_seconds_apart_get_whole_second_bars() -> None:
+    close = [record(f"t{i}", "fire", "disaster", 0.9, minutes_ago=i / 120) for i in range(4)]  # 0.5 s apart
+    table, axis = views.counts_over_time(close)
+    assert axis.format == "%H:%M:%S"
+    assert list(table.index) == ["11:59:58", "11:59:59", "12:00:00"], "whole seconds, every bar labelled"
+    assert int(table.to_numpy().sum()) == 4
+
+
+def test_quiet_buckets_are_empty_bars_not_missing_ones() -> None:
+    apart = [record("a", "fire", "disaster", 0.9, minutes_ago=10), record("b", "fire", "disaster", 0.9, minutes_ago=0)]
+    table, _ = views.counts_over_time(apart)
+    assert len(table) == 11 and int(table["Emergency"].sum()) == 2
 
 
 def test_highlight_escapes_text_and_shades_only_notable_words() -> None:
@@ -77,8 +105,47 @@ def test_highlight_escapes_text_and_shades_only_notable_words() -> None:
 def test_plain_words() -> None:
     assert views.plain_label("disaster") == "Emergency"
     assert views.plain_label("needs_water") == "Needs water"
-    assert views.sureness(0.93) == "93% — very sure"
-    assert views.sureness(0.55) == "55% — unsure"
+    assert views.sureness(0.93) == "93% — very likely"
+    assert views.sureness(0.55) == "55% — uncertain"
+
+
+@pytest.mark.parametrize("confidence", [0.0, 0.2, 0.5, 0.69, 0.7, 0.9, 0.999, 1.0])
+def test_each_confidence_has_exactly_one_band_and_the_legend_names_every_band(confidence: float) -> None:
+    band = views.confidence_band(confidence)
+    assert band.lowest <= confidence
+    assert all(other.lowest > confidence for other in views.CONFIDENCE_BANDS if other.lowest > band.lowest)
+    assert views.sureness(confidence).endswith(band.word)
+    legend = views.confidence_legend()
+    assert all(b.word in legend for b in views.CONFIDENCE_BANDS)
+
+
+def test_a_story_is_shown_once_with_its_count_and_first_and_last_seen() -> None:
+    original = record("o", "Bridge down on 5th", "disaster", 0.9, minutes_ago=30, story_id="s-1")
+    retweet = record("r", "RT @x: Bridge down on 5th", "disaster", 0.9, minutes_ago=2, story_id="s-1")
+    other = record("x", "calm", "not_disaster", 0.9, minutes_ago=1, story_id="s-2")
+    stories = views.fold_stories(views.apply_filter([original, retweet, other], views.FeedFilter(), now=NOW))
+    assert [(s.lead.id, s.count) for s in stories] == [("r", 2), ("x", 1)]
+    assert stories[0].first_seen == original.scored_at and stories[0].last_seen == retweet.scored_at
+    assert views.seen_line(stories[0]) == "Seen 2 times, from 11:30:00 to 11:58:00"
+    assert views.seen_line(stories[1]) is None
+
+
+def test_places_count_emergencies_filter_and_export_as_geojson_and_csv() -> None:
+    kathmandu = Place(name="Kathmandu", country="NP", kind="city", latitude=27.7, longitude=85.3, source="text")
+    quake = record("q", "Quake in Kathmandu", "disaster", 0.9, minutes_ago=1, place=kathmandu)
+    calm = record("c", "Calm in Kathmandu", "not_disaster", 0.9, minutes_ago=2, place=kathmandu)
+    nowhere = record("n", "fire!", "disaster", 0.9, minutes_ago=3)
+    rows = views.emergency_places([quake, calm, nowhere])
+    assert [(r.label, r.emergencies) for r in rows] == [("Kathmandu, NP", 1)]
+    assert views.place_choices([quake, calm, nowhere]) == ["Kathmandu, NP", "NP"]
+    assert ids(views.apply_filter([quake, calm, nowhere], views.FeedFilter(place="NP"), now=NOW)) == ["q", "c"]
+    collection = views.to_geojson([quake, nowhere])
+    [feature] = collection["features"]  # type: ignore[misc]
+    assert feature["geometry"] == {"type": "Point", "coordinates": [85.3, 27.7]}
+    assert feature["properties"]["place"] == "Kathmandu, NP" and feature["properties"]["label"] == "disaster"
+    table = views.read_csv(views.to_csv([quake, nowhere]))
+    assert list(table.columns) == list(views.EXPORT_COLUMNS)
+    assert table["place"].tolist() == ["Kathmandu, NP", ""] and table["latitude"].tolist() == ["27.7", ""]
 
 
 def test_csv_checks_label_explain_and_skip_blank_rows() -> None:

@@ -82,14 +82,10 @@ def test_decisions_apply_the_threshold_and_keep_the_chosen_labels_probability() 
     assert {d.operating_point for d in decisions(p, LABELS, None)} == {"argmax"}
 
 
-def test_the_margin_is_the_share_of_the_way_from_the_threshold_to_certainty_on_its_side() -> None:
+def test_the_margin_is_the_lead_of_the_most_probable_label_whatever_the_threshold() -> None:
     point = OperatingPoint("f2", "disaster", 0.2, 0.7, 0.85, 0.77, 0.81, 10)
-    p = np.array([0.2, 0.1, 0.0, 0.6, 1.0])
+    p = np.array([0.5, 0.2, 0.0, 0.6, 1.0])
     rows = np.c_[1 - p, p]
-    np.testing.assert_allclose(margins(rows, LABELS, point), [0.0, 0.5, 1.0, 0.5, 1.0])
-    assert [d.margin for d in decisions(rows, LABELS, point)] == pytest.approx([0.0, 0.5, 1.0, 0.5, 1.0])
-
-
-def test_without_an_operating_point_the_margin_is_the_lead_of_the_most_probable_label() -> None:
-    rows = np.array([[0.5, 0.5], [0.9, 0.1], [0.2, 0.8]])
-    np.testing.assert_allclose(margins(rows, LABELS, None), [0.0, 0.8, 0.6])
+    np.testing.assert_allclose(margins(rows), [0.0, 0.6, 1.0, 0.2, 1.0])
+    assert [d.margin for d in decisions(rows, LABELS, point)] == pytest.approx([0.0, 0.6, 1.0, 0.2, 1.0])
+    assert [d.label for d in decisions(rows, LABELS, point)][:2] == ["disaster", "disaster"], "decided at 0.2"

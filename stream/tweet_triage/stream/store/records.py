@@ -58,7 +58,7 @@ class PredictionRecord(BaseModel):
     language: str | None = Field(None, description="Identified language (ISO 639-1); None when too short to tell.")
     out_of_scope: bool = Field(False, description="Surely in a language the model was not trained on.")
     margin: float | None = Field(
-        None, ge=0.0, le=1.0, description="How far from the other label: 0 on the threshold, 1 certain."
+        None, ge=0.0, le=1.0, description="Lead of the most probable label: 0 a coin toss, 1 certain."
     )
     story_id: str | None = Field(None, description="Retweets and near-copies of one report share it.")
     place: Place | None = Field(None, description="Where the tweet is about, from its text or the user's location.")
