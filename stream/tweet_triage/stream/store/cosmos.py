@@ -7,6 +7,7 @@ for ``http://`` endpoints; a real account (``https://``) keeps the SDK defaults.
 from __future__ import annotations
 
 import binascii
+import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,6 +44,21 @@ def container_specs(cosmos: CosmosSettings) -> dict[str, ContainerSpec]:
         ALERTS: ContainerSpec(ALERTS, cosmos.alerts_container, "/id"),
         SHADOW: ContainerSpec(SHADOW, cosmos.shadow_container, "/tweet_id"),
     }
+
+
+class _ClosedClientNoise(logging.Filter):
+    """azure-cosmos refreshes endpoint health in a background thread; when a short-lived client is closed while it
+    runs, the SDK logs "Health check task failed: HTTP transport has already been closed" at ERROR with a traceback,
+    although nothing failed (the SDK swallows it). Keep that out of people's terminals; every other record passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.getMessage().startswith("Health check task failed")
+            and "already been closed" in record.getMessage()
+        )
+
+
+logging.getLogger("azure.cosmos._global_endpoint_manager").addFilter(_ClosedClientNoise())
 
 
 def client_options(
