@@ -10,6 +10,7 @@ import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import pandas as pd
 
@@ -302,7 +303,7 @@ def to_csv(records: Sequence[PredictionRecord]) -> bytes:
     return pd.DataFrame(export_rows(records), columns=list(EXPORT_COLUMNS)).to_csv(index=False).encode("utf-8")
 
 
-def to_geojson(records: Sequence[PredictionRecord]) -> dict[str, object]:
+def to_geojson(records: Sequence[PredictionRecord]) -> dict[str, Any]:
     """A GeoJSON FeatureCollection of the tweets that have a place (points, [longitude, latitude] as GeoJSON says)."""
     features = []
     for row, record in zip(export_rows(records), records, strict=True):

@@ -140,7 +140,7 @@ def test_places_count_emergencies_filter_and_export_as_geojson_and_csv() -> None
     assert views.place_choices([quake, calm, nowhere]) == ["Kathmandu, NP", "NP"]
     assert ids(views.apply_filter([quake, calm, nowhere], views.FeedFilter(place="NP"), now=NOW)) == ["q", "c"]
     collection = views.to_geojson([quake, nowhere])
-    [feature] = collection["features"]  # type: ignore[misc]
+    [feature] = collection["features"]
     assert feature["geometry"] == {"type": "Point", "coordinates": [85.3, 27.7]}
     assert feature["properties"]["place"] == "Kathmandu, NP" and feature["properties"]["label"] == "disaster"
     table = views.read_csv(views.to_csv([quake, nowhere]))

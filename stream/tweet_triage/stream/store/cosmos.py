@@ -52,10 +52,8 @@ class _ClosedClientNoise(logging.Filter):
     although nothing failed (the SDK swallows it). Keep that out of people's terminals; every other record passes."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (
-            record.getMessage().startswith("Health check task failed")
-            and "already been closed" in record.getMessage()
-        )
+        message = record.getMessage()
+        return not (message.startswith("Health check task failed") and "already been closed" in message)
 
 
 logging.getLogger("azure.cosmos._global_endpoint_manager").addFilter(_ClosedClientNoise())
