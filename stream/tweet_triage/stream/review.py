@@ -16,6 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
+import numpy as np
+
+from tweet_triage.model.operating_point import margins
 from tweet_triage.model.review_rule import review_indices
 from tweet_triage.stream.store.records import PredictionRecord
 
@@ -26,8 +29,9 @@ def margin_of(record: PredictionRecord) -> float:
     """The record's margin; computed from its probabilities for records stored before margins were."""
     if record.margin is not None:
         return record.margin
-    ranked = sorted(record.probabilities.values(), reverse=True)
-    return max(0.0, min(1.0, ranked[0] - (ranked[1] if len(ranked) > 1 else 0.0))) if ranked else 1.0
+    if not record.probabilities:
+        return 1.0
+    return float(margins(np.array([list(record.probabilities.values())]))[0])
 
 
 def review_order(

@@ -28,7 +28,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from tweet_triage.model.operating_point import OperatingPoint, Policy, choose, decide, f_beta, margins
+from tweet_triage.model.operating_point import Policy, choose, decide, f_beta, margins
 from tweet_triage.model.review_rule import review_indices
 
 Strategy = Literal["queue", "random"]
@@ -96,8 +96,8 @@ def _probabilities(model: Any, x: Matrix) -> npt.NDArray[np.float64]:
     return rows
 
 
-def _score(model: Any, validation: Split, test: Split, policy: Policy) -> tuple[OperatingPoint, float, float, float]:
-    """The model at its operating point (chosen on validation): the point, and test F1, F2 and PR-AUC."""
+def _score(model: Any, validation: Split, test: Split, policy: Policy) -> tuple[float, float, float]:
+    """Test F1, F2 and PR-AUC of the model at its operating point (chosen on validation)."""
     from sklearn.metrics import average_precision_score
 
     point = choose(_probabilities(model, validation.x)[:, 1], validation.y, policy, LABELS[1])
@@ -107,7 +107,7 @@ def _score(model: Any, validation: Split, test: Split, policy: Policy) -> tuple[
     precision = tp / max(float(predicted.sum()), 1.0)
     recall = tp / max(float(test.y.sum()), 1.0)
     pr_auc = float(average_precision_score(test.y, rows[:, 1]))
-    return point, f_beta(precision, recall, 1.0), f_beta(precision, recall, 2.0), pr_auc
+    return f_beta(precision, recall, 1.0), f_beta(precision, recall, 2.0), pr_auc
 
 
 def simulate(
@@ -136,7 +136,7 @@ def simulate(
             taken = set(picked)
             unlabelled = [i for i in unlabelled if i not in taken]
         model = _fit(pool.x[labelled], pool.y[labelled], seed)
-        _, f1, f2, pr_auc = _score(model, validation, test, chosen_policy)
+        f1, f2, pr_auc = _score(model, validation, test, chosen_policy)
         curve.append(CurvePoint(strategy, seed, budget, f1, f2, pr_auc))
     return curve
 
