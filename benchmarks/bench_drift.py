@@ -29,6 +29,7 @@ import numpy as np
 import psutil
 import torch
 
+from tweet_triage.contracts.scored import ScoredEvent
 from tweet_triage.model.predictor import Predictor
 from tweet_triage.model.registry import Registry
 from tweet_triage.monitoring.drift.monitor import DriftMonitor
@@ -36,7 +37,6 @@ from tweet_triage.monitoring.drift.scope import NAME as SCOPE
 from tweet_triage.monitoring.evaluation import documentation_sentences, scored_events
 from tweet_triage.monitoring.runtime import build_drift_monitor
 from tweet_triage.settings import load_settings
-from tweet_triage.stream.scored import ScoredEvent
 from tweet_triage.training.prepare import Example, load, resolve
 
 WARM_UP = 1000

@@ -27,19 +27,19 @@ from datetime import UTC, datetime
 import psutil
 import torch
 
+from tweet_triage.app.stack.services import SERVICE_NAMES
+from tweet_triage.broker.kafka_sender import KafkaSender
+from tweet_triage.broker.topics import ensure_topics
+from tweet_triage.contracts.tweets import TweetEvent
 from tweet_triage.model.hardware import cpu_info
 from tweet_triage.model.predictor import Predictor
 from tweet_triage.model.registry import Registry
 from tweet_triage.monitoring.evaluation import scored_events
 from tweet_triage.monitoring.runtime import build_drift_monitor
 from tweet_triage.settings import Settings, load_settings
-from tweet_triage.stack.services import SERVICE_NAMES
-from tweet_triage.stream.events import TweetEvent
-from tweet_triage.stream.kafka_sender import KafkaSender
-from tweet_triage.stream.store.records import PredictionRecord
-from tweet_triage.stream.store.retry import RetryPolicy
-from tweet_triage.stream.store.writer import PredictionWriter
-from tweet_triage.stream.topics import ensure_topics
+from tweet_triage.store.records import PredictionRecord
+from tweet_triage.store.retry import RetryPolicy
+from tweet_triage.store.writer import PredictionWriter
 from tweet_triage.training.prepare import load
 
 BATCH = 64

@@ -31,11 +31,11 @@ from pathlib import Path
 
 import httpx
 
+from tweet_triage.contracts.tweets import TweetEvent
 from tweet_triage.model.hardware import cpu_info
 from tweet_triage.model.predictor import Predictor
 from tweet_triage.model.registry import PRODUCTION, Registry
 from tweet_triage.settings import Settings, load_settings
-from tweet_triage.stream.events import TweetEvent
 from tweet_triage.stream.latency import LatencyReport, publish_and_observe
 from tweet_triage.training.prepare import load
 

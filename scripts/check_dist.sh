@@ -17,7 +17,7 @@ names = zipfile.ZipFile(wheel).namelist()
 tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
 assert tops == {"tweet_triage"}, f"unexpected top-level entries in the wheel: {sorted(tops)}"
 assert "tweet_triage/__init__.py" not in names, "tweet_triage must stay a namespace package"
-for needed in ("tweet_triage/cli/main.py", "tweet_triage/stack/node/package-lock.json"):
+for needed in ("tweet_triage/app/cli/main.py", "tweet_triage/app/stack/node/package-lock.json"):
     assert needed in names, f"{needed} missing from the wheel"
 members = tarfile.open(sdist).getnames()
 assert not any("node_modules" in m or m.endswith(".onnx") for m in members), "the sdist carries installed or binary files"
@@ -28,7 +28,7 @@ venv=$(mktemp -d)/venv
 "$python" -m venv "$venv"
 "$venv/bin/pip" install --quiet -c "$root/constraints.txt" "$wheel"
 (cd "$(mktemp -d)" && "$venv/bin/triage" --help >/dev/null && "$venv/bin/triage" config show >/dev/null)
-(cd "$(mktemp -d)" && "$venv/bin/python" -c "import importlib.util as u; bad=[m for m in ('stream','training','monitoring','deploy','core','tests') if u.find_spec(m)]; assert not bad, bad")
+(cd "$(mktemp -d)" && "$venv/bin/python" -c "import importlib.util as u; bad=[m for m in ('stream','training','monitoring','deploy','core','api','dashboard','app','tests') if u.find_spec(m)]; assert not bad, bad")
 echo "clean-venv install OK: triage --help and triage config show work"
 
 sdist_venv=$(mktemp -d)/venv

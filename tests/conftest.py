@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from tweet_triage.app.stack.install import install_cosmos_server
+from tweet_triage.app.stack.manager import StackManager
 from tweet_triage.settings import Settings, load_settings
-from tweet_triage.stack.install import install_cosmos_server
-from tweet_triage.stack.manager import StackManager
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Read once, before the autouse fixture hides TRIAGE_* variables from each test (CI sets it to ../shared/data).

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
 
-from tweet_triage.stream.store.records import PredictionRecord
+from tweet_triage.store.records import PredictionRecord
 
 T = TypeVar("T")
 

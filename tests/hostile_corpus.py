@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Final
 
-from tweet_triage.stream.events import MAX_ID_CHARS, MAX_KEYWORD_CHARS, MAX_TEXT_CHARS, RejectReason
+from tweet_triage.contracts.tweets import MAX_ID_CHARS, MAX_KEYWORD_CHARS, MAX_TEXT_CHARS, RejectReason
 
 STORED: Final = "stored"
 YEAR_10000_MS: Final = 253_402_300_800_000  # 10000-01-01T00:00:00Z: beyond what a datetime can hold

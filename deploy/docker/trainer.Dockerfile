@@ -18,6 +18,9 @@ COPY pyproject.toml constraints.txt README.md ./
 RUN pip install --index-url "${TORCH_INDEX}" "torch==$(sed -n 's/^torch==//p' constraints.txt)"
 COPY core core
 COPY stream stream
+COPY api api
+COPY dashboard dashboard
+COPY app app
 COPY training training
 COPY monitoring monitoring
 COPY deploy/tweet_triage deploy/tweet_triage

@@ -12,6 +12,9 @@ WORKDIR /src
 COPY pyproject.toml constraints.txt README.md ./
 COPY core core
 COPY stream stream
+COPY api api
+COPY dashboard dashboard
+COPY app app
 COPY training training
 COPY monitoring monitoring
 COPY deploy/tweet_triage deploy/tweet_triage

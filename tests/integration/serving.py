@@ -20,12 +20,12 @@ import pytest
 
 from tests.conftest import free_port
 from tests.helpers import wait_until
+from tweet_triage.broker.topics import ensure_topics
+from tweet_triage.clock import utc_now
+from tweet_triage.contracts.feedback import FeedbackEvent
 from tweet_triage.settings import Settings, load_settings
-from tweet_triage.stream.feedback import FeedbackEvent
-from tweet_triage.stream.store.cosmos import PREDICTIONS, container_specs, ensure_schema, open_client
-from tweet_triage.stream.store.records import PredictionRecord
-from tweet_triage.stream.timestamps import utc_now
-from tweet_triage.stream.topics import ensure_topics
+from tweet_triage.store.cosmos import PREDICTIONS, container_specs, ensure_schema, open_client
+from tweet_triage.store.records import PredictionRecord
 
 TRIAGE = str(Path(sys.executable).with_name("triage"))
 API_KEY = "integration-key-7f3a9c"
@@ -172,8 +172,8 @@ def triaged_records(
     last one newest: labels and margins at ``threshold``, story ids, places."""
     import numpy as np
 
+    from tweet_triage.contracts.tweets import TweetEvent
     from tweet_triage.model.operating_point import OperatingPoint, decisions
-    from tweet_triage.stream.events import TweetEvent
     from tweet_triage.stream.places import gazetteer
     from tweet_triage.stream.stories import story_id
 

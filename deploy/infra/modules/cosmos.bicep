@@ -1,5 +1,5 @@
 // Cosmos DB (NoSQL) account, the tweet-triage database and its containers.
-// Partition keys are the ones stream/tweet_triage/stream/store/cosmos.py creates locally (tests check they match).
+// Partition keys are the ones core/tweet_triage/store/cosmos.py creates locally (tests check they match).
 param accountName string
 param location string
 param tags object

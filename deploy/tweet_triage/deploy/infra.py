@@ -138,7 +138,7 @@ def _variable(tree: dict[str, Any], name: str) -> Any:
 
 def check_against_code(modules: dict[str, dict[str, Any]]) -> list[str]:
     """The infrastructure names what the code uses: containers and keys, topics, compute."""
-    from tweet_triage.stream.store.cosmos import container_specs
+    from tweet_triage.store.cosmos import container_specs
 
     problems = []
     containers = {c["name"]: c["partitionKey"] for c in _variable(modules.get("cosmos", {}), "containers") or []}

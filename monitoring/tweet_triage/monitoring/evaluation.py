@@ -17,8 +17,8 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from tweet_triage.contracts.scored import ScoredEvent, encode_embedding
 from tweet_triage.model.predictor import Predictor
-from tweet_triage.stream.scored import ScoredEvent, encode_embedding
 
 _DOC_MODULES = (
     "json", "pathlib", "argparse", "collections", "csv", "datetime", "email.message", "http.client", "logging",

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field
 
+from tweet_triage.clock import UtcDatetime, format_utc
+from tweet_triage.contracts.feedback import FeedbackEvent
 from tweet_triage.settings import Settings
-from tweet_triage.stream.feedback import FeedbackEvent
-from tweet_triage.stream.store.cosmos import FEEDBACK, container_specs, open_container, query, translate_errors
-from tweet_triage.stream.store.records import PredictionRecord, item_body
-from tweet_triage.stream.timestamps import UtcDatetime, format_utc
+from tweet_triage.store.cosmos import FEEDBACK, container_specs, open_container, query, translate_errors
+from tweet_triage.store.records import PredictionRecord, item_body
 
 if TYPE_CHECKING:
     from azure.cosmos import ContainerProxy

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tweet_triage.availability import Availability
+from tweet_triage.contracts.feedback import FeedbackEvent
+from tweet_triage.contracts.scored import ScoredEvent
 from tweet_triage.errors import ModelError
 from tweet_triage.model.approval_gate import ApprovalGate
 from tweet_triage.model.approvals import ApprovalLog
@@ -31,10 +34,7 @@ from tweet_triage.monitoring.metrics import MonitorMetrics
 from tweet_triage.monitoring.retrain.policy import RetrainTrigger
 from tweet_triage.monitoring.retrain.service import RetrainOutcome, RetrainService
 from tweet_triage.settings import MonitorSettings, Settings
-from tweet_triage.stream.availability import Availability
-from tweet_triage.stream.feedback import FeedbackEvent
-from tweet_triage.stream.scored import ScoredEvent
-from tweet_triage.stream.store.records import PredictionRecord
+from tweet_triage.store.records import PredictionRecord
 
 log = logging.getLogger(__name__)
 

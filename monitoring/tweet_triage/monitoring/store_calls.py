@@ -1,9 +1,9 @@
 """The monitor's store calls under the same rule as the scoring worker's (see ``stream/store/retry.py``):
 
-* a store-wide failure (:class:`~tweet_triage.stream.exceptions.StoreOutage`: unreachable, 401/403, a missing
+* a store-wide failure (:class:`~tweet_triage.errors.StoreOutage`: unreachable, 401/403, a missing
   database or container, 429, 5xx) pauses the stream and is retried with growing waits until the store answers —
   after a 404 the database and containers are re-created first (the local server loses them when it restarts);
-* a refusal of one item (:class:`~tweet_triage.stream.exceptions.ItemRefused`) is raised to the caller, which
+* a refusal of one item (:class:`~tweet_triage.errors.ItemRefused`) is raised to the caller, which
   dead-letters the message it came from, so one bad feedback event never blocks its partition;
 * anything else is a bug and propagates.
 """
@@ -15,9 +15,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from tweet_triage.errors import StoreError
-from tweet_triage.stream.availability import Availability
-from tweet_triage.stream.exceptions import StoreOutage
+from tweet_triage.availability import Availability
+from tweet_triage.errors import StoreError, StoreOutage
 
 log = logging.getLogger(__name__)
 

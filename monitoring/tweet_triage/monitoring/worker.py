@@ -26,7 +26,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from tweet_triage.errors import StoreError, TriageError
+from tweet_triage.broker.faust_app import faust_app, inbound_message
+from tweet_triage.contracts.dead_letters import DeadLetter
+from tweet_triage.contracts.feedback import FeedbackEvent
+from tweet_triage.contracts.scored import ScoredEvent
+from tweet_triage.contracts.tweets import Rejection, RejectReason
+from tweet_triage.errors import InvalidMessage, ItemRefused, StoreError, TriageError
 from tweet_triage.model.registry import Registry
 from tweet_triage.monitoring.alerts.center import alert_center
 from tweet_triage.monitoring.alerts.store import AlertStore
@@ -37,14 +42,8 @@ from tweet_triage.monitoring.retrain.service import RetrainService
 from tweet_triage.monitoring.runtime import MonitorRuntime
 from tweet_triage.monitoring.store_calls import until_stored
 from tweet_triage.settings import Settings
-from tweet_triage.stream.dead_letters import DeadLetter
-from tweet_triage.stream.events import Rejection, RejectReason
-from tweet_triage.stream.exceptions import InvalidMessage, ItemRefused
-from tweet_triage.stream.faust_app import faust_app, inbound_message
-from tweet_triage.stream.feedback import FeedbackEvent
-from tweet_triage.stream.scored import ScoredEvent
-from tweet_triage.stream.store.cosmos import recreate_schema
-from tweet_triage.stream.store.reader import PredictionReader
+from tweet_triage.store.cosmos import recreate_schema
+from tweet_triage.store.reader import PredictionReader
 
 if TYPE_CHECKING:
     import faust
@@ -234,7 +233,7 @@ def run_monitor(settings: Settings, options: MonitorOptions, *, loglevel: str = 
     import faust
     import torch
 
-    from tweet_triage.stream.topics import ensure_topics
+    from tweet_triage.broker.topics import ensure_topics
 
     torch.set_num_threads(1)  # detector updates are tiny tensor ops: one thread is faster than two spinning
     asyncio.run(ensure_topics(settings, partitions=options.partitions))

@@ -21,7 +21,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
-from tweet_triage.stream.inbound import InboundMessage
+from tweet_triage.broker.inbound import InboundMessage
 from tweet_triage.stream.scoring import BatchOutcome, ScoredTweets, ScoringService
 
 Token = TypeVar("Token")  # whatever the caller needs to acknowledge a batch (Faust events, offsets in tests)

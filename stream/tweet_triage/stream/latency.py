@@ -21,13 +21,13 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from tweet_triage.broker.connection import kafka_client_options
+from tweet_triage.clock import utc_now
+from tweet_triage.contracts.scored import ScoredEvent
+from tweet_triage.contracts.tweets import TweetEvent
 from tweet_triage.settings import Settings
-from tweet_triage.stream.events import TweetEvent
-from tweet_triage.stream.kafka_client import kafka_client_options
 from tweet_triage.stream.producer.kafka import KafkaPublisher
 from tweet_triage.stream.producer.run import publish_events
-from tweet_triage.stream.scored import ScoredEvent
-from tweet_triage.stream.timestamps import utc_now
 
 KEPT_UP_SHARE: Final = 0.95
 TAIL_LATENCY_S: Final = 2.0

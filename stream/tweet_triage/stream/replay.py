@@ -9,7 +9,7 @@ Replaying a letter, once its cause is fixed, follows these rules (:func:`replay_
 * A letter superseded by a later one (a replay of it was refused again: the later letter's ``replay_of``) is
   skipped — the later letter carries the current verdict. A letter whose value was cut (too large to keep whole)
   cannot be replayed.
-* The value is first checked against the current contract (:func:`~tweet_triage.stream.events.parse_event`, the
+* The value is first checked against the current contract (:func:`~tweet_triage.contracts.tweets.parse_event`, the
   worker's own check). One that would be refused again is not sent; if the verdict differs from the letter's reason, a
   new letter records it (it supersedes the old one), so letters refused again carry the new reason.
 * A valid tweet whose prediction is already stored — with the same text, or scored after the letter was written —
@@ -28,14 +28,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final, Protocol
 
-from tweet_triage.stream.dead_letters import LETTER_ID, REPLAY_OF_HEADER, REPLAY_RUN_HEADER, DeadLetter
-from tweet_triage.stream.events import Rejection, TweetEvent, parse_event
-from tweet_triage.stream.exceptions import InvalidMessage
-from tweet_triage.stream.inbound import InboundMessage
-from tweet_triage.stream.sending import OutboundMessage, Sender, send_all
-from tweet_triage.stream.store.records import PredictionRecord
-from tweet_triage.stream.store.retry import RetryPolicy
-from tweet_triage.stream.topic_reader import TopicRecord
+from tweet_triage.broker.inbound import InboundMessage
+from tweet_triage.broker.sending import OutboundMessage, Sender, send_all
+from tweet_triage.broker.topic_reader import TopicRecord
+from tweet_triage.contracts.dead_letters import LETTER_ID, REPLAY_OF_HEADER, REPLAY_RUN_HEADER, DeadLetter
+from tweet_triage.contracts.tweets import Rejection, TweetEvent, parse_event
+from tweet_triage.errors import InvalidMessage
+from tweet_triage.store.records import PredictionRecord
+from tweet_triage.store.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 

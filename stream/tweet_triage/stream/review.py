@@ -20,7 +20,7 @@ import numpy as np
 
 from tweet_triage.model.operating_point import margins
 from tweet_triage.model.review_rule import review_indices
-from tweet_triage.stream.store.records import PredictionRecord
+from tweet_triage.store.records import PredictionRecord
 
 DEFAULT_WINDOW: Final = 2_000  # the newest predictions the queue is chosen from
 

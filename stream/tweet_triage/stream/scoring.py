@@ -37,20 +37,19 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import ValidationError
 
-from tweet_triage.errors import TriageError
+from tweet_triage.broker.inbound import InboundMessage
+from tweet_triage.broker.sending import send_all
+from tweet_triage.clock import utc_now
+from tweet_triage.contracts.dead_letters import DeadLetter
+from tweet_triage.contracts.scored import ScoredEvent
+from tweet_triage.contracts.tweets import Rejection, RejectReason, TweetEvent, parse_event
+from tweet_triage.errors import StoreRejected, TriageError
 from tweet_triage.model.language import Language
 from tweet_triage.model.predictor import Predictor, ScoredBatch
-from tweet_triage.stream.dead_letters import DeadLetter
-from tweet_triage.stream.events import Rejection, RejectReason, TweetEvent, parse_event
-from tweet_triage.stream.exceptions import StoreRejected
-from tweet_triage.stream.inbound import InboundMessage
+from tweet_triage.store.records import PredictionRecord
+from tweet_triage.store.retry import RetryPolicy, describe
 from tweet_triage.stream.places import Gazetteer, Place, gazetteer
-from tweet_triage.stream.scored import ScoredEvent
-from tweet_triage.stream.sending import send_all
-from tweet_triage.stream.store.records import PredictionRecord
-from tweet_triage.stream.store.retry import RetryPolicy, describe
 from tweet_triage.stream.stories import story_id
-from tweet_triage.stream.timestamps import utc_now
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tweet_triage.settings import Settings
-from tweet_triage.stream.store.records import PredictionRecord
+from tweet_triage.store.records import PredictionRecord
 
 SHADOW_GROUP_SUFFIX = "-shadow-v"
 

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from tweet_triage.settings import Settings
-from tweet_triage.stream.store.cosmos import (
+from tweet_triage.store.cosmos import (
     FEEDBACK,
     PREDICTIONS,
     SHADOW,

@@ -25,21 +25,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, NoReturn
 
+from tweet_triage.availability import Availability
+from tweet_triage.broker.faust_app import faust_app, inbound_message
+from tweet_triage.broker.kafka_sender import KafkaSender
 from tweet_triage.errors import ModelError
 from tweet_triage.model.registry import Registry
 from tweet_triage.model.watcher import ModelWatcher, Swap
 from tweet_triage.settings import Settings
-from tweet_triage.stream.availability import Availability
+from tweet_triage.store.cosmos import SHADOW
+from tweet_triage.store.retry import RetryNotice, RetryPolicy
+from tweet_triage.store.writer import PredictionWriter
 from tweet_triage.stream.batch_pipeline import BatchPipeline
-from tweet_triage.stream.faust_app import faust_app, inbound_message
-from tweet_triage.stream.kafka_sender import KafkaSender
 from tweet_triage.stream.metrics import WorkerMetrics
 from tweet_triage.stream.places import gazetteer
 from tweet_triage.stream.scoring import BatchOutcome, ScoringService, Topics
 from tweet_triage.stream.shadow import DiscardingPublisher, shadow_item
-from tweet_triage.stream.store.cosmos import SHADOW
-from tweet_triage.stream.store.retry import RetryNotice, RetryPolicy
-from tweet_triage.stream.store.writer import PredictionWriter
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +254,7 @@ def run_worker(settings: Settings, options: WorkerOptions, *, loglevel: str = "i
     """Create the topics if needed, then run the Faust worker until it is stopped (SIGINT/SIGTERM)."""
     import faust
 
-    from tweet_triage.stream.topics import ensure_topics
+    from tweet_triage.broker.topics import ensure_topics
 
     asyncio.run(ensure_topics(settings, partitions=options.partitions))
     app = build_app(settings, options)

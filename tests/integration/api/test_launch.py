@@ -9,10 +9,10 @@ import psutil
 import pytest
 
 from tests.integration.serving import ServingEnv
-from tweet_triage.api.launch import start_serving
+from tweet_triage.app.launch import start_serving
+from tweet_triage.app.stack.manager import StackManager
+from tweet_triage.app.stack.processes import PidRecord
 from tweet_triage.settings import load_settings
-from tweet_triage.stack.manager import StackManager
-from tweet_triage.stack.processes import PidRecord
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -102,9 +102,9 @@ def test_feed_detail_and_feedback_with_apptest(serving: ServingEnv, api_server: 
 
 
 def test_open_alerts_from_the_monitor_show_in_the_sidebar(serving: ServingEnv) -> None:
+    from tweet_triage.clock import utc_now
     from tweet_triage.monitoring.alerts.records import Alert
     from tweet_triage.monitoring.alerts.store import AlertStore
-    from tweet_triage.stream.timestamps import utc_now
 
     now = utc_now()
     common = {"created_at": now, "last_seen_at": now, "model_version": "1"}
@@ -179,8 +179,8 @@ def test_a_coordinator_sees_the_tweets_and_sends_a_correction_in_a_real_browser(
 
 
 def test_the_review_queue_over_the_real_store_and_api_leaves_out_labelled_tweets(serving: ServingEnv) -> None:
+    from tweet_triage.clock import utc_now
     from tweet_triage.monitoring.feedback_store import FeedbackRecord, FeedbackStore
-    from tweet_triage.stream.timestamps import utc_now
 
     order = seed_triage(serving)
     assert order[:2] == ["e2e-sirens", "e2e-smoke"], "closest to a coin toss first"

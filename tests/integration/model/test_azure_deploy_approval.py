@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from tests.integration.model.conftest import BareModel
 from tests.unit.deploy.fake_workspace import FakeWorkspace
+from tweet_triage.app.cli.main import app
 from tweet_triage.cli.context import CliContext
-from tweet_triage.cli.main import app
 from tweet_triage.deploy.azureml import workspace
 from tweet_triage.model.approval_gate import UnapprovedModel
 from tweet_triage.model.approvals import Action

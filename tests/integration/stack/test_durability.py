@@ -17,22 +17,22 @@ import pytest
 
 from tests.conftest import make_stack_settings
 from tests.helpers import wait_until
+from tweet_triage.app.drain import DrainRefused
+from tweet_triage.app.rebuild import rebuild
+from tweet_triage.app.stack.lifecycle import start_stack, stop_stack
+from tweet_triage.app.stack.manager import StackManager
+from tweet_triage.broker.topics import ensure_topics
+from tweet_triage.contracts.feedback import FeedbackEvent
+from tweet_triage.contracts.scored import ScoredEvent
+from tweet_triage.contracts.tweets import TweetEvent
 from tweet_triage.monitoring.alerts.records import AlertDraft
 from tweet_triage.monitoring.alerts.store import AlertStore
 from tweet_triage.monitoring.feedback_store import FeedbackRecord, FeedbackStore
 from tweet_triage.settings import Settings
-from tweet_triage.stack.lifecycle import start_stack, stop_stack
-from tweet_triage.stack.manager import StackManager
-from tweet_triage.stream.drain import DrainRefused
-from tweet_triage.stream.events import TweetEvent
-from tweet_triage.stream.feedback import FeedbackEvent
-from tweet_triage.stream.scored import ScoredEvent
-from tweet_triage.stream.store.cosmos import open_container
-from tweet_triage.stream.store.reader import PredictionReader
-from tweet_triage.stream.store.rebuild import rebuild
-from tweet_triage.stream.store.records import PredictionRecord, item_body
-from tweet_triage.stream.store.snapshot import take_snapshot
-from tweet_triage.stream.topics import ensure_topics
+from tweet_triage.store.cosmos import open_container
+from tweet_triage.store.reader import PredictionReader
+from tweet_triage.store.records import PredictionRecord, item_body
+from tweet_triage.store.snapshot import take_snapshot
 
 pytestmark = pytest.mark.integration
 

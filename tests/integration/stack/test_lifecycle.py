@@ -10,9 +10,9 @@ import psutil
 import pytest
 
 from tests.conftest import make_stack_settings
+from tweet_triage.app.stack.manager import StackManager, State
+from tweet_triage.app.stack.services import SERVICE_NAMES, build_specs
 from tweet_triage.errors import PortInUseError, StackError
-from tweet_triage.stack.manager import StackManager, State
-from tweet_triage.stack.services import SERVICE_NAMES, build_specs
 
 pytestmark = pytest.mark.integration
 

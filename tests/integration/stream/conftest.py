@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tweet_triage.settings import Settings
-from tweet_triage.stream.store.cosmos import open_client
+from tweet_triage.store.cosmos import open_client
 
 
 @pytest.fixture

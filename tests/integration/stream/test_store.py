@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from tweet_triage.contracts.tweets import TweetEvent
 from tweet_triage.errors import StoreError
 from tweet_triage.settings import Settings
-from tweet_triage.stream.events import TweetEvent
-from tweet_triage.stream.store.cosmos import container_specs, ensure_schema, open_client
-from tweet_triage.stream.store.reader import PredictionReader
-from tweet_triage.stream.store.records import PredictionRecord
-from tweet_triage.stream.store.retry import RetryPolicy
-from tweet_triage.stream.store.writer import PredictionWriter
+from tweet_triage.store.cosmos import container_specs, ensure_schema, open_client
+from tweet_triage.store.reader import PredictionReader
+from tweet_triage.store.records import PredictionRecord
+from tweet_triage.store.retry import RetryPolicy
+from tweet_triage.store.writer import PredictionWriter
 
 pytestmark = pytest.mark.integration
 

@@ -9,10 +9,10 @@ import json
 
 import pytest
 
+from tweet_triage.broker.connection import kafka_client_options
+from tweet_triage.broker.topic_reader import ReadProgress, TopicReader, TopicRecord, read_record
+from tweet_triage.broker.topics import ensure_topics
 from tweet_triage.settings import Settings
-from tweet_triage.stream.kafka_client import kafka_client_options
-from tweet_triage.stream.topic_reader import ReadProgress, TopicReader, TopicRecord, read_record
-from tweet_triage.stream.topics import ensure_topics
 
 pytestmark = pytest.mark.integration
 

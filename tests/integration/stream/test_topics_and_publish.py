@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from tweet_triage.broker.connection import kafka_client_options
+from tweet_triage.broker.topics import ensure_topics, stream_topics
+from tweet_triage.contracts.tweets import TweetEvent, parse_event
 from tweet_triage.settings import Settings
-from tweet_triage.stream.events import TweetEvent, parse_event
-from tweet_triage.stream.kafka_client import kafka_client_options
 from tweet_triage.stream.producer.csv_source import CsvTweetSource
 from tweet_triage.stream.producer.kafka import KafkaPublisher
 from tweet_triage.stream.producer.run import publish_events
-from tweet_triage.stream.topics import ensure_topics, stream_topics
 
 pytestmark = pytest.mark.integration
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import register_copies
+from tweet_triage.clock import utc_now
 from tweet_triage.model.registry import CANDIDATE, PRODUCTION, Registry
 from tweet_triage.monitoring.alerts.store import AlertStore
 from tweet_triage.monitoring.feedback_store import FeedbackRecord, FeedbackStore
 from tweet_triage.settings import Settings, load_settings
-from tweet_triage.stream.timestamps import utc_now
 from tweet_triage.training.pipeline import PipelineResult
 from tweet_triage.training.prepare import PreparedDataset
 

@@ -23,14 +23,14 @@ import pytest
 from tests.conftest import free_port, make_stack_settings
 from tests.helpers import wait_until
 from tests.integration.conftest import register_copies
+from tweet_triage.app.stack.manager import StackManager
+from tweet_triage.app.stack.services import COSMOS, build_specs
+from tweet_triage.broker.topic_reader import TopicReader, TopicRecord
+from tweet_triage.contracts.dead_letters import DeadLetter
 from tweet_triage.model.registry import PRODUCTION, Registry
 from tweet_triage.settings import Settings, load_settings
-from tweet_triage.stack.manager import StackManager
-from tweet_triage.stack.services import COSMOS, build_specs
-from tweet_triage.stream.dead_letters import DeadLetter
-from tweet_triage.stream.store.reader import PredictionReader
-from tweet_triage.stream.store.records import PredictionRecord
-from tweet_triage.stream.topic_reader import TopicReader, TopicRecord
+from tweet_triage.store.reader import PredictionReader
+from tweet_triage.store.records import PredictionRecord
 from tweet_triage.training.pipeline import PipelineResult
 
 TRIAGE = str(Path(sys.executable).with_name("triage"))

@@ -12,9 +12,9 @@ import pytest
 
 from tests.helpers import wait_until
 from tests.integration.worker.conftest import StreamEnv
-from tweet_triage.stream.dead_letters import DeadLetter
-from tweet_triage.stream.events import Rejection, RejectReason
-from tweet_triage.stream.inbound import InboundMessage
+from tweet_triage.broker.inbound import InboundMessage
+from tweet_triage.contracts.dead_letters import DeadLetter
+from tweet_triage.contracts.tweets import Rejection, RejectReason
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.worker.conftest import StreamEnv
-from tweet_triage.stream.drain import drain
+from tweet_triage.app.drain import drain
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -19,6 +19,9 @@ import pytest
 from tests.helpers import prediction, wait_until
 from tests.integration.conftest import package_dir
 from tests.integration.worker.conftest import StreamEnv, StreamModels, production_version
+from tweet_triage.broker.topics import ensure_topics
+from tweet_triage.clock import utc_now
+from tweet_triage.contracts.feedback import FeedbackEvent
 from tweet_triage.model.package import PackageMeta
 from tweet_triage.model.predictor import Predictor
 from tweet_triage.model.registry import Registry
@@ -27,10 +30,7 @@ from tweet_triage.monitoring.alerts.store import AlertStore
 from tweet_triage.monitoring.evaluation import documentation_sentences, scored_events
 from tweet_triage.monitoring.feedback_store import FeedbackStore
 from tweet_triage.settings import Settings
-from tweet_triage.stream.feedback import FeedbackEvent
-from tweet_triage.stream.store.cosmos import PREDICTIONS, open_container
-from tweet_triage.stream.timestamps import utc_now
-from tweet_triage.stream.topics import ensure_topics
+from tweet_triage.store.cosmos import PREDICTIONS, open_container
 from tweet_triage.training.prepare import PreparedDataset
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -12,10 +12,10 @@ import pytest
 
 from tests.helpers import wait_until
 from tests.integration.worker.conftest import TRIAGE, StreamEnv, StreamModels
+from tweet_triage.contracts.feedback import FeedbackEvent
 from tweet_triage.settings import Settings
-from tweet_triage.stream.feedback import FeedbackEvent
+from tweet_triage.store.cosmos import FEEDBACK, PREDICTIONS, SHADOW, container_specs, open_client
 from tweet_triage.stream.shadow_report import read_comparison
-from tweet_triage.stream.store.cosmos import FEEDBACK, PREDICTIONS, SHADOW, container_specs, open_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

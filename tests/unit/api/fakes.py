@@ -8,14 +8,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from tweet_triage.api.feedback import FeedbackUnavailable
+from tweet_triage.api.feedback_publisher import FeedbackUnavailable
+from tweet_triage.contracts.feedback import FeedbackEvent
+from tweet_triage.errors import StoreOutage
 from tweet_triage.model.language import identify_all
 from tweet_triage.model.operating_point import Decision, OperatingPoint, decisions
 from tweet_triage.model.predictor import Prediction, ScoredBatch
-from tweet_triage.stream.exceptions import StoreOutage
-from tweet_triage.stream.feedback import FeedbackEvent
+from tweet_triage.store.records import PredictionRecord
 from tweet_triage.stream.review import review_order
-from tweet_triage.stream.store.records import PredictionRecord
 
 LABELS = ["not_disaster", "disaster"]
 ALARM_WORDS = {"fire": 0.3, "flood": 0.3, "trapped": 0.25, "help": 0.1}

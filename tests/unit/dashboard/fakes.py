@@ -13,8 +13,8 @@ from tweet_triage.api.schemas import ExplainRequest, ExplainResponse, FeedbackRe
 from tweet_triage.dashboard.alerts import AlertView
 from tweet_triage.dashboard.api_client import ModelStatus, ServiceUnavailable
 from tweet_triage.errors import StoreError
+from tweet_triage.store.records import PredictionRecord
 from tweet_triage.stream.review import review_order
-from tweet_triage.stream.store.records import PredictionRecord
 
 NOW = datetime.fromisoformat("2026-01-01T12:00:00+00:00")
 

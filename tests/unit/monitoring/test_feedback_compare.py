@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tweet_triage.contracts.feedback import FeedbackEvent
 from tweet_triage.monitoring.feedback_store import Comparison, FeedbackRecord, compare, feedback_id
-from tweet_triage.stream.feedback import FeedbackEvent
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 STORED = FeedbackRecord(

@@ -7,14 +7,14 @@ from typing import Any, cast
 
 from tests.helpers import prediction
 from tests.unit.monitoring.test_alerts import MemoryStore
+from tweet_triage.contracts.feedback import FeedbackEvent
 from tweet_triage.model.registry import Registry
 from tweet_triage.monitoring.alerts.center import AlertCenter
 from tweet_triage.monitoring.feedback_store import FeedbackRecord, FeedbackStore, feedback_id
 from tweet_triage.monitoring.retrain.service import RetrainService
 from tweet_triage.monitoring.runtime import MonitorRuntime
 from tweet_triage.settings import load_settings
-from tweet_triage.stream.feedback import FeedbackEvent
-from tweet_triage.stream.store.records import PredictionRecord
+from tweet_triage.store.records import PredictionRecord
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
+from tweet_triage.availability import Availability
+from tweet_triage.errors import ItemRefused, StoreOutage
 from tweet_triage.monitoring.store_calls import until_stored
-from tweet_triage.stream.availability import Availability
-from tweet_triage.stream.exceptions import ItemRefused, StoreOutage
 
 
 class Waits:

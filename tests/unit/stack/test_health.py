@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tweet_triage.stack import health
+from tweet_triage.app.stack import health
 
 
 def _closed_port() -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tweet_triage.stack.object_store import OneWriteAtATime
+from tweet_triage.app.stack.object_store import OneWriteAtATime
 
 
 def test_writes_run_one_after_the_other_while_reads_overlap() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import psutil
 
 from tests.helpers import wait_until
-from tweet_triage.stack import processes
+from tweet_triage.app.stack import processes
 
 
 def test_pid_record_round_trips_and_ignores_garbage(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tweet_triage.stream.availability import Availability
+from tweet_triage.availability import Availability
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -16,7 +16,7 @@ def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends(caplog: p
     now = [T0]
     changes: list[bool] = []
     store = Availability("the results store", on_change=changes.append, clock=lambda: now[0])
-    with caplog.at_level(logging.WARNING, logger="tweet_triage.stream.availability"):
+    with caplog.at_level(logging.WARNING, logger="tweet_triage.availability"):
         for attempt in range(5):
             store.failed(f"404: not found #{attempt}")
         health = store.health()

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from tests.unit.stream.test_scoring import FakePredictor, FakePublisher, FakeWriter, message, service, tweet
+from tweet_triage.store.records import PredictionRecord
 from tweet_triage.stream.batch_pipeline import BatchPipeline
 from tweet_triage.stream.scoring import BatchOutcome
-from tweet_triage.stream.store.records import PredictionRecord
 
 
 class GatedWriter(FakeWriter):

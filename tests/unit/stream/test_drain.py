@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from tweet_triage.app.drain import DrainRefused, drain, join_window_s, refusal, verdict
+from tweet_triage.broker.backlog import Backlog, Consumer
 from tweet_triage.settings import Settings, load_settings
-from tweet_triage.stream.backlog import Backlog, Consumer
-from tweet_triage.stream.drain import DrainRefused, drain, join_window_s, refusal, verdict
 
 WORKER = Consumer(
     "stream worker", "tweet-triage", ("tweets",), required=True, start_hint="start one with `triage worker`"

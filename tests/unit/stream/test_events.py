@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from tests import hostile_corpus
 from tests.hostile_corpus import Hostile
-from tweet_triage.stream.events import (
+from tweet_triage.contracts.tweets import (
     MAX_DEPTH,
     MAX_FIELD_CHARS,
     MAX_TEXT_CHARS,

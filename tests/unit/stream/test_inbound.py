@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tweet_triage.stream.inbound import InboundMessage, broker_time, normalize_headers
+from tweet_triage.broker.inbound import InboundMessage, broker_time, normalize_headers
 
 
 @pytest.mark.parametrize(

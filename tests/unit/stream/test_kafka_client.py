@@ -9,10 +9,10 @@ from types import SimpleNamespace
 import faust
 import pytest
 
+from tweet_triage.broker.connection import kafka_client_options
+from tweet_triage.broker.entra import EntraSignInError, EventHubsTokenProvider
+from tweet_triage.broker.faust_app import credentials
 from tweet_triage.settings import load_settings
-from tweet_triage.stream.entra import EntraSignInError, EventHubsTokenProvider
-from tweet_triage.stream.faust_app import credentials
-from tweet_triage.stream.kafka_client import kafka_client_options
 
 CONNECTION_STRING = "Endpoint=sb://relief-ns.servicebus.windows.net/;SharedAccessKeyName=send;SharedAccessKey=c2VjcmV0"
 

@@ -10,7 +10,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from tweet_triage.stream.dead_letters import (
+from tweet_triage.broker.inbound import InboundMessage
+from tweet_triage.clock import format_utc
+from tweet_triage.contracts.dead_letters import (
     MAX_HEADERS,
     MAX_KEY_BYTES,
     MAX_RAW_BYTES,
@@ -18,12 +20,10 @@ from tweet_triage.stream.dead_letters import (
     REPLAY_RUN_HEADER,
     DeadLetter,
 )
-from tweet_triage.stream.events import Rejection, RejectReason, parse_event
-from tweet_triage.stream.exceptions import InvalidMessage
-from tweet_triage.stream.feedback import FeedbackEvent
-from tweet_triage.stream.inbound import InboundMessage
-from tweet_triage.stream.scored import ScoredEvent, encode_embedding
-from tweet_triage.stream.timestamps import format_utc
+from tweet_triage.contracts.feedback import FeedbackEvent
+from tweet_triage.contracts.scored import ScoredEvent, encode_embedding
+from tweet_triage.contracts.tweets import Rejection, RejectReason, parse_event
+from tweet_triage.errors import InvalidMessage
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
 

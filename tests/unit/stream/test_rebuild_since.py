@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from tweet_triage.errors import UsageError
-from tweet_triage.stream.results_cli import parse_since
+from tweet_triage.stream.cli.results import parse_since
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 

@@ -11,9 +11,14 @@ import pytest
 from aiokafka.errors import MessageSizeTooLargeError
 
 from tests.helpers import prediction
-from tweet_triage.stream.dead_letters import REPLAY_OF_HEADER, REPLAY_RUN_HEADER, DeadLetter, LetterHeader
-from tweet_triage.stream.events import Rejection, RejectReason, TweetEvent, parse_event
-from tweet_triage.stream.inbound import InboundMessage
+from tweet_triage.broker.inbound import InboundMessage
+from tweet_triage.broker.sending import OutboundMessage
+from tweet_triage.broker.topic_reader import TopicRecord
+from tweet_triage.clock import parse_since
+from tweet_triage.contracts.dead_letters import REPLAY_OF_HEADER, REPLAY_RUN_HEADER, DeadLetter, LetterHeader
+from tweet_triage.contracts.tweets import Rejection, RejectReason, TweetEvent, parse_event
+from tweet_triage.store.records import PredictionRecord
+from tweet_triage.store.retry import RetryPolicy
 from tweet_triage.stream.replay import (
     LetterEntry,
     LetterFilter,
@@ -24,11 +29,6 @@ from tweet_triage.stream.replay import (
     parse_letter_id,
     replay_letters,
 )
-from tweet_triage.stream.sending import OutboundMessage
-from tweet_triage.stream.store.records import PredictionRecord
-from tweet_triage.stream.store.retry import RetryPolicy
-from tweet_triage.stream.timestamps import parse_since
-from tweet_triage.stream.topic_reader import TopicRecord
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 TARGET = ReplayTarget(source_topic="tweets", target_topic="tweets", dlq_topic="dlq", run_id="0123456789abcdef")

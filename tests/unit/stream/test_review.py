@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from tweet_triage.store.records import PredictionRecord
 from tweet_triage.stream.review import margin_of, review_order
-from tweet_triage.stream.store.records import PredictionRecord
 
 NOW = datetime(2026, 12, 2, 12, tzinfo=UTC)
 

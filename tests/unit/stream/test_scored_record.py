@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tweet_triage.stream.events import TweetEvent
-from tweet_triage.stream.scored import ScoredEvent
-from tweet_triage.stream.store.records import PredictionRecord
+from tweet_triage.contracts.scored import ScoredEvent
+from tweet_triage.contracts.tweets import TweetEvent
+from tweet_triage.store.records import PredictionRecord
 
 
 def test_the_prediction_comes_back_exactly_from_the_published_event() -> None:

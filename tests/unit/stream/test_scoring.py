@@ -19,16 +19,16 @@ from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 
 from tests import hostile_corpus
 from tests.hostile_corpus import STORED
+from tweet_triage.broker.inbound import InboundMessage
+from tweet_triage.contracts.dead_letters import DeadLetter
+from tweet_triage.contracts.scored import ScoredEvent
+from tweet_triage.errors import RejectedWrite, StoreRejected
 from tweet_triage.model.language import Language, identify_all
 from tweet_triage.model.operating_point import Decision, OperatingPoint, decisions
 from tweet_triage.model.predictor import Predictor, ScoredBatch
-from tweet_triage.stream.dead_letters import DeadLetter
-from tweet_triage.stream.exceptions import RejectedWrite, StoreRejected
-from tweet_triage.stream.inbound import InboundMessage
-from tweet_triage.stream.scored import ScoredEvent
+from tweet_triage.store.records import PredictionRecord
+from tweet_triage.store.retry import Backoff, RetryPolicy
 from tweet_triage.stream.scoring import DeadLetterRefused, ModelFailure, ScoringService, Topics
-from tweet_triage.stream.store.records import PredictionRecord
-from tweet_triage.stream.store.retry import Backoff, RetryPolicy
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 ONE_MIB = 1024 * 1024

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 import pytest
 from aiokafka import errors
 
-from tweet_triage.stream.exceptions import PublishError
-from tweet_triage.stream.sending import classify_send, send_all
-from tweet_triage.stream.store.retry import Backoff, RetryNotice, RetryPolicy
+from tweet_triage.broker.sending import classify_send, send_all
+from tweet_triage.errors import PublishError
+from tweet_triage.store.retry import Backoff, RetryNotice, RetryPolicy
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from tweet_triage.contracts.tweets import TweetEvent
 from tweet_triage.settings import load_settings
-from tweet_triage.stream.events import TweetEvent
+from tweet_triage.store.records import PredictionRecord
 from tweet_triage.stream.shadow import DiscardingPublisher, shadow_item, shadow_settings
 from tweet_triage.stream.shadow_report import compare, latest_labels
-from tweet_triage.stream.store.records import PredictionRecord
 
 
 def _item(tweet_id: str, label: str, version: str, confidence: float = 0.9) -> dict[str, Any]:

@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tweet_triage.stream.store.records import item_body
-from tweet_triage.stream.timestamps import UtcDatetime, format_utc
+from tweet_triage.clock import UtcDatetime, format_utc
+from tweet_triage.store.records import item_body
 
 AlertKind = Literal["drift", "accuracy", "retrain", "approval", "unapproved"]
 ALERT_KINDS: tuple[AlertKind, ...] = ("drift", "accuracy", "retrain", "approval", "unapproved")

@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
+from tweet_triage.clock import format_utc
 from tweet_triage.errors import AlertNotFound, TriageError
 from tweet_triage.monitoring.alerts.records import Alert, AlertKind, Delivery, Status
 from tweet_triage.settings import Settings
-from tweet_triage.stream.store.cosmos import ALERTS, container_specs, open_container, query, translate_errors
-from tweet_triage.stream.store.records import item_body
-from tweet_triage.stream.timestamps import format_utc
+from tweet_triage.store.cosmos import ALERTS, container_specs, open_container, query, translate_errors
+from tweet_triage.store.records import item_body
 
 if TYPE_CHECKING:
     from azure.cosmos import ContainerProxy
@@ -50,7 +50,7 @@ class AlertStore:
     @contextmanager
     def open(cls, settings: Settings, *, create: bool = False) -> Iterator[AlertStore]:
         """Connect; with ``create`` the database and containers are created first (the monitor does this)."""
-        from tweet_triage.stream.record_publisher import RecordPublisher
+        from tweet_triage.broker.record_publisher import RecordPublisher
 
         with open_container(settings, ALERTS, create=create) as container, RecordPublisher(settings) as publisher:
             yield cls(container, settings, publisher)

@@ -21,9 +21,9 @@ from typing import BinaryIO, Final
 
 from pydantic import ValidationError
 
+from tweet_triage.clock import parse_iso8601, utc_now
+from tweet_triage.contracts.tweets import OPTIONAL_TEXT_FIELDS, TweetEvent, check_id, check_text
 from tweet_triage.errors import DataError, UsageError
-from tweet_triage.stream.events import OPTIONAL_TEXT_FIELDS, TweetEvent, check_id, check_text
-from tweet_triage.stream.timestamps import parse_iso8601, utc_now
 
 log = logging.getLogger(__name__)
 

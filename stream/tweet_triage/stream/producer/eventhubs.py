@@ -16,10 +16,9 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
-from tweet_triage.errors import UsageError
+from tweet_triage.contracts.tweets import TweetEvent
+from tweet_triage.errors import PublishError, UsageError
 from tweet_triage.settings import Settings, env_name
-from tweet_triage.stream.events import TweetEvent
-from tweet_triage.stream.exceptions import PublishError
 
 if TYPE_CHECKING:
     from azure.eventhub import EventData, EventDataBatch

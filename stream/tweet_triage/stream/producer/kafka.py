@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
+from tweet_triage.broker.connection import kafka_client_options
+from tweet_triage.contracts.tweets import TweetEvent
+from tweet_triage.errors import PublishError
 from tweet_triage.settings import Settings, local_stack_hint
-from tweet_triage.stream.events import TweetEvent
-from tweet_triage.stream.exceptions import PublishError
-from tweet_triage.stream.kafka_client import kafka_client_options
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaProducer

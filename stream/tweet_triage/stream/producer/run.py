@@ -18,9 +18,9 @@ from datetime import datetime
 from types import TracebackType
 from typing import Final, Protocol, Self
 
-from tweet_triage.stream.events import TweetEvent
+from tweet_triage.clock import utc_now
+from tweet_triage.contracts.tweets import TweetEvent
 from tweet_triage.stream.producer.rate import TokenBucket
-from tweet_triage.stream.timestamps import utc_now
 
 log = logging.getLogger(__name__)
 

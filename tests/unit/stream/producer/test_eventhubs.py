@@ -11,8 +11,8 @@ import pytest
 from aiokafka.partitioner import DefaultPartitioner
 from azure.eventhub import EventDataBatch
 
-from tweet_triage.stream.events import TweetEvent
-from tweet_triage.stream.exceptions import PublishError
+from tweet_triage.contracts.tweets import TweetEvent
+from tweet_triage.errors import PublishError
 from tweet_triage.stream.producer.eventhubs import EventHubsPublisher, partition_for
 
 PARTITIONS = [str(i) for i in range(4)]

@@ -10,7 +10,7 @@ from typing import Self
 
 import pytest
 
-from tweet_triage.stream.events import TweetEvent
+from tweet_triage.contracts.tweets import TweetEvent
 from tweet_triage.stream.producer.rate import TokenBucket
 from tweet_triage.stream.producer.run import MAX_CHUNK, chunk_size_for, publish_events
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tweet_triage.stream.events import TweetEvent
-from tweet_triage.stream.store.records import PredictionRecord
+from tweet_triage.contracts.tweets import TweetEvent
+from tweet_triage.store.records import PredictionRecord
 
 SCORED = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 

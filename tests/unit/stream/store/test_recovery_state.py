@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tweet_triage.settings import load_settings
-from tweet_triage.stream.store.recovery import RecoveryState, read_state, ready_for_snapshot, write_state
+from tweet_triage.store.recovery import RecoveryState, read_state, ready_for_snapshot, write_state
 
 
 def test_progress_is_said_in_plain_words() -> None:

@@ -8,8 +8,8 @@ from urllib.parse import unquote
 
 from azure.cosmos import auth
 
-from tweet_triage.stream.store.rest_upsert import RestResponseError, master_key_token
-from tweet_triage.stream.store.retry import classify
+from tweet_triage.store.rest_upsert import RestResponseError, master_key_token
+from tweet_triage.store.retry import classify
 
 KEY = base64.b64encode(bytes(range(64))).decode()
 

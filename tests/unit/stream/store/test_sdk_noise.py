@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-import tweet_triage.stream.store.cosmos  # noqa: F401 - installs the filter
+import tweet_triage.store.cosmos  # noqa: F401 - installs the filter
 
 SDK_LOGGER = "azure.cosmos._global_endpoint_manager"
 

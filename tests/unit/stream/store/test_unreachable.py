@@ -7,13 +7,12 @@ import asyncio
 import pytest
 
 from tests.conftest import free_port
-from tweet_triage.errors import StoreError
+from tweet_triage.errors import StoreError, StoreUnavailable
 from tweet_triage.settings import load_settings
-from tweet_triage.stream.exceptions import StoreUnavailable
-from tweet_triage.stream.store.cosmos import client_options, container_specs
-from tweet_triage.stream.store.reader import PredictionReader
-from tweet_triage.stream.store.retry import Backoff, RetryNotice, RetryPolicy
-from tweet_triage.stream.store.writer import PredictionWriter
+from tweet_triage.store.cosmos import client_options, container_specs
+from tweet_triage.store.reader import PredictionReader
+from tweet_triage.store.retry import Backoff, RetryNotice, RetryPolicy
+from tweet_triage.store.writer import PredictionWriter
 
 
 def test_reading_from_a_closed_port_says_what_to_do() -> None:

@@ -1,0 +1,1 @@
+"""The wire contracts between processes: tweets, scored events, feedback events, dead letters."""

@@ -1,0 +1,1 @@
+"""Stream commands: `triage worker | publish | results | dlq`, and `triage model compare-shadow`."""
