@@ -25,18 +25,18 @@ import numpy as np
 import numpy.typing as npt
 
 from tweet_triage.model.hardware import cpu_info
+from tweet_triage.model.places import gazetteer
 from tweet_triage.model.predictor import Predictor
 from tweet_triage.model.registry import Registry
 from tweet_triage.settings import load_settings
-from tweet_triage.stream.places import gazetteer
 from tweet_triage.stream.stories import story_id
 from tweet_triage.training.evaluate import evaluate
 from tweet_triage.training.packaging import staging_package
-from tweet_triage.training.pipeline import HF_MODEL_ARTIFACT
 from tweet_triage.training.prepare import load
 from tweet_triage.training.quality import batch_invariance
 from tweet_triage.training.quantization.measure import Tweets, predictor_scorer, speeds
 from tweet_triage.training.quantization.schemes import REFERENCE
+from tweet_triage.training.stages import HF_MODEL_ARTIFACT
 
 BATCH_SIZES = (1, 16, 32, 64)
 Probabilities = npt.NDArray[np.floating[Any]]

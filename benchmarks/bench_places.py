@@ -1,4 +1,4 @@
-"""Place lookup against hand labels: precision, coverage and cost per tweet of ``tweet_triage.stream.places``.
+"""Place lookup against hand labels: precision, coverage and cost per tweet of ``tweet_triage.model.places``.
 
     python benchmarks/bench_places.py [--gold FILE ...]
 
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tweet_triage.model.hardware import cpu_info
+from tweet_triage.model.places import Place, gazetteer
 from tweet_triage.settings import load_settings
-from tweet_triage.stream.places import Place, gazetteer
 from tweet_triage.training.datasets import raw_dir
 
 DATA = Path(__file__).parent / "data"

@@ -248,6 +248,24 @@ class DashboardSettings(_Section):
     csv_max_rows: int = Field(200, ge=1, le=10_000, description="Most rows of an uploaded CSV that are scored.")
 
 
+class GateSettings(_Section):
+    """The promotion gate's thresholds, the same for `triage train`, a local retraining and the Azure ML pipeline."""
+
+    max_f1_regression: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="How far the F-score at the operating point may fall below production's.",
+    )
+    max_ece: float = Field(0.05, gt=0, lt=1, description="Largest expected calibration error the candidate may have.")
+    max_auc_regression: float = Field(
+        0.005,
+        ge=0,
+        lt=1,
+        description="How far ROC-AUC and PR-AUC may fall below production's (seeds: ~0.003).",
+    )
+
+
 class MonitorSettings(_Section):
     """The drift and accuracy monitors (`triage monitor`)."""
 
@@ -375,6 +393,7 @@ class Settings(BaseSettings):
     monitor: MonitorSettings = MonitorSettings()
     alerts: AlertSettings = AlertSettings()
     retrain: RetrainSettings = RetrainSettings()
+    gate: GateSettings = GateSettings()
 
     @model_validator(mode="after")
     def _check_profile(self) -> Settings:

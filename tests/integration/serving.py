@@ -174,7 +174,7 @@ def triaged_records(
 
     from tweet_triage.contracts.tweets import TweetEvent
     from tweet_triage.model.operating_point import OperatingPoint, decisions
-    from tweet_triage.stream.places import gazetteer
+    from tweet_triage.model.places import gazetteer
     from tweet_triage.stream.stories import story_id
 
     labels = ["not_disaster", "disaster"]

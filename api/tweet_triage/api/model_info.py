@@ -9,6 +9,7 @@ import time
 
 from tweet_triage.api.schemas import ApprovalOut, ModelInfoOut
 from tweet_triage.model.approvals import ApprovalLog
+from tweet_triage.model.gate import PASSED_TAG
 from tweet_triage.model.registry import Registry
 
 _METRIC_TAGS = ("test.f1", "test.ece")
@@ -16,7 +17,7 @@ _LINEAGE_TAGS = (
     "dataset.version",
     "git.commit",
     "quantization",
-    "gate.passed",
+    PASSED_TAG,
     "run_id",
     "operating_point.policy",
     "operating_point.threshold",

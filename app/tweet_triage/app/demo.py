@@ -90,7 +90,7 @@ def ensure_production_model(settings: Settings, say: Say) -> str:
     result = run_pipeline(
         settings,
         dataset,
-        PipelineConfig(train=quick_profile(), study=quick_study(), trigger="demo bootstrap"),
+        PipelineConfig(train=quick_profile(), study=quick_study(), gate=settings.gate, trigger="demo bootstrap"),
         registry=registry,
         on_stage=say,
     )

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from tweet_triage.clock import UtcDatetime
 from tweet_triage.errors import InvalidMessage
-from tweet_triage.stream.places import Place
+from tweet_triage.model.places import Place
 
 if TYPE_CHECKING:
     from tweet_triage.store.records import PredictionRecord

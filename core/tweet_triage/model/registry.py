@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tweet_triage.errors import ModelError, ModelNotFound, RegistryUnavailable
+from tweet_triage.model.gate import GateVerdict
 from tweet_triage.model.package import check_package
 from tweet_triage.settings import Settings
 
@@ -42,8 +43,13 @@ class ModelVersion:
     description: str
 
     @property
+    def gate(self) -> GateVerdict | None:
+        """The gate's verdict on this version (None: never gated)."""
+        return GateVerdict.from_tags(self.tags)
+
+    @property
     def gate_passed(self) -> bool:
-        return self.tags.get("gate.passed") == "true"
+        return self.gate is not None and self.gate.passed
 
 
 class Registry:

@@ -2,7 +2,7 @@
 
 Uncertainty sampling: a label teaches a model most where it is least sure, so the candidates closest to a coin toss
 (smallest :func:`tweet_triage.model.operating_point.margins`) go first, one per story (a retweet's
-label would repeat its original's). ``tweet_triage.stream.review`` applies it to stored predictions;
+label would repeat its original's). ``tweet_triage.store.review_queue`` applies it to stored predictions;
 ``tweet_triage.training.active_learning`` measures what it saves over labels chosen at random.
 """
 

@@ -17,7 +17,7 @@ from tweet_triage.clock import UtcDatetime, format_utc
 from tweet_triage.contracts.tweets import TweetEvent, TweetId
 from tweet_triage.model.language import Language
 from tweet_triage.model.operating_point import Decision
-from tweet_triage.stream.places import Place
+from tweet_triage.model.places import Place
 
 ORDER_KEY_SEPARATOR = "#"
 SYSTEM_PROPERTIES = frozenset({"_rid", "_self", "_etag", "_attachments", "_ts", "_lsn"})

@@ -13,7 +13,7 @@ from tweet_triage.settings import Settings
 from tweet_triage.store.cosmos import FEEDBACK, open_container, query
 from tweet_triage.store.reader import PredictionReader
 from tweet_triage.store.records import PredictionRecord
-from tweet_triage.stream.review import DEFAULT_WINDOW, review_order
+from tweet_triage.store.review_queue import DEFAULT_WINDOW, review_order
 
 
 class StoreReviewSource:

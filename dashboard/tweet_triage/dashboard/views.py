@@ -16,8 +16,8 @@ import pandas as pd
 
 from tweet_triage.api.schemas import ExplainResponse, PredictionOut, WordWeightOut
 from tweet_triage.errors import UsageError
+from tweet_triage.model.places import Place
 from tweet_triage.store.records import PredictionRecord
-from tweet_triage.stream.places import Place
 
 EMERGENCY_LABEL = "disaster"
 PLAIN_LABELS = {"disaster": "Emergency", "not_disaster": "Not an emergency"}

@@ -45,10 +45,10 @@ from tweet_triage.contracts.scored import ScoredEvent
 from tweet_triage.contracts.tweets import Rejection, RejectReason, TweetEvent, parse_event
 from tweet_triage.errors import StoreRejected, TriageError
 from tweet_triage.model.language import Language
+from tweet_triage.model.places import Gazetteer, Place, gazetteer
 from tweet_triage.model.predictor import Predictor, ScoredBatch
 from tweet_triage.store.records import PredictionRecord
 from tweet_triage.store.retry import RetryPolicy, describe
-from tweet_triage.stream.places import Gazetteer, Place, gazetteer
 from tweet_triage.stream.stories import story_id
 
 log = logging.getLogger(__name__)

@@ -29,6 +29,7 @@ from tweet_triage.availability import Availability
 from tweet_triage.broker.faust_app import faust_app, inbound_message
 from tweet_triage.broker.kafka_sender import KafkaSender
 from tweet_triage.errors import ModelError
+from tweet_triage.model.places import gazetteer
 from tweet_triage.model.registry import Registry
 from tweet_triage.model.watcher import ModelWatcher, Swap
 from tweet_triage.settings import Settings
@@ -37,7 +38,6 @@ from tweet_triage.store.retry import RetryNotice, RetryPolicy
 from tweet_triage.store.writer import PredictionWriter
 from tweet_triage.stream.batch_pipeline import BatchPipeline
 from tweet_triage.stream.metrics import WorkerMetrics
-from tweet_triage.stream.places import gazetteer
 from tweet_triage.stream.scoring import BatchOutcome, ScoringService, Topics
 from tweet_triage.stream.shadow import DiscardingPublisher, shadow_item
 

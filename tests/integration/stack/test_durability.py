@@ -18,7 +18,6 @@ import pytest
 from tests.conftest import make_stack_settings
 from tests.helpers import wait_until
 from tweet_triage.app.drain import DrainRefused
-from tweet_triage.app.rebuild import rebuild
 from tweet_triage.app.stack.lifecycle import start_stack, stop_stack
 from tweet_triage.app.stack.manager import StackManager
 from tweet_triage.broker.topics import ensure_topics
@@ -33,6 +32,7 @@ from tweet_triage.store.cosmos import open_container
 from tweet_triage.store.reader import PredictionReader
 from tweet_triage.store.records import PredictionRecord, item_body
 from tweet_triage.store.snapshot import take_snapshot
+from tweet_triage.stream.rebuild import rebuild
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from tweet_triage.model.language import identify_all
 from tweet_triage.model.operating_point import Decision, OperatingPoint, decisions
 from tweet_triage.model.predictor import Prediction, ScoredBatch
 from tweet_triage.store.records import PredictionRecord
-from tweet_triage.stream.review import review_order
+from tweet_triage.store.review_queue import review_order
 
 LABELS = ["not_disaster", "disaster"]
 ALARM_WORDS = {"fire": 0.3, "flood": 0.3, "trapped": 0.25, "help": 0.1}

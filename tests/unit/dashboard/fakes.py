@@ -14,7 +14,7 @@ from tweet_triage.dashboard.alerts import AlertView
 from tweet_triage.dashboard.api_client import ModelStatus, ServiceUnavailable
 from tweet_triage.errors import StoreError
 from tweet_triage.store.records import PredictionRecord
-from tweet_triage.stream.review import review_order
+from tweet_triage.store.review_queue import review_order
 
 NOW = datetime.fromisoformat("2026-01-01T12:00:00+00:00")
 

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from tests.unit.dashboard.fakes import FakeBackend, record
 from tweet_triage.dashboard.alerts import AlertView
 from tweet_triage.dashboard.app import CSV, PLACES, REVIEW
-from tweet_triage.stream.places import Place
+from tweet_triage.model.places import Place
 
 
 def page(backend: FakeBackend) -> AppTest:

@@ -8,8 +8,8 @@ from tests.unit.dashboard.fakes import NOW, record
 from tweet_triage.api.schemas import ExplainResponse, PredictionOut, WordWeightOut
 from tweet_triage.dashboard import views
 from tweet_triage.errors import UsageError
+from tweet_triage.model.places import Place
 from tweet_triage.store.records import PredictionRecord
-from tweet_triage.stream.places import Place
 
 RECORDS = [
     record("a", "forest fire near the lake", "disaster", 0.93, minutes_ago=50, location="La Ronge"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tweet_triage.stream.places import Place, gazetteer
+from tweet_triage.model.places import Place, gazetteer
 
 
 def resolve(text: str | None, location: str | None = None) -> Place | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from tweet_triage.store.records import PredictionRecord
-from tweet_triage.stream.review import margin_of, review_order
+from tweet_triage.store.review_queue import margin_of, review_order
 
 NOW = datetime(2026, 12, 2, 12, tzinfo=UTC)
 

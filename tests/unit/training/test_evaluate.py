@@ -5,9 +5,10 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from tweet_triage.model.gate import GateCheck, GateReport, GateVerdict, decide
+from tweet_triage.settings import GateSettings
 from tweet_triage.training.evaluate import evaluate, expected_calibration_error
 from tweet_triage.training.finetune import fit_temperature
-from tweet_triage.training.gate import GateCheck, GateReport, decide
 
 
 def test_metrics_on_a_known_confusion() -> None:
@@ -48,8 +49,7 @@ def test_gate_compares_each_model_at_its_own_operating_point_and_on_ranking() ->
             production_version="1" if prod else None,
             production_metrics=prod,
             own_checks=[GateCheck("x", True, "")],
-            max_f1_regression=0.0,
-            max_ece=0.05,
+            thresholds=GateSettings(max_f1_regression=0.0, max_ece=0.05, max_auc_regression=0.0),
             policy=policy,
         )
 
@@ -61,6 +61,21 @@ def test_gate_compares_each_model_at_its_own_operating_point_and_on_ranking() ->
     assert gate({k: v for k, v in production.items() if k not in ("roc_auc", "pr_auc")}).passed  # older production
     miscalibrated = gate(None, {**candidate, "ece": 0.2})
     assert not miscalibrated.passed and "calibration" in miscalibrated.summary
+
+
+def test_the_gate_verdict_survives_the_version_tags() -> None:
+    failed = GateReport(
+        "2", "1", {"ece": 0.2}, None, [GateCheck("calibration", False, "ECE 0.2"), GateCheck("x", True, "")]
+    )
+    tags = failed.to_tags()
+    assert tags == {"gate.passed": "false", "gate.summary": "calibration: ECE 0.2"}
+    assert GateVerdict.from_tags({**tags, "other": "x"}) == GateVerdict(False, "calibration: ECE 0.2")
+    assert GateVerdict.from_tags(GateReport("3", None, {}, None, [GateCheck("x", True, "")]).to_tags()) == GateVerdict(
+        True, "all checks passed"
+    )
+    assert GateVerdict.from_tags({"test.f1": "0.8"}) is None  # never gated: neither passed nor failed
+    long = GateReport("2", None, {}, None, [GateCheck("c", False, "x" * 9000)])
+    assert len(long.to_tags()["gate.summary"]) <= 4000
 
 
 def test_behaviour_checks_swap_links_exactly_and_tolerate_a_few_flips() -> None:

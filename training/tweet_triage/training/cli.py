@@ -186,7 +186,9 @@ def train(
     if quick:
         train_config = replace(quick_profile(), seed=seed, use_keyword=use_keyword)
     policy = operating_point or context.settings.retrain.operating_point
-    config = PipelineConfig(train=train_config, study=study, trigger=reason, operating_point=policy)
+    config = PipelineConfig(
+        train=train_config, study=study, gate=context.settings.gate, trigger=reason, operating_point=policy
+    )
     data = load_dataset(context, dataset)
     result = run_pipeline(
         context.settings, data, config, on_stage=lambda stage: context.console.print(f"[cyan]▶[/] {stage}")
@@ -325,8 +327,8 @@ def model_quantization_study(
 
     from tweet_triage.model.package import PackageMeta
     from tweet_triage.training.packaging import STAGING_DIR, staging_package
-    from tweet_triage.training.pipeline import HF_MODEL_ARTIFACT, calibration_tweets, study_tweets
     from tweet_triage.training.quantization.study import run_study, study_config
+    from tweet_triage.training.stages import HF_MODEL_ARTIFACT, calibration_tweets, study_tweets
 
     context = cli_context(ctx)
     registry = _registry(context)
@@ -504,7 +506,7 @@ def audit_model(ctx: typer.Context, version: Annotated[str, typer.Argument(help=
         "dataset_version": mv.tags.get("dataset.version"),
         "git_commit": mv.tags.get("git.commit"),
         "training_run": mv.run_id,
-        "gate": {"passed": mv.gate_passed, "summary": mv.tags.get("gate.summary")},
+        "gate": {"passed": mv.gate_passed, "summary": mv.gate.summary if mv.gate else None},
         "operating_point": meta.operating_point,
         "languages": meta.languages,
         "metrics": dict(sorted(run.data.metrics.items())) if run else {},

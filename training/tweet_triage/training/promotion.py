@@ -185,10 +185,11 @@ def _v(version: str | None) -> str:
 
 
 def _gate_refusal(version: ModelVersion) -> str:
-    if "gate.passed" not in version.tags:
+    verdict = version.gate
+    if verdict is None:
         detail = "it has no gate result (it was not evaluated by the training pipeline)"
     else:
-        detail = f"its gate failed: {version.tags.get('gate.summary', 'see the gate report of its run')}"
+        detail = f"its gate failed: {verdict.summary or 'see the gate report of its run'}"
     return (
         f"refusing to promote {version.name} v{version.version}: {detail}. "
         "Pass --override with a reason to promote it anyway; the override is recorded."

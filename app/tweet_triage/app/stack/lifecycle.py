@@ -141,7 +141,7 @@ def _start_snapshots(settings: Settings, manager: StackManager, say: Say) -> Non
 
 def _rebuild(settings: Settings) -> Callable[[Progress], dict[str, int]]:
     """The rebuild from the topics that recovery runs after the restore: whatever the snapshot lacks."""
-    from tweet_triage.app.rebuild import rebuild
+    from tweet_triage.stream.rebuild import rebuild
 
     def run(progress: Progress) -> dict[str, int]:
         return {report.container: report.written for report in rebuild(settings, on_progress=progress)}

@@ -105,10 +105,11 @@ def build_components(tree: SourceTree, environment: str) -> Components:
         evaluate=component(
             "evaluate",
             "Evaluate fp32 and int8",
-            f"{STAGE} evaluate --prepared ${{{{inputs.prepared}}}} --packages ${{{{inputs.packages}}}} "
-            "$[[--max-samples ${{inputs.max_samples}}]] --out ${{outputs.evaluation}}",
+            f"{STAGE} evaluate --prepared ${{{{inputs.prepared}}}} --model ${{{{inputs.model}}}} "
+            "--packages ${{inputs.packages}} $[[--max-samples ${{inputs.max_samples}}]] --out ${{outputs.evaluation}}",
             {
                 "prepared": Input(type=folder),
+                "model": Input(type=folder),
                 "packages": Input(type=folder),
                 "max_samples": Input(type="integer", optional=True, description="Smoke runs: test tweets."),
             },

@@ -62,7 +62,9 @@ def build_retrain_pipeline(
             prepared.inputs.feedback_data = Input(type="uri_folder", path=feedback_data)
         trained = components.train(prepared=prepared.outputs.prepared)
         exported = components.export(prepared=prepared.outputs.prepared, model=trained.outputs.model)
-        evaluated = components.evaluate(prepared=prepared.outputs.prepared, packages=exported.outputs.packages)
+        evaluated = components.evaluate(
+            prepared=prepared.outputs.prepared, model=trained.outputs.model, packages=exported.outputs.packages
+        )
         registered = components.register(
             prepared=prepared.outputs.prepared,
             model=trained.outputs.model,

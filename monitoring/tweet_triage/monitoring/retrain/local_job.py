@@ -73,6 +73,7 @@ def run_local_retrain(
     config = PipelineConfig(
         train=train,
         study=replace(study, threads=retrain.threads),
+        gate=settings.gate,
         trigger=f"retrain:{request.details.get('trigger', 'manual')}:{request.id}",
         operating_point=retrain.operating_point,
     )

@@ -123,8 +123,8 @@ def rebuild(
     """Write back from the topics every item the results store lacks or holds in an older state (idempotent)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
-    from tweet_triage.app.rebuild import REBUILDABLE
-    from tweet_triage.app.rebuild import rebuild as run_rebuild
+    from tweet_triage.stream.rebuild import REBUILDABLE
+    from tweet_triage.stream.rebuild import rebuild as run_rebuild
 
     chosen = container or list(REBUILDABLE)
     unknown = sorted(set(chosen) - set(REBUILDABLE))

@@ -1,11 +1,41 @@
 """The promotion gate: a candidate must be at least as good as production on the candidate's own test split, and
-must have passed its own quality checks. The result is stored on the version; promotion reads it.
+must have passed its own quality checks.
+
+One owner for what "the gate passed" means: :func:`decide` makes the :class:`GateReport`, :meth:`GateReport.to_tags`
+writes its verdict on the registered version, and :meth:`GateVerdict.from_tags` is how everybody else (promotion,
+the API, the CLI, rollouts) reads it back.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from typing import Any, Self
+
+from tweet_triage.settings import GateSettings
+
+PASSED_TAG = "gate.passed"
+SUMMARY_TAG = "gate.summary"
+TAG_LIMIT = 4000  # MLflow caps a version tag's value at 5000 characters
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    """What a registered version's tags say about its gate: passed or not, and the failed checks in one line."""
+
+    passed: bool
+    summary: str
+
+    def to_tags(self) -> dict[str, str]:
+        return {PASSED_TAG: str(self.passed).lower(), SUMMARY_TAG: self.summary[:TAG_LIMIT]}
+
+    @classmethod
+    def from_tags(cls, tags: Mapping[str, str]) -> Self | None:
+        """None when the version was never gated (registered by hand, or its gate did not finish)."""
+        if PASSED_TAG not in tags:
+            return None
+        return cls(tags[PASSED_TAG] == "true", tags.get(SUMMARY_TAG, ""))
 
 
 @dataclass(frozen=True)
@@ -13,6 +43,10 @@ class GateCheck:
     name: str
     passed: bool
     detail: str
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        return cls(str(data["name"]), bool(data["passed"]), str(data["detail"]))
 
 
 @dataclass(frozen=True)
@@ -33,6 +67,13 @@ class GateReport:
         if not failed:
             return "all checks passed"
         return "; ".join(f"{c.name}: {c.detail}" for c in failed)
+
+    @property
+    def verdict(self) -> GateVerdict:
+        return GateVerdict(self.passed, self.summary)
+
+    def to_tags(self) -> dict[str, str]:
+        return self.verdict.to_tags()
 
     def to_json(self) -> str:
         return json.dumps({**asdict(self), "passed": self.passed, "summary": self.summary}, indent=2)
@@ -62,13 +103,13 @@ def decide(
     production_version: str | None,
     production_metrics: dict[str, float] | None,
     own_checks: list[GateCheck],
-    max_f1_regression: float,
-    max_ece: float,
-    max_auc_regression: float = 0.0,
+    thresholds: GateSettings,
     policy: str = "f2",
 ) -> GateReport:
     """Candidate and production each at its own operating point (the F-score the policy maximises, F2 for a
     target-recall policy) and on the threshold-free ROC-AUC and PR-AUC."""
+    max_ece, max_f1_regression = thresholds.max_ece, thresholds.max_f1_regression
+    max_auc_regression = thresholds.max_auc_regression
     checks = list(own_checks)
     checks.append(
         GateCheck(
