@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 TORCH := torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo test lint format typecheck bench bench-model bench-quant bench-stream bench-stages bench-api bench-drift bench-recipes bench-review bench-places dist dist-check deploy-check lock stack-up stack-down stack-status clean
+.PHONY: help setup hooks demo test test-unit lint format typecheck bench bench-model bench-quant bench-stream bench-stages bench-api bench-drift bench-recipes bench-review bench-places dist dist-check deploy-check lock stack-up stack-down stack-status clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -34,6 +34,12 @@ demo: setup ## The whole pipeline on the local stack: train if needed, stream th
 
 test: setup ## Run the whole test suite (starts its own local services on free ports)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: setup ## The fast suite: unit tests only, no services, no training (about a minute on 2 cores)
+	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
+
+hooks: setup ## Install the git pre-commit hooks (ruff, ruff format, mypy from .venv; see .pre-commit-config.yaml)
+	$(VENV)/bin/pre-commit install
 
 lint: setup ## ruff (lint + format check) and mypy (strict)
 	$(VENV)/bin/ruff check .
