@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -24,11 +25,30 @@ def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def listed_commands(help_text: str) -> list[str]:
+    """The command names in the Commands box of a help page, in order."""
+    box = help_text.split("─ Commands ", 1)[1]
+    return re.findall(r"^│ (\S+) ", box, flags=re.MULTILINE)
+
+
 def test_help_lists_the_command_groups() -> None:
     result = run("--help")
     assert result.returncode == 0
-    for group in ("config", "stack"):
-        assert group in result.stdout
+    assert {"config", "stack", "data", "train", "model", "predict", "audit"} <= set(listed_commands(result.stdout))
+
+
+@pytest.mark.parametrize(
+    ("group", "commands"),
+    [
+        ("data", ("pull", "prepare")),
+        ("model", ("list", "promote", "rollback", "quantization-study", "approvals", "compare-shadow")),
+        ("audit", ("model",)),
+    ],
+)
+def test_each_group_lists_its_commands(group: str, commands: tuple[str, ...]) -> None:
+    result = run(group, "--help")
+    assert result.returncode == 0, result.stderr
+    assert listed_commands(result.stdout) == list(commands)
 
 
 def test_config_show_masks_secrets() -> None:
@@ -55,6 +75,10 @@ def test_invalid_setting_is_a_message_naming_the_variable_not_a_traceback() -> N
         (("dlq", "replay", "--since", "yesterday"), "--since: 'yesterday' is neither an ISO-8601 time"),
         (("dlq", "show", "17"), "'17' is not a letter id"),
         (("dlq", "replay", "--limit", "0"), "--limit"),
+        (("predict",), "nothing to score"),
+        (("predict", "a tweet", "--input", "tweets.csv"), "not both"),
+        (("data", "prepare", "--conflicts", "newest"), "--conflicts must be 'majority' or 'drop'"),
+        (("model", "promote", "latest", "--approver", "a", "--reason", "r"), "VERSION must be a version number"),
     ],
 )
 def test_bad_arguments_get_a_message(args: tuple[str, ...], expected: str) -> None:
