@@ -14,7 +14,7 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from pydantic import ValidationError
 
@@ -28,6 +28,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_PAGE_SIZE: Final = 500
+
+
+class PredictionQueries(Protocol):
+    """The read side of the predictions store: :class:`PredictionReader`, or an in-memory twin in tests."""
+
+    def count(self, label: str | None = None) -> int: ...
+    def labels(self) -> list[str]: ...
+    def count_by_label(self, labels: Sequence[str] | None = None) -> dict[str, int]: ...
+    def find(self, tweet_ids: Sequence[str]) -> dict[str, PredictionRecord]: ...
+    def get(self, tweet_id: str) -> PredictionRecord | None: ...
+    def tail(self, n: int) -> list[PredictionRecord]: ...
+    def iter_items(
+        self, *, newest_first: bool = False, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> Iterator[dict[str, Any]]: ...
+    def export(self, path: Path, *, page_size: int = DEFAULT_PAGE_SIZE) -> int: ...
 
 
 class PredictionReader:

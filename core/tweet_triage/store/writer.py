@@ -59,6 +59,12 @@ class WriteReport:
     waited_s: float
 
 
+class PredictionSink(Protocol):
+    """The write side of the predictions store: :class:`PredictionWriter`, or an in-memory twin in tests."""
+
+    async def write(self, records: Iterable[PredictionRecord]) -> WriteReport: ...
+
+
 async def upsert_predictions(
     container: AsyncItemUpserter,
     records: Iterable[PredictionRecord],

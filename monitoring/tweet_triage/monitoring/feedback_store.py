@@ -15,7 +15,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field
 
@@ -110,6 +110,16 @@ class FeedbackRecord(BaseModel):
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> FeedbackRecord:
         return cls.model_validate(item_body(item))
+
+
+class FeedbackStorage(Protocol):
+    """What the monitor and retraining use of the feedback container: :class:`FeedbackStore`, or an in-memory twin in
+    tests."""
+
+    def save(self, record: FeedbackRecord) -> None: ...
+    def get(self, tweet_id: str, annotator: str) -> FeedbackRecord | None: ...
+    def recent(self, *, predicted_version: str, limit: int) -> list[FeedbackRecord]: ...
+    def iter_all(self, *, page_size: int = 500) -> Iterator[FeedbackRecord]: ...
 
 
 class FeedbackStore:

@@ -29,7 +29,7 @@ from tweet_triage.monitoring.drift.alibi_engine import embedding_detector, outpu
 from tweet_triage.monitoring.drift.detector import DetectorSpec
 from tweet_triage.monitoring.drift.monitor import DriftMonitor, DriftSignal
 from tweet_triage.monitoring.drift.scope import ScopeSettings, ScopeShareDetector
-from tweet_triage.monitoring.feedback_store import Comparison, FeedbackRecord, FeedbackStore, compare
+from tweet_triage.monitoring.feedback_store import Comparison, FeedbackRecord, FeedbackStorage, compare
 from tweet_triage.monitoring.metrics import MonitorMetrics
 from tweet_triage.monitoring.retrain.policy import RetrainTrigger
 from tweet_triage.monitoring.retrain.service import RetrainOutcome, RetrainService
@@ -102,7 +102,7 @@ class MonitorRuntime:
         *,
         registry: Registry,
         center: AlertCenter,
-        feedback: FeedbackStore,
+        feedback: FeedbackStorage,
         predictions: PredictionLookup,
         retrain: RetrainService,
         metrics: MonitorMetrics | None = None,
