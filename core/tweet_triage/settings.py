@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
@@ -266,11 +267,17 @@ class GateSettings(_Section):
     )
 
 
+class DriftEngine(StrEnum):
+    """The online drift detector on the embeddings (``TRIAGE_MONITOR__ENGINE``)."""
+
+    MMD = "mmd"  # alibi-detect MMDDriftOnline
+
+
 class MonitorSettings(_Section):
     """The drift and accuracy monitors (`triage monitor`)."""
 
-    engine: Literal["mmd"] = Field(
-        "mmd", description="Online drift detector on the embeddings (alibi-detect MMDDriftOnline)."
+    engine: DriftEngine = Field(
+        DriftEngine.MMD, description="Online drift detector on the embeddings (alibi-detect MMDDriftOnline)."
     )
     ert: int = Field(
         20_000, ge=100, description="Expected run time: tweets between false alarms when nothing has drifted."

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
 from tweet_triage.cli.context import CliContext, cli_context
+from tweet_triage.clock import utc_now
 from tweet_triage.errors import UsageError
 from tweet_triage.settings import Settings
 
 if TYPE_CHECKING:
-    from tweet_triage.monitoring.alerts.records import Alert
+    from tweet_triage.monitoring.retrain.request import RetrainRequest
 
 alerts_app = typer.Typer(help="On-call alerts: drift, accuracy, retraining and approvals.", no_args_is_help=True)
 retrain_app = typer.Typer(
@@ -141,7 +141,7 @@ def ack_alert(
         raise UsageError("--by needs a name")
     context = cli_context(ctx)
     with AlertStore.open(context.settings) as store:
-        alert = store.ack(alert_id, by=by.strip(), at=datetime.now(UTC))
+        alert = store.ack(alert_id, by=by.strip(), at=utc_now())
     context.console.print(f"{alert.id} acknowledged by {alert.acked_by}", highlight=False)
 
 
@@ -161,7 +161,8 @@ def retrain(
     from tweet_triage.monitoring.alerts.center import alert_center
     from tweet_triage.monitoring.alerts.store import AlertStore
     from tweet_triage.monitoring.retrain.backends import backend_for
-    from tweet_triage.monitoring.retrain.policy import RetrainPolicy, RetrainTrigger
+    from tweet_triage.monitoring.retrain.policy import RetrainPolicy, RetrainTrigger, TriggerKind
+    from tweet_triage.monitoring.retrain.request import RetrainRequest
     from tweet_triage.monitoring.retrain.service import RetrainService
 
     context = cli_context(ctx)
@@ -171,18 +172,17 @@ def retrain(
         center = alert_center(settings, store)
         backend = _InProcess() if run_here else backend_for(settings)
         service = RetrainService(RetrainPolicy(settings.retrain), store, center, backend)
-        outcome = service.request(
-            RetrainTrigger("manual", reason.strip(), by, force=force), model_version=_production_version(settings)
-        )
-        if outcome.request is None:
+        trigger = RetrainTrigger(TriggerKind.MANUAL, reason.strip(), by, force=force)
+        outcome = service.request(trigger, model_version=_production_version(settings))
+        if outcome.alert is None:
             raise UsageError(f"retraining refused by the policy: {outcome.decision.reason} (use --force to override)")
         context.console.print(
-            f"retraining request {outcome.request.id} recorded ({outcome.decision.reason}); "
-            f"{outcome.request.details.get('job')}",
+            f"retraining request {outcome.alert.id} recorded ({outcome.decision.reason}); "
+            f"{RetrainRequest.from_alert(outcome.alert).job}",
             highlight=False,
         )
         if run_here:
-            _run_request(context, outcome.request.id)
+            _run_request(context, outcome.alert.id)
 
 
 @retrain_app.command("run")
@@ -194,7 +194,7 @@ def run_request(ctx: typer.Context, request_id: Annotated[str, typer.Argument(me
 class _InProcess:
     name = "local"
 
-    def start(self, request: Alert) -> str:
+    def start(self, alert_id: str, request: RetrainRequest) -> str:
         return "running in this process"
 
 
@@ -202,30 +202,28 @@ def _run_request(context: CliContext, request_id: str) -> None:
     from tweet_triage.monitoring.alerts.center import alert_center
     from tweet_triage.monitoring.alerts.store import AlertStore
     from tweet_triage.monitoring.retrain.local_job import run_local_retrain
+    from tweet_triage.monitoring.retrain.request import RetrainRequest
+    from tweet_triage.monitoring.retrain.service import record
 
     settings = context.settings
     with AlertStore.open(settings, create=True) as store:
-        request = store.get(request_id)
-        if request.kind != "retrain":
-            raise UsageError(f"{request_id} is a {request.kind} alert, not a retraining request")
-
-        def record(**changes: Any) -> Alert:
-            details = {**request.details, **changes}
-            store.set_details(request.id, details)
-            return request.model_copy(update={"details": details})
-
-        request = record(status="running")
+        alert = store.get(request_id)
+        if alert.kind != "retrain":
+            raise UsageError(f"{request_id} is a {alert.kind} alert, not a retraining request")
+        request = RetrainRequest.from_alert(alert).running()
+        alert = record(store, alert, request)
         try:
             result = run_local_retrain(
                 settings,
+                alert.id,
                 request,
                 alert_center(settings, store),
                 on_stage=lambda stage: context.console.print(f"[cyan]▶[/] {stage}"),
             )
         except BaseException as exc:
-            record(status="failed", error=f"{type(exc).__name__}: {exc}")
+            record(store, alert, request.failed(exc))
             raise
-        record(status="succeeded", candidate_version=result.candidate_version, report=str(result.report_path))
+        record(store, alert, request.succeeded(result.candidate_version, str(result.report_path)))
     context.console.print(
         f"candidate v{result.candidate_version} registered; gate {'PASSED' if result.gate_passed else 'FAILED'} "
         f"against production v{result.production_version or '-'}; comparison: {result.report_path}\n"

@@ -12,13 +12,14 @@ from tweet_triage.errors import MonitorError
 from tweet_triage.monitoring.drift import alibi_engine
 from tweet_triage.monitoring.drift.alibi_engine import AlibiOnlineDetector, embedding_detector, output_detector
 from tweet_triage.monitoring.drift.detector import DetectorSpec
+from tweet_triage.settings import DriftEngine
 
 pytest.importorskip("alibi_detect")
 
 RNG = np.random.default_rng(7)
 REFERENCE = RNG.normal(size=(200, 8)).astype(np.float32)
 PROBABILITIES = RNG.dirichlet([2.0, 2.0], size=200).astype(np.float32)
-SPEC = DetectorSpec("mmd", ert=200, window_size=10, n_bootstraps=1000, seed=0)
+SPEC = DetectorSpec(DriftEngine.MMD, ert=200, window_size=10, n_bootstraps=1000, seed=0)
 
 
 def stream(n: int, shift: float, seed: int) -> npt.NDArray[np.float32]:
@@ -60,7 +61,7 @@ def test_the_vectorised_calibration_agrees_with_alibi_detects_own() -> None:
 
 def test_other_settings_or_reference_get_their_own_thresholds(tmp_path: Path) -> None:
     embedding_detector(REFERENCE, SPEC, tmp_path)
-    embedding_detector(REFERENCE, DetectorSpec("mmd", 300, 10, 1000, 0), tmp_path)
+    embedding_detector(REFERENCE, DetectorSpec(DriftEngine.MMD, 300, 10, 1000, 0), tmp_path)
     embedding_detector(REFERENCE[:150], SPEC, tmp_path)
     assert len(list(tmp_path.glob("mmd-*.npy"))) == 3
 
@@ -96,7 +97,7 @@ def test_state_from_other_settings_is_refused(tmp_path: Path) -> None:
     small.update(stream(1, 0.0, 5)[0])
     small.save_state(tmp_path / "state")
     wider: AlibiOnlineDetector = embedding_detector(
-        REFERENCE, DetectorSpec("mmd", 200, 12, 1000, 0), tmp_path / "cache"
+        REFERENCE, DetectorSpec(DriftEngine.MMD, 200, 12, 1000, 0), tmp_path / "cache"
     )
     with pytest.raises(MonitorError, match="shape"):
         wider.load_state(tmp_path / "state")

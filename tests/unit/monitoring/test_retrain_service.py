@@ -9,7 +9,8 @@ import pytest
 from tests.unit.monitoring.test_alerts import MemoryStore
 from tweet_triage.monitoring.alerts.center import AlertCenter
 from tweet_triage.monitoring.alerts.records import Alert, AlertKind, Status
-from tweet_triage.monitoring.retrain.policy import RetrainPolicy, RetrainTrigger
+from tweet_triage.monitoring.retrain.policy import PastRetrain, RetrainPolicy, RetrainTrigger, TriggerKind
+from tweet_triage.monitoring.retrain.request import RequestStatus, RetrainRequest
 from tweet_triage.monitoring.retrain.service import RetrainService
 from tweet_triage.settings import RetrainSettings
 
@@ -37,13 +38,13 @@ class Backend:
     name = "fake"
 
     def __init__(self, fail: bool = False) -> None:
-        self.started: list[Alert] = []
+        self.started: list[tuple[str, RetrainRequest]] = []
         self.fail = fail
 
-    def start(self, request: Alert) -> str:
+    def start(self, alert_id: str, request: RetrainRequest) -> str:
         if self.fail:
             raise RuntimeError("compute quota exceeded")
-        self.started.append(request)
+        self.started.append((alert_id, request))
         return "job-1"
 
 
@@ -57,28 +58,34 @@ def service(backend: Backend, clock: list[datetime]) -> tuple[RetrainService, Le
 def test_an_allowed_request_is_recorded_started_and_counted_by_the_policy() -> None:
     clock, backend = [T0], Backend()
     retrain, ledger = service(backend, clock)
-    outcome = retrain.request(RetrainTrigger("drift", "incident al-1", "monitor"), model_version="3", caused_by="al-1")
-    assert outcome.decision.allowed and outcome.request is not None
-    assert outcome.request.details | {"request_id": "x"} == outcome.request.details | {
-        "request_id": "x",
+    trigger = RetrainTrigger(TriggerKind.DRIFT, "incident al-1", "monitor")
+    outcome = retrain.request(trigger, model_version="3", caused_by="al-1")
+    assert outcome.decision.allowed and outcome.alert is not None
+    stored = outcome.alert.details
+    assert stored == {  # the stored form every earlier version wrote and read
+        "request_id": stored["request_id"],
         "trigger": "drift",
-        "caused_by": "al-1",
-        "status": "started",
-        "job": "job-1",
+        "reason": "incident al-1",
+        "requested_by": "monitor",
+        "forced": False,
         "backend": "fake",
+        "status": "started",
+        "caused_by": "al-1",
+        "job": "job-1",
     }
-    assert [a.id for a in backend.started] == [outcome.request.id]
+    assert [(alert_id, r.request_id) for alert_id, r in backend.started] == [(outcome.alert.id, stored["request_id"])]
+    assert retrain.history() == [PastRetrain(TriggerKind.DRIFT, T0)]
     clock[0] = T0 + timedelta(minutes=10)
-    refused = retrain.request(RetrainTrigger("manual", "again", "ana"), model_version="3")
-    assert not refused.decision.allowed and refused.request is None
+    refused = retrain.request(RetrainTrigger(TriggerKind.MANUAL, "again", "ana"), model_version="3")
+    assert not refused.decision.allowed and refused.alert is None
     assert len(ledger.items) == 1
 
 
 def test_two_requests_in_a_row_are_two_alerts_not_one_deduplicated_incident() -> None:
     clock, backend = [T0], Backend()
     retrain, ledger = service(backend, clock)
-    retrain.request(RetrainTrigger("manual", "one", "ana", force=True), model_version="3")
-    retrain.request(RetrainTrigger("manual", "two", "ana", force=True), model_version="3")
+    retrain.request(RetrainTrigger(TriggerKind.MANUAL, "one", "ana", force=True), model_version="3")
+    retrain.request(RetrainTrigger(TriggerKind.MANUAL, "two", "ana", force=True), model_version="3")
     assert len(ledger.items) == 2
 
 
@@ -86,7 +93,8 @@ def test_a_backend_failure_is_recorded_on_the_request_and_raised() -> None:
     clock = [T0]
     retrain, ledger = service(Backend(fail=True), clock)
     with pytest.raises(RuntimeError, match="quota"):
-        retrain.request(RetrainTrigger("manual", "x", "ana"), model_version="3")
-    [request] = ledger.items.values()
-    assert request.details["status"] == "failed"
-    assert "quota" in request.details["error"]
+        retrain.request(RetrainTrigger(TriggerKind.MANUAL, "x", "ana"), model_version="3")
+    [alert] = ledger.items.values()
+    request = RetrainRequest.from_alert(alert)
+    assert request.status is RequestStatus.FAILED
+    assert request.error == "RuntimeError: compute quota exceeded"

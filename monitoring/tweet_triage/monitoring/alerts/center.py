@@ -19,9 +19,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Final, Protocol
 
+from tweet_triage.clock import utc_now
 from tweet_triage.monitoring.alerts.records import MAX_EVIDENCE, Alert, AlertDraft, Delivery, Evidence
 from tweet_triage.monitoring.alerts.webhook import DeliveryResult, WebhookNotifier
 from tweet_triage.settings import Settings
@@ -61,10 +62,6 @@ class Notifier(Protocol):
 class Raised:
     alert: Alert
     new: bool
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class AlertCenter:

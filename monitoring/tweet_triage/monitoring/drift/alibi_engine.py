@@ -3,7 +3,8 @@
 * **Embeddings** — ``MMDDriftOnline`` (PyTorch backend) on the 384-dim pooled embedding the scorer already emits.
   MMD detects an abrupt shift in fewer updates than LSDD (5–9 vs 12–15 measured in ML_STACK.md) at a per-update
   cost (about 0.3 ms here) that fits the 1 ms budget. LSDD was left out: its calibration also builds the kernel
-  inverse it scores with, so cached thresholds alone cannot rebuild it (docs/decisions.md).
+  inverse it scores with, so cached thresholds alone cannot rebuild it (docs/decisions.md). The engine is the
+  :class:`~tweet_triage.settings.DriftEngine` of ``TRIAGE_MONITOR__ENGINE``; each one maps to its builder.
 * **Outputs** — ``CVMDriftOnline`` on the model's class probabilities (all but the last class, which is implied):
   a change in the emergency rate or in how confident the model is. Its thresholds do not depend on the data
   (a rank test), only on the reference size, so 300 reference points keep calibration short.
@@ -26,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Final, cast
@@ -35,11 +37,10 @@ import numpy.typing as npt
 
 from tweet_triage.errors import MonitorError
 from tweet_triage.monitoring.drift.detector import DetectorSpec, DriftReading, output_features
+from tweet_triage.settings import DriftEngine
 
 log = logging.getLogger(__name__)
 
-EMBEDDING_ENGINES: Final = ("mmd",)
-OUTPUT_ENGINE: Final = "cvm"
 OUTPUT_REFERENCE_SIZE: Final = 300  # a 1-D rank test needs far fewer reference points than 384-dim MMD
 _STATE_FILE: Final = "state.npz"
 _TORCH_PREFIX: Final = "torch:"
@@ -115,9 +116,6 @@ class AlibiOnlineDetector:
             else:
                 setattr(self._backend, key, value)
 
-    def reset_state(self) -> None:
-        self._backend.reset_state()
-
     def _trim_history(self) -> None:
         backend = self._backend
         backend.test_stats = backend.test_stats[-self._keep :]
@@ -130,16 +128,28 @@ class AlibiOnlineDetector:
 def embedding_detector(
     reference: npt.NDArray[np.float32], spec: DetectorSpec, cache_dir: Path, *, progress: bool = False
 ) -> AlibiOnlineDetector:
-    """MMD on the embeddings, thresholds from the cache when this reference and spec were seen before."""
-    if spec.engine not in EMBEDDING_ENGINES:
-        choices = ", ".join(EMBEDDING_ENGINES)
-        raise MonitorError(f"unknown embedding drift engine {spec.engine!r} (choose from {choices})")
+    """The embedding detector of ``spec.engine`` (a :class:`~tweet_triage.settings.DriftEngine`), thresholds from
+    the cache when this reference and spec were seen before."""
+    try:
+        engine = DriftEngine(spec.engine)
+    except ValueError:
+        choices = ", ".join(DriftEngine)
+        raise MonitorError(f"unknown embedding drift engine {spec.engine!r} (choose from {choices})") from None
     _check_reference(reference, spec, "embedding")
+    backend = _EMBEDDING_BACKENDS[engine](reference, spec, cache_dir, progress)
+    return AlibiOnlineDetector("embedding", spec, backend)
+
+
+def _mmd_backend(reference: npt.NDArray[np.float32], spec: DetectorSpec, cache_dir: Path, progress: bool) -> Any:
     from alibi_detect.cd.pytorch.mmd_online import MMDDriftOnlineTorch as Backend
 
     kwargs = {"ert": spec.ert, "window_size": spec.window_size, "n_bootstraps": spec.n_bootstraps, "device": "cpu"}
-    backend = _build(Backend, reference, spec, kwargs, cache_dir, progress=progress)
-    return AlibiOnlineDetector("embedding", spec, backend)
+    return _build(Backend, reference, spec, kwargs, cache_dir, progress=progress)
+
+
+_EMBEDDING_BACKENDS: Final[dict[DriftEngine, Callable[[npt.NDArray[np.float32], DetectorSpec, Path, bool], Any]]] = {
+    DriftEngine.MMD: _mmd_backend,
+}
 
 
 def output_detector(

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tweet_triage.errors import MonitorError
+from tweet_triage.settings import DriftEngine
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class DriftReading:
 class DetectorSpec:
     """Everything that determines a detector's thresholds (and so the cache key), apart from the reference."""
 
-    engine: str
+    engine: DriftEngine | str  # the embedding detector's DriftEngine; the name of the test for the others
     ert: int
     window_size: int
     n_bootstraps: int
@@ -61,8 +62,6 @@ class OnlineDetector(Protocol):
     def load_state(self, folder: Path) -> None:
         """Restore what :meth:`save_state` wrote; raise ``MonitorStateError`` if it does not fit this detector."""
         ...
-
-    def reset_state(self) -> None: ...
 
 
 def output_features(probabilities: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:

@@ -88,9 +88,6 @@ class DriftMonitor:
     def observed(self) -> int:
         return self._counters.observed
 
-    def episode_open(self, detector: str) -> bool:
-        return self._counters.episodes[detector].open
-
     def check(
         self, embedding: Sequence[float] | npt.NDArray[np.float32], probabilities: dict[str, float]
     ) -> str | None:

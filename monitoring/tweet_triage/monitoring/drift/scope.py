@@ -91,7 +91,3 @@ class ScopeShareDetector:
             self._window = deque((int(v) for v in body["window"]), maxlen=self._settings.window_size)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise MonitorError(f"{folder}: unreadable out-of-scope detector state ({exc})") from exc
-
-    def reset_state(self) -> None:
-        self._window.clear()
-        self._t = 0

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tweet_triage.monitoring.alerts.records import Alert
+from tweet_triage.monitoring.retrain.request import RetrainRequest
 from tweet_triage.monitoring.retrain.service import RetrainBackend
 from tweet_triage.settings import Settings
 
@@ -26,15 +26,15 @@ class LocalBackend:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
 
-    def start(self, request: Alert) -> str:
+    def start(self, alert_id: str, request: RetrainRequest) -> str:
         retrain = self._settings.retrain
         logs = self._settings.stack.state_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        log_path = logs / f"retrain-{request.details['request_id']}.log"
-        command = [_triage_executable(), "retrain", "run", request.id]
+        log_path = logs / f"retrain-{request.request_id}.log"
+        command = [_triage_executable(), "retrain", "run", alert_id]
         priority = describe_priority(retrain.priority, retrain.threads)
         with log_path.open("ab") as out:
-            out.write(f"retraining {request.id}: {priority}\n".encode())
+            out.write(f"retraining {alert_id}: {priority}\n".encode())
             out.flush()
             process = subprocess.Popen(
                 command,
@@ -81,20 +81,18 @@ class AzureMlBackend:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
 
-    def start(self, request: Alert) -> str:
+    def start(self, alert_id: str, request: RetrainRequest) -> str:
         from tweet_triage.deploy.azureml.jobs import submit_retrain
 
-        job = submit_retrain(self._settings, reason=f"{request.details['trigger']}: {request.details['reason']}")
+        job = submit_retrain(self._settings, reason=f"{request.trigger.kind}: {request.trigger.reason}")
         return f"azureml job {job}"
 
 
 class RecordOnlyBackend:
     name = "record-only"
 
-    def start(self, request: Alert) -> str:
-        return (
-            "recorded only (TRIAGE_RETRAIN__BACKEND=record-only): start it with `triage retrain run " + request.id + "`"
-        )
+    def start(self, alert_id: str, request: RetrainRequest) -> str:
+        return f"recorded only (TRIAGE_RETRAIN__BACKEND=record-only): start it with `triage retrain run {alert_id}`"
 
 
 def backend_for(settings: Settings) -> RetrainBackend:

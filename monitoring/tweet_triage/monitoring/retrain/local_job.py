@@ -17,8 +17,9 @@ from pathlib import Path
 from tweet_triage.errors import TriageError
 from tweet_triage.model.registry import PRODUCTION, Registry
 from tweet_triage.monitoring.alerts.center import AlertCenter
-from tweet_triage.monitoring.alerts.records import Alert, AlertDraft
+from tweet_triage.monitoring.alerts.records import AlertDraft
 from tweet_triage.monitoring.feedback_store import FeedbackStore, latest_labels
+from tweet_triage.monitoring.retrain.request import RetrainRequest
 from tweet_triage.settings import Settings
 from tweet_triage.training.feedback_data import FeedbackMerge, LabelledTweet, with_feedback
 from tweet_triage.training.finetune import TrainConfig
@@ -35,13 +36,12 @@ class LocalRetrainResult:
     production_version: str | None
     gate_passed: bool
     report_path: Path
-    merge: FeedbackMerge
-    pipeline: PipelineResult
 
 
 def run_local_retrain(
     settings: Settings,
-    request: Alert,
+    alert_id: str,
+    request: RetrainRequest,
     center: AlertCenter,
     *,
     registry: Registry | None = None,
@@ -74,11 +74,11 @@ def run_local_retrain(
         train=train,
         study=replace(study, threads=retrain.threads),
         gate=settings.gate,
-        trigger=f"retrain:{request.details.get('trigger', 'manual')}:{request.id}",
+        trigger=f"retrain:{request.trigger.kind}:{alert_id}",
         operating_point=retrain.operating_point,
     )
     result = run_pipeline(settings, dataset, config, registry=registry, progress=progress, on_stage=on_stage)
-    report_path = _write_report(settings, request, result, merge)
+    report_path = _write_report(settings, alert_id, request, result, merge)
     candidate = result.version.version
     center.raise_alert(
         AlertDraft(
@@ -86,20 +86,18 @@ def run_local_retrain(
             severity="warning",
             title=f"Candidate v{candidate} is ready for review",
             summary=(
-                f"Retrained after: {request.details.get('reason', '?')}. Gate "
+                f"Retrained after: {request.trigger.reason or '?'}. Gate "
                 f"{'PASSED' if result.gate.passed else 'FAILED'} against production "
                 f"v{production.version if production else '-'} ({result.gate.summary}). Read the comparison "
                 f"({report_path}), then `triage model promote {candidate} --approver NAME --reason TEXT` — or leave "
                 "it. Nothing is promoted automatically."
             ),
             model_version=candidate,
-            details={"request": request.id, "gate_passed": result.gate.passed, "report": str(report_path)},
-            scope=request.id,
+            details={"request": alert_id, "gate_passed": result.gate.passed, "report": str(report_path)},
+            scope=alert_id,
         )
     )
-    return LocalRetrainResult(
-        candidate, production.version if production else None, result.gate.passed, report_path, merge, result
-    )
+    return LocalRetrainResult(candidate, production.version if production else None, result.gate.passed, report_path)
 
 
 def _base_dataset(settings: Settings, production_dataset: str | None) -> PreparedDataset:
@@ -112,15 +110,17 @@ def _base_dataset(settings: Settings, production_dataset: str | None) -> Prepare
         raise TriageError(f"no base dataset for retraining: {exc}") from None
 
 
-def _write_report(settings: Settings, request: Alert, result: PipelineResult, merge: FeedbackMerge) -> Path:
+def _write_report(
+    settings: Settings, alert_id: str, request: RetrainRequest, result: PipelineResult, merge: FeedbackMerge
+) -> Path:
     folder = settings.stack.state_dir / "retrain"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{request.id}-comparison.md"
+    path = folder / f"{alert_id}-comparison.md"
     lines = [
-        f"# Retraining {request.id}: candidate v{result.version.version} vs production",
+        f"# Retraining {alert_id}: candidate v{result.version.version} vs production",
         "",
-        f"- trigger: {request.details.get('trigger')} — {request.details.get('reason')}",
-        f"- requested by: {request.details.get('requested_by')}",
+        f"- trigger: {request.trigger.kind} — {request.trigger.reason}",
+        f"- requested by: {request.trigger.requested_by}",
         f"- dataset: {merge.dataset.version} ({merge.added} feedback tweets added, {merge.relabelled} relabelled, "
         f"{len(merge.left_out)} left out)",
         f"- MLflow run: {result.run_id}",

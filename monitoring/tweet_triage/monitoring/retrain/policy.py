@@ -18,17 +18,31 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from enum import StrEnum
+from typing import Final
 
+from tweet_triage.clock import utc_now
 from tweet_triage.settings import RetrainSettings, env_name
 
-TriggerKind = Literal["drift", "accuracy", "schedule", "manual"]
+
+class TriggerKind(StrEnum):
+    """What asked for a retraining."""
+
+    DRIFT = "drift"  # a drift incident opened
+    ACCURACY = "accuracy"  # rolling accuracy on feedback fell below the threshold
+    SCHEDULE = "schedule"  # the weekly slot
+    MANUAL = "manual"  # a person (`triage retrain`)
+
+
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_SWITCHES = {"drift": "on_drift", "accuracy": "on_accuracy", "schedule": "weekly"}
+_SWITCHES: Final = {TriggerKind.DRIFT: "on_drift", TriggerKind.ACCURACY: "on_accuracy", TriggerKind.SCHEDULE: "weekly"}
+_AUTOMATIC: Final = (TriggerKind.DRIFT, TriggerKind.ACCURACY)
 
 
 @dataclass(frozen=True)
 class RetrainTrigger:
+    """A call for a retraining: the policy decides on it, and an accepted one is recorded in the request."""
+
     kind: TriggerKind
     reason: str
     requested_by: str
@@ -48,7 +62,7 @@ class Decision:
 
 
 class RetrainPolicy:
-    def __init__(self, settings: RetrainSettings, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, settings: RetrainSettings, clock: Callable[[], datetime] = utc_now) -> None:
         self._settings = settings
         self._clock = clock
 
@@ -73,7 +87,7 @@ class RetrainPolicy:
                 f"the last retraining ({latest.kind}) started {_ago(now - latest.at)} ago; minimum interval "
                 f"is {_ago(timedelta(seconds=s.min_interval_s))}",
             )
-        if trigger.kind in ("drift", "accuracy"):
+        if trigger.kind in _AUTOMATIC:
             same = [p for p in history if p.kind == trigger.kind]
             last_same = max(same, key=lambda p: p.at, default=None)
             if last_same is not None and (now - last_same.at).total_seconds() < s.cooldown_s:
@@ -82,9 +96,9 @@ class RetrainPolicy:
                     f"a {trigger.kind} retraining started {_ago(now - last_same.at)} ago (cooldown "
                     f"{_ago(timedelta(seconds=s.cooldown_s))})",
                 )
-        if trigger.kind == "schedule":
+        if trigger.kind == TriggerKind.SCHEDULE:
             slot = self.last_weekly_slot(now)
-            if any(p.kind == "schedule" and p.at >= slot for p in history):
+            if any(p.kind == TriggerKind.SCHEDULE and p.at >= slot for p in history):
                 return Decision(False, f"the weekly retraining of {slot:%Y-%m-%d %H:%M} UTC already ran")
         return Decision(True, "within the retraining policy")
 
@@ -101,9 +115,6 @@ class RetrainPolicy:
         slot = now.replace(hour=self._settings.weekly_hour, minute=0, second=0, microsecond=0)
         slot -= timedelta(days=(now.weekday() - weekday) % 7)
         return slot if slot <= now else slot - timedelta(days=7)
-
-    def next_weekly_slot(self, now: datetime) -> datetime:
-        return self.last_weekly_slot(now) + timedelta(days=7)
 
 
 def _ago(delta: timedelta) -> str:

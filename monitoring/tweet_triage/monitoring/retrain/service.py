@@ -16,13 +16,18 @@ from typing import Any, Protocol
 from tweet_triage.monitoring.alerts.center import AlertCenter
 from tweet_triage.monitoring.alerts.records import Alert, AlertDraft, AlertKind, Status
 from tweet_triage.monitoring.retrain.policy import Decision, PastRetrain, RetrainPolicy, RetrainTrigger
+from tweet_triage.monitoring.retrain.request import RetrainRequest
 
 log = logging.getLogger(__name__)
 
 _HISTORY = timedelta(days=8)  # the policy looks back at most a week (weekly slot) plus a day
 
 
-class RequestLedger(Protocol):
+class DetailsWriter(Protocol):
+    def set_details(self, alert_id: str, details: dict[str, Any]) -> None: ...
+
+
+class RequestLedger(DetailsWriter, Protocol):
     def recent(
         self,
         *,
@@ -32,22 +37,27 @@ class RequestLedger(Protocol):
         limit: int = 50,
     ) -> list[Alert]: ...
 
-    def set_details(self, alert_id: str, details: dict[str, Any]) -> None: ...
-
 
 class RetrainBackend(Protocol):
     @property
     def name(self) -> str: ...
 
-    def start(self, request: Alert) -> str:
-        """Start (or submit) the retraining for ``request``; return where to follow it."""
+    def start(self, alert_id: str, request: RetrainRequest) -> str:
+        """Start (or submit) the retraining ``request`` recorded as alert ``alert_id``; return where to follow it."""
         ...
 
 
 @dataclass(frozen=True)
 class RetrainOutcome:
     decision: Decision
-    request: Alert | None = None
+    alert: Alert | None = None  # the ``retrain`` alert recording the request, when the policy allowed it
+
+
+def record(ledger: DetailsWriter, alert: Alert, request: RetrainRequest) -> Alert:
+    """Write ``request`` as its alert's details (only the details: its delivery state is the outbox's)."""
+    details = request.to_details()
+    ledger.set_details(alert.id, details)
+    return alert.model_copy(update={"details": details})
 
 
 class RetrainService:
@@ -62,7 +72,7 @@ class RetrainService:
     def history(self) -> list[PastRetrain]:
         since = self._policy.now() - _HISTORY
         return [
-            PastRetrain(kind=alert.details.get("trigger", "manual"), at=alert.created_at)
+            PastRetrain(kind=RetrainRequest.from_alert(alert).trigger.kind, at=alert.created_at)
             for alert in self._ledger.recent(kind="retrain", since=since, limit=500)
         ]
 
@@ -73,17 +83,7 @@ class RetrainService:
         if not decision.allowed:
             log.warning("retraining (%s) not started: %s", trigger.kind, decision.reason)
             return RetrainOutcome(decision)
-        request_id = secrets.token_hex(4)
-        details: dict[str, Any] = {
-            "request_id": request_id,
-            "trigger": trigger.kind,
-            "reason": trigger.reason,
-            "requested_by": trigger.requested_by,
-            "forced": trigger.force,
-            "backend": self._backend.name,
-            "status": "requested",
-            "caused_by": caused_by,
-        }
+        request = RetrainRequest(secrets.token_hex(4), trigger, self._backend.name, caused_by=caused_by)
         draft = AlertDraft(
             kind="retrain",
             severity="info",
@@ -93,19 +93,13 @@ class RetrainService:
                 "It produces a candidate model; nothing changes in production until a person promotes it."
             ),
             model_version=model_version,
-            details=details,
-            scope=request_id,
+            details=request.to_details(),
+            scope=request.request_id,
         )
-        request = self._center.raise_alert(draft).alert
+        alert = self._center.raise_alert(draft).alert
         try:
-            where = self._backend.start(request)
+            where = self._backend.start(alert.id, request)
         except Exception as exc:
-            self.update(request, status="failed", error=f"{type(exc).__name__}: {exc}")
+            record(self._ledger, alert, request.failed(exc))
             raise
-        return RetrainOutcome(decision, self.update(request, status="started", job=where))
-
-    def update(self, request: Alert, **changes: Any) -> Alert:
-        """Record progress in the request's details (only the details: its delivery state is the outbox's)."""
-        details = {**request.details, **changes}
-        self._ledger.set_details(request.id, details)
-        return request.model_copy(update={"details": details})
+        return RetrainOutcome(decision, record(self._ledger, alert, request.started(where)))
