@@ -6,11 +6,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from tests.helpers import prediction
-from tests.unit.monitoring.test_alerts import MemoryStore
+from tests.twins.stores import AlertStoreTwin, FeedbackStoreTwin
 from tweet_triage.contracts.feedback import FeedbackEvent
 from tweet_triage.model.registry import Registry
 from tweet_triage.monitoring.alerts.center import AlertCenter
-from tweet_triage.monitoring.feedback_store import FeedbackRecord, FeedbackStore, feedback_id
 from tweet_triage.monitoring.retrain.service import RetrainService
 from tweet_triage.monitoring.runtime import MonitorRuntime
 from tweet_triage.settings import load_settings
@@ -19,30 +18,17 @@ from tweet_triage.store.records import PredictionRecord
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
-class MemoryFeedback:
-    def __init__(self) -> None:
-        self.items: dict[str, FeedbackRecord] = {}
-        self.saves = 0
-
-    def get(self, tweet_id: str, annotator: str) -> FeedbackRecord | None:
-        return self.items.get(feedback_id(tweet_id, annotator))
-
-    def save(self, record: FeedbackRecord) -> None:
-        self.saves += 1
-        self.items[record.id] = record
-
-
 def stored_prediction(tweet_id: str) -> PredictionRecord:
     return prediction(tweet_id, label="not_disaster", other="disaster", model_version="3", scored_at=T0)
 
 
-def runtime(feedback: MemoryFeedback, *, min_feedback: int = 1) -> MonitorRuntime:
+def runtime(feedback: FeedbackStoreTwin, *, min_feedback: int = 1) -> MonitorRuntime:
     settings = load_settings(monitor={"accuracy_min_feedback": min_feedback, "accuracy_threshold": 0.5})
     return MonitorRuntime(
         settings,
         registry=cast(Registry, None),
-        center=AlertCenter(MemoryStore(), None, cooldown_s=3600, clock=lambda: T0),
-        feedback=cast(FeedbackStore, feedback),
+        center=AlertCenter(AlertStoreTwin(), None, cooldown_s=3600, clock=lambda: T0),
+        feedback=feedback,
         predictions=stored_prediction,
         retrain=cast(RetrainService, None),
         clock=lambda: T0,
@@ -60,7 +46,7 @@ def feed(monitor: MonitorRuntime, *events: FeedbackEvent) -> list[Any]:
 
 
 def test_one_person_clicking_wrong_again_and_again_is_one_label() -> None:
-    store = MemoryFeedback()
+    store = FeedbackStoreTwin()
     monitor = runtime(store, min_feedback=3)
     drafts = feed(monitor, *[label("t1", "disaster", seconds=i) for i in range(10)])  # 10 clicks, one tweet
     assert drafts == [None] * 10  # one label is below the 3 needed for a verdict: no alert, however many clicks
@@ -69,7 +55,7 @@ def test_one_person_clicking_wrong_again_and_again_is_one_label() -> None:
 
 
 def test_re_deliveries_and_older_copies_are_ignored_and_the_latest_label_wins() -> None:
-    store = MemoryFeedback()
+    store = FeedbackStoreTwin()
     monitor = runtime(store)
     changes = [
         monitor.store_feedback(event)
@@ -83,14 +69,14 @@ def test_re_deliveries_and_older_copies_are_ignored_and_the_latest_label_wins() 
     assert [c.comparison for c in changes] == ["new", "repeat", "older", "changed"]
     for change in changes:
         monitor.judge_feedback(change)
-    [stored] = store.items.values()
+    [stored] = store.iter_all()
     assert stored.label == "not_disaster" and store.saves == 2
     reading = monitor.accuracy.reading("3")
     assert reading is not None and (reading.n, reading.accuracy) == (1, 1.0)
 
 
 def test_two_people_labelling_one_tweet_are_two_labels() -> None:
-    store = MemoryFeedback()
+    store = FeedbackStoreTwin()
     monitor = runtime(store)
     feed(monitor, label("t1", "disaster"), label("t1", "disaster", annotator="ben"))
     reading = monitor.accuracy.reading("3")

@@ -8,13 +8,15 @@ from typing import Any
 
 import pytest
 
-from tests.unit.stream.test_scoring import FakePredictor, FakePublisher, FakeWriter, message, service, tweet
+from tests.twins.stores import PredictionStoreTwin
+from tests.unit.stream.test_scoring import FakePredictor, FakePublisher, message, service, tweet
 from tweet_triage.store.records import PredictionRecord
+from tweet_triage.store.writer import WriteReport
 from tweet_triage.stream.batch_pipeline import BatchPipeline
 from tweet_triage.stream.scoring import BatchOutcome
 
 
-class GatedWriter(FakeWriter):
+class GatedWriter(PredictionStoreTwin):
     """A store whose writes wait until the test opens the gate (or fail, when told to)."""
 
     def __init__(self) -> None:
@@ -23,12 +25,12 @@ class GatedWriter(FakeWriter):
         self.started = asyncio.Event()
         self.fail: BaseException | None = None
 
-    async def write(self, records: Iterable[PredictionRecord]) -> None:
+    async def write(self, records: Iterable[PredictionRecord]) -> WriteReport:
         self.started.set()
         await self.gate.wait()
         if self.fail is not None:
             raise self.fail
-        await super().write(records)
+        return await super().write(records)
 
 
 def batch(start: int, size: int = 3) -> list[Any]:
@@ -61,7 +63,7 @@ def test_the_next_batch_is_scored_while_the_previous_one_is_being_delivered() ->
 
 def test_acknowledgements_follow_arrival_order_whatever_the_batch_sizes() -> None:
     async def run() -> None:
-        writer = FakeWriter()
+        writer = PredictionStoreTwin()
         acked: list[int] = []
         outcomes: list[BatchOutcome] = []
 

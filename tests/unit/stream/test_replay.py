@@ -11,6 +11,7 @@ import pytest
 from aiokafka.errors import MessageSizeTooLargeError
 
 from tests.helpers import prediction
+from tests.twins.stores import PredictionStoreTwin
 from tweet_triage.broker.inbound import InboundMessage
 from tweet_triage.broker.sending import OutboundMessage
 from tweet_triage.broker.topic_reader import TopicRecord
@@ -62,19 +63,6 @@ class Broker:
         return outcomes
 
 
-class Store:
-    """The predictions the worker stored; a replayed tweet is 'stored' when the test says so."""
-
-    def __init__(self) -> None:
-        self.records: dict[str, PredictionRecord] = {}
-
-    def put(self, tweet_id: str, text: str = "flood water rising", scored_at: datetime = T0) -> None:
-        self.records[tweet_id] = prediction(tweet_id, text=text, scored_at=scored_at)
-
-    async def lookup(self, ids: Sequence[str]) -> dict[str, PredictionRecord]:
-        return {i: self.records[i] for i in ids if i in self.records}
-
-
 async def _iterate(entries: list[LetterEntry]) -> AsyncIterator[LetterEntry]:
     for item in entries:
         yield item
@@ -83,18 +71,23 @@ async def _iterate(entries: list[LetterEntry]) -> AsyncIterator[LetterEntry]:
 def run(
     entries: list[LetterEntry],
     broker: Broker,
-    store: Store,
+    store: PredictionStoreTwin,
     *,
     superseded: set[str] | None = None,
     **options: object,
 ) -> ReplayReport:
+    """Replay ``entries``; a replayed tweet counts as stored when the test put its prediction in ``store``."""
+
+    async def lookup(ids: Sequence[str]) -> dict[str, PredictionRecord]:
+        return store.find(ids)
+
     return asyncio.run(
         replay_letters(
             _iterate(entries),
             target=TARGET,
             superseded=superseded or set(),
             sender=broker,
-            lookup=store.lookup,
+            lookup=lookup,
             policy=RetryPolicy(max_attempts=2),
             now=T0 + timedelta(hours=1),
             **options,  # type: ignore[arg-type]
@@ -103,7 +96,7 @@ def run(
 
 
 def test_valid_tweets_are_sent_keyed_by_their_id_with_their_bytes_and_replay_headers() -> None:
-    broker, store = Broker(), Store()
+    broker, store = Broker(), PredictionStoreTwin()
     report = run([entry(1, tweet_value("a")), entry(2, tweet_value("b"))], broker, store)
     assert (report.considered, report.sent, report.already_stored) == (2, 2, 0)
     first, second = broker.sent["tweets"]
@@ -113,28 +106,32 @@ def test_valid_tweets_are_sent_keyed_by_their_id_with_their_bytes_and_replay_hea
 
 
 def test_a_second_replay_after_the_tweets_are_stored_sends_nothing() -> None:
-    broker, store = Broker(), Store()
+    broker, store = Broker(), PredictionStoreTwin()
     letters = [entry(i, tweet_value(f"t{i}")) for i in range(5)]
     assert run(letters, broker, store).sent == 5
     for i in range(5):
-        store.put(f"t{i}", scored_at=T0 + timedelta(minutes=5))  # what the worker did with them
+        store.put([prediction(f"t{i}", scored_at=T0 + timedelta(minutes=5))])  # what the worker did with them
     again = run(letters, broker, store)
     assert (again.sent, again.already_stored) == (0, 5)
     assert len(broker.sent["tweets"]) == 5
 
 
 def test_an_older_prediction_of_other_text_is_replaced_a_newer_one_never() -> None:
-    broker, store = Broker(), Store()
-    store.put("old", text="an earlier version", scored_at=T0 - timedelta(hours=1))
-    store.put("new", text="a later version", scored_at=T0 + timedelta(hours=1))
+    broker, store = Broker(), PredictionStoreTwin()
+    store.put(
+        [
+            prediction("old", text="an earlier version", scored_at=T0 - timedelta(hours=1)),
+            prediction("new", text="a later version", scored_at=T0 + timedelta(hours=1)),
+        ]
+    )
     report = run([entry(1, tweet_value("old")), entry(2, tweet_value("new"))], broker, store)
     assert [m.key for m in broker.sent["tweets"]] == [b"old"]
     assert (report.sent, report.already_stored) == (1, 1)
 
 
 def test_force_sends_stored_and_superseded_letters_too() -> None:
-    broker, store = Broker(), Store()
-    store.put("a")
+    broker, store = Broker(), PredictionStoreTwin()
+    store.put([prediction("a", scored_at=T0)])
     report = run(
         [entry(1, tweet_value("a")), entry(2, tweet_value("b"))], broker, store, superseded={"0:2"}, force=True
     )
@@ -142,7 +139,7 @@ def test_force_sends_stored_and_superseded_letters_too() -> None:
 
 
 def test_superseded_cut_and_foreign_letters_are_skipped_and_counted() -> None:
-    broker, store = Broker(), Store()
+    broker, store = Broker(), PredictionStoreTwin()
     letters = [
         entry(1, tweet_value("a")),
         entry(2, tweet_value("b"), raw_truncated=True),
@@ -159,7 +156,7 @@ def test_superseded_cut_and_foreign_letters_are_skipped_and_counted() -> None:
 
 
 def test_letters_the_contract_still_refuses_are_not_sent_and_a_changed_verdict_is_recorded() -> None:
-    broker, store = Broker(), Store()
+    broker, store = Broker(), PredictionStoreTwin()
     same = entry(1, b"not json", RejectReason.NOT_JSON)
     changed = entry(2, b'{"id": "x", "text": "\\u200b"}', RejectReason.INVALID_EVENT)  # blank by today's rules
     report = run([same, changed], broker, store)
@@ -176,25 +173,25 @@ def test_letters_the_contract_still_refuses_are_not_sent_and_a_changed_verdict_i
 
 
 def test_a_dry_run_sends_and_records_nothing() -> None:
-    broker, store = Broker(), Store()
+    broker, store = Broker(), PredictionStoreTwin()
     report = run([entry(1, tweet_value("a")), entry(2, b"[]", RejectReason.NOT_JSON)], broker, store, dry_run=True)
     assert broker.sent == {} and report.sent == 1 and sum(report.refused_again.values()) == 1
 
 
 def test_limit_counts_letters_considered() -> None:
-    broker, store = Broker(), Store()
+    broker, store = Broker(), PredictionStoreTwin()
     report = run([entry(i, tweet_value(f"t{i}")) for i in range(10)], broker, store, limit=3)
     assert report.considered == 3 and report.sent == 3
 
 
 def test_a_message_the_broker_refuses_is_reported_not_fatal() -> None:
-    broker, store = Broker(refuse={b"b"}), Store()
+    broker, store = Broker(refuse={b"b"}), PredictionStoreTwin()
     report = run([entry(1, tweet_value("a")), entry(2, tweet_value("b"))], broker, store)
     assert report.sent == 1 and report.refused_again == {"broker_refused": 1}
 
 
 def test_headers_cut_in_the_letter_are_not_replayed_half() -> None:
-    broker, store = Broker(), Store()
+    broker, store = Broker(), PredictionStoreTwin()
     header = LetterHeader(name="x", value_base64="", value_size=9000, truncated=True)
     run([entry(1, tweet_value("a"), headers=[header], headers_truncated=True)], broker, store)
     [sent] = broker.sent["tweets"]
@@ -205,12 +202,9 @@ def test_a_prediction_of_other_text_made_before_the_letter_does_not_count_as_sto
     letter = entry(1, tweet_value("a")).letter
     tweet = parse_event(letter.raw)
     assert isinstance(tweet, TweetEvent)
-    store = Store()
-    store.put("a", text="other text", scored_at=T0 - timedelta(seconds=1))
-    assert not already_stored(letter, tweet, store.records["a"])
+    assert not already_stored(letter, tweet, prediction("a", text="other text", scored_at=T0 - timedelta(seconds=1)))
     assert not already_stored(letter, tweet, None)
-    store.put("a", text="other text", scored_at=T0)
-    assert already_stored(letter, tweet, store.records["a"])
+    assert already_stored(letter, tweet, prediction("a", text="other text", scored_at=T0))
 
 
 def test_listing_counts_all_matches_and_knows_which_letters_were_superseded() -> None:

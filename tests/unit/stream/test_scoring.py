@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, cast
 
@@ -19,14 +19,13 @@ from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 
 from tests import hostile_corpus
 from tests.hostile_corpus import STORED
+from tests.twins.stores import PredictionStoreTwin
 from tweet_triage.broker.inbound import InboundMessage
 from tweet_triage.contracts.dead_letters import DeadLetter
 from tweet_triage.contracts.scored import ScoredEvent
-from tweet_triage.errors import RejectedWrite, StoreRejected
 from tweet_triage.model.language import Language, identify_all
 from tweet_triage.model.operating_point import Decision, OperatingPoint, decisions
 from tweet_triage.model.predictor import Predictor, ScoredBatch
-from tweet_triage.store.records import PredictionRecord
 from tweet_triage.store.retry import Backoff, RetryPolicy
 from tweet_triage.stream.scoring import DeadLetterRefused, ModelFailure, ScoringService, Topics
 
@@ -65,19 +64,6 @@ class FakePredictor:
         if any("nan" in t for t in texts):
             p[[i for i, t in enumerate(texts) if "nan" in t]] = np.nan
         return ScoredBatch(p, np.ones((len(texts), 4), np.float32))
-
-
-class FakeWriter:
-    def __init__(self, refuse: set[str] | None = None) -> None:
-        self.records: list[PredictionRecord] = []
-        self.refuse = refuse or set()
-
-    async def write(self, records: Iterable[PredictionRecord]) -> None:
-        batch = list(records)
-        self.records += [r for r in batch if r.id not in self.refuse]
-        refused = [RejectedWrite(item_id=r.id, status=413, message="too large") for r in batch if r.id in self.refuse]
-        if refused:
-            raise StoreRejected(refused)
 
 
 class FakePublisher:
@@ -119,7 +105,7 @@ def tweet(tweet_id: str, text: str) -> bytes:
 
 
 def service(
-    predictor: Any, writer: FakeWriter, publisher: FakePublisher, sleeps: Sleeps | None = None
+    predictor: Any, writer: PredictionStoreTwin, publisher: FakePublisher, sleeps: Sleeps | None = None
 ) -> ScoringService:
     async def inline(work: Any) -> Any:
         return work()
@@ -142,7 +128,7 @@ def handle(svc: ScoringService, messages: list[InboundMessage]) -> Any:
 
 
 def test_valid_tweets_are_stored_and_published_bad_ones_dead_lettered() -> None:
-    writer, publisher, predictor = FakeWriter(), FakePublisher(), FakePredictor("7")
+    writer, publisher, predictor = PredictionStoreTwin(), FakePublisher(), FakePredictor("7")
     outcome = handle(
         service(predictor, writer, publisher),
         [message(0, tweet("1", "fire downtown"), b"1"), message(1, b"{broken"), message(2, tweet("2", "nice song"))],
@@ -162,7 +148,7 @@ def test_valid_tweets_are_stored_and_published_bad_ones_dead_lettered() -> None:
 
 
 def test_one_model_scores_the_whole_batch_and_duplicates_collapse() -> None:
-    writer, publisher, predictor = FakeWriter(), FakePublisher(), FakePredictor("3")
+    writer, publisher, predictor = PredictionStoreTwin(), FakePublisher(), FakePredictor("3")
     handle(
         service(predictor, writer, publisher),
         [message(0, tweet("1", "fire one")), message(1, tweet("1", "fire one, again")), message(2, tweet("2", "calm"))],
@@ -173,7 +159,7 @@ def test_one_model_scores_the_whole_batch_and_duplicates_collapse() -> None:
 
 
 def test_items_the_store_refuses_for_themselves_go_to_the_dlq_and_the_rest_is_stored() -> None:
-    writer, publisher = FakeWriter(refuse={"2"}), FakePublisher()
+    writer, publisher = PredictionStoreTwin(refuse={"2"}), FakePublisher()
     outcome = handle(
         service(FakePredictor("1"), writer, publisher),
         [message(0, tweet("1", "fire"), b"1"), message(1, tweet("2", "huge"), b"not-the-id")],
@@ -188,7 +174,7 @@ def test_items_the_store_refuses_for_themselves_go_to_the_dlq_and_the_rest_is_st
 
 
 def test_a_batch_of_only_bad_messages_never_touches_the_model_or_store() -> None:
-    writer, publisher, predictor = FakeWriter(), FakePublisher(), FakePredictor("1")
+    writer, publisher, predictor = PredictionStoreTwin(), FakePublisher(), FakePredictor("1")
     outcome = handle(service(predictor, writer, publisher), [message(0, b""), message(1, b"[1]")])
     assert predictor.calls == [] and writer.records == []
     assert outcome.dead_lettered == 2 and outcome.model_version is None
@@ -199,7 +185,7 @@ def test_a_batch_of_only_bad_messages_never_touches_the_model_or_store() -> None
 
 def test_a_tweet_the_model_fails_on_is_isolated_by_halving_and_dead_lettered_alone() -> None:
     predictor = FakePredictor("2", poison=lambda text: "poison" in text)
-    writer, publisher = FakeWriter(), FakePublisher()
+    writer, publisher = PredictionStoreTwin(), FakePublisher()
     messages = [message(i, tweet(f"t{i}", "poison pill" if i == 11 else f"fire {i}")) for i in range(16)]
     outcome = handle(service(predictor, writer, publisher), messages)
     assert sorted(r.id for r in writer.records) == sorted(f"t{i}" for i in range(16) if i != 11)
@@ -212,21 +198,21 @@ def test_a_tweet_the_model_fails_on_is_isolated_by_halving_and_dead_lettered_alo
 
 def test_when_the_model_fails_on_every_tweet_but_scores_a_known_good_one_the_tweets_are_dead_lettered() -> None:
     predictor = FakePredictor("2", poison=lambda text: "poison" in text)
-    writer, publisher = FakeWriter(), FakePublisher()
+    writer, publisher = PredictionStoreTwin(), FakePublisher()
     outcome = handle(service(predictor, writer, publisher), [message(i, tweet(f"p{i}", "poison")) for i in range(3)])
     assert writer.records == [] and [x.reason for x in publisher.letters()] == ["scoring_failed"] * 3
     assert outcome.dead_lettered == 3
 
 
 def test_a_model_that_fails_on_everything_stops_the_worker_and_dead_letters_nothing() -> None:
-    writer, publisher = FakeWriter(), FakePublisher()
+    writer, publisher = PredictionStoreTwin(), FakePublisher()
     with pytest.raises(ModelFailure, match="even a known-good one"):
         handle(service(FakePredictor("2", broken=True), writer, publisher), [message(0, tweet("a", "fire"))])
     assert writer.records == [] and publisher.sent == {"scored": [], "dlq": []}
 
 
 def test_scores_that_cannot_be_stored_are_dead_lettered_not_written() -> None:
-    writer, publisher = FakeWriter(), FakePublisher()
+    writer, publisher = PredictionStoreTwin(), FakePublisher()
     handle(
         service(FakePredictor("2"), writer, publisher), [message(0, tweet("a", "nan")), message(1, tweet("b", "ok"))]
     )
@@ -241,7 +227,7 @@ def test_scores_that_cannot_be_stored_are_dead_lettered_not_written() -> None:
 def test_a_broker_outage_pauses_the_batch_and_loses_nothing() -> None:
     down = KafkaConnectionError("broker gone")
     publisher = FakePublisher(lambda topic, value, call: down if call <= 3 else None)
-    writer, sleeps = FakeWriter(), Sleeps()
+    writer, sleeps = PredictionStoreTwin(), Sleeps()
     outcome = handle(
         service(FakePredictor("1"), writer, publisher, sleeps), [message(0, tweet("a", "fire")), message(1, b"x")]
     )
@@ -252,7 +238,7 @@ def test_a_broker_outage_pauses_the_batch_and_loses_nothing() -> None:
 
 def test_a_scored_event_the_broker_refuses_for_itself_dead_letters_its_tweet() -> None:
     publisher = FakePublisher(lambda topic, value, call: MessageSizeTooLargeError() if topic == "scored" else None)
-    writer = FakeWriter()
+    writer = PredictionStoreTwin()
     handle(service(FakePredictor("1"), writer, publisher), [message(0, tweet("a", "fire"))])
     assert [r.id for r in writer.records] == ["a"]  # stored; only its event for the monitor was refused
     [letter] = publisher.letters()
@@ -264,7 +250,7 @@ def test_a_dead_letter_the_broker_refuses_is_sent_again_without_its_payload() ->
         return MessageSizeTooLargeError() if topic == "dlq" and len(value) > 10_000 else None
 
     publisher = FakePublisher(refuse_big)
-    handle(service(FakePredictor("1"), FakeWriter(), publisher), [message(0, b"x" * 50_000), message(1, b"y")])
+    handle(service(FakePredictor("1"), PredictionStoreTwin(), publisher), [message(0, b"x" * 50_000), message(1, b"y")])
     letters = sorted(publisher.letters(), key=lambda x: x.offset)
     assert [(x.offset, x.raw_size, x.raw) for x in letters] == [(0, 50_000, b""), (1, 1, b"y")]
     assert letters[0].raw_truncated and "the broker refused the full letter" in letters[0].message
@@ -273,13 +259,13 @@ def test_a_dead_letter_the_broker_refuses_is_sent_again_without_its_payload() ->
 def test_a_broker_that_refuses_even_payload_free_letters_stops_the_worker() -> None:
     publisher = FakePublisher(lambda topic, value, call: MessageSizeTooLargeError() if topic == "dlq" else None)
     with pytest.raises(DeadLetterRefused):
-        handle(service(FakePredictor("1"), FakeWriter(), publisher), [message(0, b"bad")])
+        handle(service(FakePredictor("1"), PredictionStoreTwin(), publisher), [message(0, b"bad")])
 
 
 def test_an_unexplained_send_error_is_not_dead_lettered_but_raised() -> None:
     publisher = FakePublisher(lambda topic, value, call: TypeError("bug"))
     with pytest.raises(TypeError, match="bug"):
-        handle(service(FakePredictor("1"), FakeWriter(), publisher), [message(0, tweet("a", "fire"))])
+        handle(service(FakePredictor("1"), PredictionStoreTwin(), publisher), [message(0, tweet("a", "fire"))])
 
 
 # ---- the hostile corpus -----------------------------------------------------------------------------------------
@@ -302,7 +288,7 @@ def test_the_hostile_corpus_in_one_batch_dead_letters_each_bad_message_and_store
         for i, h in enumerate(corpus)
     ]
     mixed = [m for pair in zip(good, hostile[: len(good)], strict=True) for m in pair] + hostile[len(good) :]
-    writer, publisher = FakeWriter(), FakePublisher()
+    writer, publisher = PredictionStoreTwin(), FakePublisher()
     outcome = handle(service(FakePredictor("1"), writer, publisher), mixed)
 
     stored = {r.id for r in writer.records}
@@ -321,7 +307,7 @@ def test_the_hostile_corpus_in_one_batch_dead_letters_each_bad_message_and_store
 def test_labels_follow_the_packages_operating_point_and_records_say_which_threshold_made_them() -> None:
     # p(disaster) is 0.2 for a tweet without "fire": not a disaster by the most probable label, one at p >= 0.15
     point = OperatingPoint("f2", "disaster", 0.15, 0.7, 0.95, 0.8, 0.88, 100)
-    writer, publisher = FakeWriter(), FakePublisher()
+    writer, publisher = PredictionStoreTwin(), FakePublisher()
     handle(
         service(FakePredictor("4", point=point), writer, publisher),
         [message(0, tweet("1", "the river is rising near the school")), message(1, tweet("2", "fire downtown"))],
@@ -337,7 +323,7 @@ def test_labels_follow_the_packages_operating_point_and_records_say_which_thresh
 
 
 def test_a_tweet_in_another_language_is_scored_and_flagged_out_of_scope() -> None:
-    writer, publisher = FakeWriter(), FakePublisher()
+    writer, publisher = PredictionStoreTwin(), FakePublisher()
     handle(
         service(FakePredictor("4"), writer, publisher),
         [
