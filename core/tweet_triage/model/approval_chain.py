@@ -1,8 +1,8 @@
 """Verify the approval log's hash chain against the registry: what `triage model approvals --verify` reports.
 
-Plain logic over what :class:`~tweet_triage.model.approvals.ApprovalLog` read: the runs (deleted ones included), the
-registry's copy of the chain (registered-model tags) and where ``production`` points now. Every problem names the
-record it concerns; the first one in chain order is the one to look at first.
+Plain logic over what an approval log (:class:`~tweet_triage.model.approvals.ApprovalRecords`) read: the runs
+(deleted ones included), the registry's copy of the chain (registered-model tags) and where ``production`` points
+now. Every problem names the record it concerns; the first one in chain order is the one to look at first.
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ import time
 from dataclasses import dataclass
 
 from tweet_triage.errors import ModelError
-from tweet_triage.model.approvals import ApprovalLog, ApprovalRecord, LogEntry, production_head
+from tweet_triage.model.approvals import ApprovalLog, ApprovalRecord, ApprovalRecords, LogEntry, production_head
+from tweet_triage.model.registry import Registry, RegistryReader
 
 
 class UnapprovedModel(ModelError):
@@ -72,11 +73,12 @@ def judge(version: str, entries: list[LogEntry]) -> ApprovalVerdict:
 
 
 class ApprovalGate:
-    def __init__(self, log: ApprovalLog) -> None:
+    def __init__(self, log: ApprovalRecords) -> None:
         self._log = log
 
     @property
-    def log(self) -> ApprovalLog:
+    def log(self) -> ApprovalRecords:
+        """The log the gate reads (and the endpoint traffic switch appends to)."""
         return self._log
 
     def check(self, version: str) -> ApprovalVerdict:
@@ -89,3 +91,13 @@ class ApprovalGate:
         if not verdict.approved:
             raise UnapprovedModel(f"refusing to {what}: {verdict.reason}")
         return verdict
+
+
+def gate_for(registry: RegistryReader) -> ApprovalGate:
+    """The gate over the approval log kept beside an MLflow :class:`Registry`, for callers given no gate.
+
+    Any other registry keeps no approval log of its own: pass its callers a gate (``TypeError`` otherwise).
+    """
+    if not isinstance(registry, Registry):
+        raise TypeError(f"a {type(registry).__name__} has no approval log beside it; pass the ApprovalGate to use")
+    return ApprovalGate(ApprovalLog(registry.client, registry.name))

@@ -25,9 +25,10 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, fields, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tweet_triage.errors import ModelError, RegistryUnavailable
 
@@ -158,6 +159,19 @@ class LogEntry:
         return self.record.seq if self.record is not None else None
 
 
+def entry_from_tags(run_id: str, deleted: bool, tags: dict[str, str]) -> LogEntry:
+    """One stored run as the chain sees it: its record, or why its tags no longer make one."""
+    try:
+        return LogEntry(run_id, deleted, from_tags(tags))
+    except (KeyError, ValueError) as exc:
+        return LogEntry(run_id, deleted, None, f"its tags no longer make an approval record ({exc!r})")
+
+
+def in_chain_order(entries: Sequence[LogEntry]) -> list[LogEntry]:
+    """Chained entries by sequence number, then unchained ones by time (how every log returns its entries)."""
+    return sorted(entries, key=lambda e: (e.seq is None, e.seq or 0, e.record.at if e.record else 0.0))
+
+
 def chain_head(entries: Sequence[LogEntry]) -> LogEntry | None:
     """The entry with the highest sequence number (deleted or not: the next record must come after it)."""
     chained = [e for e in entries if e.seq is not None]
@@ -176,6 +190,42 @@ def readable_history(entries: Sequence[LogEntry], version: str | None = None) ->
     records = [e.record for e in entries if e.record is not None and not e.deleted]
     records.sort(key=lambda r: (r.seq is not None, r.seq or 0, r.at))
     return [r for r in records if version is None or version in (r.version, r.replaced_version)]
+
+
+class ApprovalRecords(Protocol):
+    """An approval log as its callers use it: read the chain (and the registry's copy of it), append under a lock.
+
+    :class:`ApprovalLog` keeps it in MLflow; ``tests.twins.InMemoryApprovalLog`` in memory, for fast tests. Both
+    seal and append through :class:`LogTransaction`, so the chain is built by the same code either way.
+    """
+
+    @property
+    def model(self) -> str: ...
+
+    def entries(self) -> list[LogEntry]:
+        """Every stored record for this model, deleted and unreadable ones included, in chain order."""
+        ...
+
+    def history(self, version: str | None = None) -> list[ApprovalRecord]:
+        """Standing records, oldest first (optionally only those about ``version``)."""
+        ...
+
+    def production_head(self) -> ApprovalRecord | None:
+        """The latest standing record that put a version in production."""
+        ...
+
+    def anchors(self) -> dict[int, str]:
+        """The registry's copy of the chain: sequence number -> :func:`anchor_value` of that record."""
+        ...
+
+    def transaction(self, *, holder: str | None = None) -> AbstractContextManager[LogTransaction]:
+        """Hold the log's lock while deciding and appending; :class:`ApprovalConflict` when someone else holds it."""
+        ...
+
+
+def lock_conflict(model: str, holder: str) -> ApprovalConflict:
+    """The refusal of a second writer while ``holder`` changes the approval log of ``model``."""
+    return ApprovalConflict(f"another change to the approval log of {model} is in progress ({holder}); try again")
 
 
 def default_holder() -> str:
@@ -227,8 +277,7 @@ class ApprovalLog:
             page_token = page.token
             if not page_token:
                 break
-        found.sort(key=lambda e: (e.seq is None, e.seq or 0, e.record.at if e.record else 0.0))
-        return found
+        return in_chain_order(found)
 
     def history(self, version: str | None = None) -> list[ApprovalRecord]:
         """Standing records for this model, oldest first (optionally only those about ``version``)."""
@@ -263,11 +312,12 @@ class ApprovalLog:
         """Hold the log's lock: read the chain, decide, change the world, append; nobody else appends meanwhile."""
         self._acquire(holder or default_holder())
         try:
-            yield LogTransaction(self, self.entries())
+            yield LogTransaction(self._write, self.entries())
         finally:
             self._release()
 
     def _write(self, record: ApprovalRecord) -> None:
+        assert record.seq is not None  # LogTransaction writes sealed records only
         experiment_id = self._experiment_id()
         tags = to_tags(record)
         tags["mlflow.runName"] = f"#{record.seq} {record.action.value} v{record.version} by {record.approver}"
@@ -285,7 +335,7 @@ class ApprovalLog:
             "write the registry's approval history",
             self._client.set_registered_model_tag,
             self._model,
-            f"{ANCHOR_PREFIX}{record.seq:06d}",
+            anchor_key(record.seq),
             anchor_value(record),
         )
 
@@ -325,9 +375,7 @@ class ApprovalLog:
                 self._release()
                 continue
             if time.monotonic() > deadline:
-                raise ApprovalConflict(
-                    f"another change to the approval log of {self._model} is in progress ({owner}); try again"
-                )
+                raise lock_conflict(self._model, owner)
             time.sleep(self.LOCK_POLL_S)  # another append takes a second or two
 
     def _lock_owner(self) -> tuple[str, float | None]:
@@ -366,10 +414,11 @@ class ApprovalLog:
 
 
 class LogTransaction:
-    """The chain as read under the lock, and the one way to extend it."""
+    """The chain as read under the lock, and the one way to extend it: ``write`` stores one sealed record (and its
+    registry copy) in whichever log opened the transaction."""
 
-    def __init__(self, log: ApprovalLog, entries: list[LogEntry]) -> None:
-        self._log = log
+    def __init__(self, write: Callable[[ApprovalRecord], None], entries: list[LogEntry]) -> None:
+        self._write = write
         self.entries = entries
 
     @property
@@ -383,9 +432,14 @@ class LogTransaction:
         seq = (previous.seq or 0) + 1 if previous is not None else 1
         prev_hash = (previous.hash or "") if previous is not None else GENESIS
         sealed = record.sealed(seq=seq, prev_hash=prev_hash)
-        self._log._write(sealed)
+        self._write(sealed)
         self.entries = [*self.entries, LogEntry(run_id="(just written)", deleted=False, record=sealed)]
         return sealed
+
+
+def anchor_key(seq: int) -> str:
+    """The registered-model tag that holds the registry's copy of record ``seq``."""
+    return f"{ANCHOR_PREFIX}{seq:06d}"
 
 
 def anchor_value(record: ApprovalRecord) -> str:
@@ -393,10 +447,5 @@ def anchor_value(record: ApprovalRecord) -> str:
 
 
 def _entry(run: object) -> LogEntry:
-    info = run.info  # type: ignore[attr-defined]
-    tags = dict(run.data.tags)  # type: ignore[attr-defined]
-    deleted = info.lifecycle_stage == "deleted"
-    try:
-        return LogEntry(info.run_id, deleted, from_tags(tags))
-    except (KeyError, ValueError) as exc:
-        return LogEntry(info.run_id, deleted, None, f"its tags no longer make an approval record ({exc!r})")
+    info, tags = run.info, dict(run.data.tags)  # type: ignore[attr-defined]
+    return entry_from_tags(info.run_id, info.lifecycle_stage == "deleted", tags)

@@ -5,6 +5,11 @@ immutable, so a cached copy never goes stale).
 
 A missing version or alias (:class:`ModelNotFound`) and a registry that cannot answer (:class:`RegistryUnavailable`)
 are different errors: only the first may ever be read as "there is no production model".
+
+Callers depend on two protocols rather than on :class:`Registry`: :class:`RegistryReader` (serving and monitoring
+read versions, aliases and packages) and :class:`ModelRegistry` (training and promotion also register versions, tag
+them and move aliases). ``tests.twins.InMemoryRegistry`` implements both for fast tests; the contract suites in
+``tests/unit/contracts`` and ``tests/integration/contracts`` hold both implementations to the same behaviour.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from tweet_triage.errors import ModelError, ModelNotFound, RegistryUnavailable
 from tweet_triage.model.gate import GateVerdict
@@ -52,7 +57,50 @@ class ModelVersion:
         return self.gate is not None and self.gate.passed
 
 
+class RegistryReader(Protocol):
+    """Reading a model's versions: by number or alias, all of them, and a version's package folder."""
+
+    @property
+    def name(self) -> str: ...
+
+    def get(self, ref: str) -> ModelVersion:
+        """A version by number or alias; :class:`ModelNotFound` if there is none, :class:`RegistryUnavailable` if
+        the registry cannot answer."""
+        ...
+
+    def find(self, ref: str) -> ModelVersion | None:
+        """Like :meth:`get`, but None for "no such version or alias" (an unreachable registry still raises)."""
+        ...
+
+    def versions(self) -> list[ModelVersion]:
+        """Every version, newest first."""
+        ...
+
+    def download(self, version: ModelVersion) -> Path:
+        """A local folder holding the package of ``version``."""
+        ...
+
+
+class ModelRegistry(RegistryReader, Protocol):
+    """A registry that also takes new versions (each becomes the ``candidate``), version tags and alias moves."""
+
+    def register(self, run_id: str, package_dir: Path, tags: dict[str, str], description: str) -> ModelVersion:
+        """Add the package as a new version with ``tags`` (and the package's decision tags); point ``candidate``
+        at it."""
+        ...
+
+    def set_tags(self, version: str, tags: dict[str, str]) -> None:
+        """Add or overwrite tags of ``version``; :class:`ModelNotFound` if it does not exist."""
+        ...
+
+    def move_alias(self, alias: str, version: str | None) -> None:
+        """Point ``alias`` at ``version`` (None: remove it); :class:`ModelNotFound` if the version does not exist."""
+        ...
+
+
 class Registry:
+    """:class:`ModelRegistry` on an MLflow tracking server."""
+
     def __init__(self, settings: Settings, client: MlflowClient | None = None) -> None:
         self._settings = settings
         self.name = settings.mlflow.model_name
@@ -102,7 +150,7 @@ class Registry:
         except MlflowException as exc:
             raise RegistryUnavailable(f"cannot list versions of {self.name!r} at {self._uri}: {exc}") from exc
         # search_model_versions does not return aliases; read each version to get them.
-        return sorted((self.get(mv.version) for mv in found), key=lambda v: int(v.version), reverse=True)
+        return sorted((self.get(str(mv.version)) for mv in found), key=lambda v: int(v.version), reverse=True)
 
     def download(self, version: ModelVersion) -> Path:
         """The package folder of ``version``, downloaded once and cached."""
@@ -141,11 +189,16 @@ class Registry:
             description=description,
         )
         self.client.set_registered_model_alias(self.name, CANDIDATE, mv.version)
-        return self.get(mv.version)
+        return self.get(str(mv.version))
 
     def set_tags(self, version: str, tags: dict[str, str]) -> None:
-        for key, value in tags.items():
-            self.client.set_model_version_tag(self.name, version, key, value)
+        from mlflow.exceptions import MlflowException
+
+        try:
+            for key, value in tags.items():
+                self.client.set_model_version_tag(self.name, version, key, value)
+        except MlflowException as exc:
+            raise self._error(f"cannot tag version {version} of {self.name!r}", exc) from exc
 
     def move_alias(self, alias: str, version: str | None) -> None:
         """Point ``alias`` at ``version`` (None: remove it); only the promotion service moves ``production``."""
@@ -157,13 +210,19 @@ class Registry:
             else:
                 self.client.set_registered_model_alias(self.name, alias, version)
         except MlflowException as exc:
-            raise RegistryUnavailable(f"cannot move alias {alias!r} of {self.name!r} at {self._uri}: {exc}") from exc
+            raise self._error(f"cannot move alias {alias!r} of {self.name!r}", exc) from exc
 
     # ---- helpers ------------------------------------------------------------------------------------------------
 
     @property
     def _uri(self) -> str:
         return self._settings.mlflow_tracking_uri
+
+    def _error(self, what: str, exc: Exception) -> ModelError:
+        """``exc`` as :class:`ModelNotFound` when MLflow says something does not exist, else as an outage."""
+        if is_not_found(exc):
+            return ModelNotFound(f"{what} in the registry at {self._uri}: {exc}")
+        return RegistryUnavailable(f"{what} at {self._uri}: {exc}")
 
     def _convert(self, mv: object) -> ModelVersion:
         return ModelVersion(

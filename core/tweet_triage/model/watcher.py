@@ -19,10 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tweet_triage.errors import ModelError
-from tweet_triage.model.approval_gate import ApprovalGate, UnapprovedModel
-from tweet_triage.model.approvals import ApprovalLog
+from tweet_triage.model.approval_gate import ApprovalGate, UnapprovedModel, gate_for
 from tweet_triage.model.predictor import Predictor
-from tweet_triage.model.registry import PRODUCTION, Registry
+from tweet_triage.model.registry import PRODUCTION, RegistryReader
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +58,7 @@ class UnapprovedMove:
 class ModelWatcher:
     def __init__(
         self,
-        registry: Registry,
+        registry: RegistryReader,
         *,
         alias: str = PRODUCTION,
         threads: int = 2,
@@ -73,7 +72,7 @@ class ModelWatcher:
         self._threads = threads
         self._on_swap = on_swap
         if gate is None and alias == PRODUCTION:
-            gate = ApprovalGate(ApprovalLog(registry.client, registry.name))
+            gate = gate_for(registry)
         self._gate = gate
         self._on_unapproved = on_unapproved
         self._confirmations = max(1, confirmations)

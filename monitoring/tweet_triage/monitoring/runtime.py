@@ -18,10 +18,9 @@ from tweet_triage.availability import Availability
 from tweet_triage.contracts.feedback import FeedbackEvent
 from tweet_triage.contracts.scored import ScoredEvent
 from tweet_triage.errors import ModelError
-from tweet_triage.model.approval_gate import ApprovalGate
-from tweet_triage.model.approvals import ApprovalLog
+from tweet_triage.model.approval_gate import ApprovalGate, gate_for
 from tweet_triage.model.package import DriftReference, PackageMeta
-from tweet_triage.model.registry import PRODUCTION, Registry
+from tweet_triage.model.registry import PRODUCTION, RegistryReader
 from tweet_triage.monitoring.accuracy import AccuracyMonitor
 from tweet_triage.monitoring.alerts.center import AlertCenter, Raised
 from tweet_triage.monitoring.alerts.records import AlertDraft, Evidence
@@ -100,18 +99,19 @@ class MonitorRuntime:
         self,
         settings: Settings,
         *,
-        registry: Registry,
+        registry: RegistryReader,
         center: AlertCenter,
         feedback: FeedbackStorage,
         predictions: PredictionLookup,
         retrain: RetrainService,
         metrics: MonitorMetrics | None = None,
         clock: Clock = lambda: datetime.now(UTC),
+        gate: ApprovalGate | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = metrics or MonitorMetrics()
         self._registry = registry
-        self._gate: ApprovalGate | None = None  # built on first use: only model refreshes need the registry
+        self._gate = gate  # None: the MLflow registry's, built on first use (only model refreshes need it)
         self._center = center
         self._feedback = feedback
         self._predictions = predictions
@@ -130,7 +130,7 @@ class MonitorRuntime:
 
     def _approvals(self) -> ApprovalGate:
         if self._gate is None:
-            self._gate = ApprovalGate(ApprovalLog(self._registry.client, self._registry.name))
+            self._gate = gate_for(self._registry)
         return self._gate
 
     @property

@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from typing import cast
-
+from tests.twins.approvals import InMemoryApprovalLog
 from tweet_triage.model.approval_gate import ApprovalGate
-from tweet_triage.model.approvals import (
-    GENESIS,
-    Action,
-    ApprovalLog,
-    ApprovalRecord,
-    LogEntry,
-    LogTransaction,
-    anchor_value,
-)
+from tweet_triage.model.approvals import GENESIS, Action, ApprovalRecord, LogEntry, anchor_value
 
 
 def draft(version: str, replaced: str | None, *, action: Action = Action.PROMOTE, at: float = 0.0) -> ApprovalRecord:
@@ -46,21 +35,15 @@ def anchors_of(entries: list[LogEntry]) -> dict[int, str]:
     return {e.seq: anchor_value(e.record) for e in entries if e.record is not None and e.seq is not None}
 
 
-class MemoryApprovalLog:
-    """An approval log kept in memory, extended through the real LogTransaction (sealing, sequence numbers)."""
+class MemoryApprovalLog(InMemoryApprovalLog):
+    """The in-memory approval log of model "m", with shortcuts for the deploy tests."""
 
     def __init__(self) -> None:
-        self.written: list[ApprovalRecord] = []
+        super().__init__("m")
 
-    def entries(self) -> list[LogEntry]:
-        return [LogEntry(f"run{r.seq}", False, r) for r in self.written]
-
-    @contextlib.contextmanager
-    def transaction(self, *, holder: str | None = None) -> Iterator[LogTransaction]:
-        yield LogTransaction(cast(ApprovalLog, self), self.entries())
-
-    def _write(self, record: ApprovalRecord) -> None:
-        self.written.append(record)
+    @property
+    def written(self) -> list[ApprovalRecord]:
+        return self.history()
 
     def approve(self, version: str, *, action: Action = Action.PROMOTE) -> ApprovalRecord:
         """Record ``version`` as production (after whatever is production now)."""
@@ -69,4 +52,4 @@ class MemoryApprovalLog:
             return tx.append(draft(version, head.version if head else None, action=action))
 
     def gate(self) -> ApprovalGate:
-        return ApprovalGate(cast(ApprovalLog, self))
+        return ApprovalGate(self)

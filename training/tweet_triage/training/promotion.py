@@ -1,7 +1,7 @@
 """Moving the `production` alias: only with a named approver and a reason, only past the gate (or an explicit,
 reasoned override), and always recorded in the approval log. Nothing in tweet-triage calls this automatically.
 
-Every move is a compare-and-set under the approval log's lock (:meth:`ApprovalLog.transaction`):
+Every move is a compare-and-set under the approval log's lock (:meth:`ApprovalRecords.transaction`):
 
 1. read where ``production`` points and the log's standing production record (outside the lock: the decision);
 2. take the lock; check both are still what was read — otherwise someone else changed production meanwhile and
@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from tweet_triage.errors import ModelError, UsageError
-from tweet_triage.model.approvals import Action, ApprovalConflict, ApprovalLog, ApprovalRecord
-from tweet_triage.model.registry import PRODUCTION, ModelVersion, Registry
+from tweet_triage.model.approvals import Action, ApprovalConflict, ApprovalRecord, ApprovalRecords
+from tweet_triage.model.registry import PRODUCTION, ModelRegistry, ModelVersion, RegistryReader
 
 logger = logging.getLogger(__name__)  # `log` is the approval log here
 
@@ -36,8 +36,8 @@ class PromotionRefused(ModelError):
 
 
 def promote(
-    registry: Registry,
-    log: ApprovalLog,
+    registry: ModelRegistry,
+    log: ApprovalRecords,
     *,
     version: str,
     approver: str,
@@ -75,7 +75,7 @@ def promote(
 
 
 def rollback(
-    registry: Registry, log: ApprovalLog, *, approver: str, reason: str, clock: Clock = time.time
+    registry: ModelRegistry, log: ApprovalRecords, *, approver: str, reason: str, clock: Clock = time.time
 ) -> ApprovalRecord:
     """Put back the version that was in production before the current one — or, when the alias was moved without
     an approval record, the approved version it was moved away from."""
@@ -109,7 +109,9 @@ def rollback(
     return _move_production(registry, log, record, seen=seen, approved=approved, clock=clock)
 
 
-def bootstrap(registry: Registry, log: ApprovalLog, *, version: str, clock: Clock = time.time) -> ApprovalRecord:
+def bootstrap(
+    registry: ModelRegistry, log: ApprovalRecords, *, version: str, clock: Clock = time.time
+) -> ApprovalRecord:
     """First production model of an empty demo registry, recorded as a bootstrap (never used once one exists)."""
     seen = _production(registry)
     approved = log.production_head()
@@ -131,8 +133,8 @@ def bootstrap(registry: Registry, log: ApprovalLog, *, version: str, clock: Cloc
 
 
 def _move_production(
-    registry: Registry,
-    log: ApprovalLog,
+    registry: ModelRegistry,
+    log: ApprovalRecords,
     record: ApprovalRecord,
     *,
     seen: str | None,
@@ -171,7 +173,7 @@ def _move_production(
             raise
 
 
-def _production(registry: Registry) -> str | None:
+def _production(registry: RegistryReader) -> str | None:
     found = registry.find(PRODUCTION)  # RegistryUnavailable propagates: an outage is not "no production"
     return found.version if found is not None else None
 
