@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
 
+from tests.twins.stores import AlertStoreTwin
 from tweet_triage.monitoring.alerts.center import CLAIM_S, AlertCenter
 from tweet_triage.monitoring.alerts.records import Alert, AlertDraft, Delivery, Evidence
 from tweet_triage.monitoring.alerts.webhook import DeliveryResult, WebhookNotifier
@@ -17,45 +17,10 @@ from tweet_triage.monitoring.alerts.webhook import DeliveryResult, WebhookNotifi
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
-class MemoryStore:
-    """The alert store's partial updates, in memory: each touches only its own fields, like ``patch_item``."""
-
-    def __init__(self) -> None:
-        self.items: dict[str, Alert] = {}
-
-    def save(self, alert: Alert) -> Alert:
-        self.items[alert.id] = alert
-        return alert
-
-    def latest(self, dedup_key: str) -> Alert | None:
-        same = [a for a in self.items.values() if a.dedup_key == dedup_key]
-        return max(same, key=lambda a: a.created_at, default=None)
-
-    def save_repeat(self, alert: Alert) -> Alert:
-        fields = {"occurrences": alert.occurrences, "last_seen_at": alert.last_seen_at, "evidence": alert.evidence}
-        self.items[alert.id] = self.items[alert.id].model_copy(update=fields)
-        return alert
-
-    def set_delivery(self, alert_id: str, delivery: Delivery) -> None:
-        self.items[alert_id] = self.items[alert_id].model_copy(update={"delivery": delivery})
-
-    def set_details(self, alert_id: str, details: dict[str, Any]) -> None:
-        self.items[alert_id] = self.items[alert_id].model_copy(update={"details": details})
-
-    def undelivered(self, *, due: datetime, limit: int) -> list[Alert]:
-        pending = [
-            a
-            for a in self.items.values()
-            if a.delivery.status == "pending"
-            and (a.delivery.next_attempt_at is None or a.delivery.next_attempt_at <= due)
-        ]
-        return sorted(pending, key=lambda a: a.created_at)[:limit]
-
-
 class RecordingNotifier:
     """Delivers (or fails with ``answers``), and records what the store held for the alert at that moment."""
 
-    def __init__(self, store: MemoryStore | None = None, answers: list[DeliveryResult] | None = None) -> None:
+    def __init__(self, store: AlertStoreTwin | None = None, answers: list[DeliveryResult] | None = None) -> None:
         self.sent: list[Alert] = []
         self.stored_while_sending: list[str] = []
         self._store = store
@@ -64,7 +29,7 @@ class RecordingNotifier:
     def deliver(self, alert: Alert) -> DeliveryResult:
         self.sent.append(alert)
         if self._store is not None:
-            self.stored_while_sending.append(self._store.items[alert.id].delivery.status)
+            self.stored_while_sending.append(self._store.get(alert.id).delivery.status)
         return self._answers.pop(0) if self._answers else DeliveryResult(True, 1)
 
 
@@ -84,7 +49,7 @@ def drift_draft(version: str = "3", statistic: float = 0.2) -> AlertDraft:
 
 
 def test_a_storm_within_the_cooldown_is_one_alert_and_one_message() -> None:
-    store, notifier, clock = MemoryStore(), RecordingNotifier(), Clock()
+    store, notifier, clock = AlertStoreTwin(), RecordingNotifier(), Clock()
     center = AlertCenter(store, notifier, cooldown_s=3600, clock=clock)
     first = center.raise_alert(drift_draft())
     for minute in range(1, 60, 5):  # repeats keep arriving for an hour
@@ -93,7 +58,7 @@ def test_a_storm_within_the_cooldown_is_one_alert_and_one_message() -> None:
     assert first.new
     assert len(store.items) == 1
     assert len(notifier.sent) == 1
-    stored = store.items[first.alert.id]
+    stored = store.get(first.alert.id)
     assert stored.occurrences == 13
     assert stored.last_seen_at == T0 + timedelta(minutes=56)
     assert stored.delivery.status == "delivered"
@@ -101,7 +66,7 @@ def test_a_storm_within_the_cooldown_is_one_alert_and_one_message() -> None:
 
 
 def test_a_repeat_after_the_cooldown_or_for_another_model_is_a_new_incident() -> None:
-    store, notifier, clock = MemoryStore(), RecordingNotifier(), Clock()
+    store, notifier, clock = AlertStoreTwin(), RecordingNotifier(), Clock()
     center = AlertCenter(store, notifier, cooldown_s=3600, clock=clock)
     center.raise_alert(drift_draft())
     assert center.raise_alert(drift_draft(version="4")).new
@@ -111,7 +76,7 @@ def test_a_repeat_after_the_cooldown_or_for_another_model_is_a_new_incident() ->
 
 
 def test_evidence_is_bounded() -> None:
-    store, clock = MemoryStore(), Clock()
+    store, clock = AlertStoreTwin(), Clock()
     center = AlertCenter(store, None, cooldown_s=3600, clock=clock)
     for _ in range(50):
         result = center.raise_alert(drift_draft())
@@ -123,15 +88,15 @@ def test_evidence_is_bounded() -> None:
 
 
 def test_an_alert_is_stored_pending_before_its_webhook_message_is_sent() -> None:
-    store = MemoryStore()
+    store = AlertStoreTwin()
     notifier = RecordingNotifier(store)
     raised = AlertCenter(store, notifier, cooldown_s=3600, clock=Clock()).raise_alert(drift_draft())
     assert notifier.stored_while_sending == ["pending"]  # a crash while sending leaves an entry to retry
-    assert store.items[raised.alert.id].delivery.status == "delivered" == raised.alert.delivery.status
+    assert store.get(raised.alert.id).delivery.status == "delivered" == raised.alert.delivery.status
 
 
 def test_an_alert_left_pending_by_a_crash_is_delivered_after_a_restart() -> None:
-    store, clock = MemoryStore(), Clock()
+    store, clock = AlertStoreTwin(), Clock()
 
     class Crashes:
         def deliver(self, alert: Alert) -> DeliveryResult:
@@ -139,7 +104,7 @@ def test_an_alert_left_pending_by_a_crash_is_delivered_after_a_restart() -> None
 
     with pytest.raises(SystemExit):
         AlertCenter(store, Crashes(), cooldown_s=3600, clock=clock).raise_alert(drift_draft())
-    [stored] = store.items.values()
+    [stored] = store.recent()
     assert stored.delivery.status == "pending"
 
     notifier = RecordingNotifier()
@@ -148,53 +113,53 @@ def test_an_alert_left_pending_by_a_crash_is_delivered_after_a_restart() -> None
     clock.now = T0 + timedelta(seconds=CLAIM_S)
     [delivered] = restarted.deliver_pending()
     assert [a.id for a in notifier.sent] == [stored.id]
-    assert store.items[stored.id].delivery.status == "delivered" == delivered.delivery.status
+    assert store.get(stored.id).delivery.status == "delivered" == delivered.delivery.status
     assert restarted.deliver_pending() == []  # delivered once
 
 
 def test_a_failed_round_is_retried_later_with_growing_waits_until_delivered() -> None:
-    store, clock = MemoryStore(), Clock()
+    store, clock = AlertStoreTwin(), Clock()
     down = DeliveryResult(False, 5, "ConnectError: refused")
     notifier = RecordingNotifier(answers=[down, down, down])
     center = AlertCenter(store, notifier, cooldown_s=3600, clock=clock)
     alert_id = center.raise_alert(drift_draft()).alert.id
     waits = []
     for _ in range(2):
-        due = store.items[alert_id].delivery.next_attempt_at
+        due = store.get(alert_id).delivery.next_attempt_at
         assert due is not None
         waits.append((due - clock.now).total_seconds())
         clock.now = due
         center.deliver_pending()
-    clock.now = store.items[alert_id].delivery.next_attempt_at or clock.now
+    clock.now = store.get(alert_id).delivery.next_attempt_at or clock.now
     center.deliver_pending()
-    delivery = store.items[alert_id].delivery
+    delivery = store.get(alert_id).delivery
     assert waits == [60.0, 120.0]
     assert (delivery.status, delivery.rounds, delivery.attempts) == ("delivered", 4, 16)
 
 
 def test_a_receiver_that_refuses_for_good_or_an_alert_too_old_ends_as_failed() -> None:
-    store, clock = MemoryStore(), Clock()
+    store, clock = AlertStoreTwin(), Clock()
     refused = RecordingNotifier(answers=[DeliveryResult(False, 1, "HTTP 404", final=True)])
     first = AlertCenter(store, refused, cooldown_s=3600, clock=clock).raise_alert(drift_draft("3")).alert
-    assert store.items[first.id].delivery.status == "failed"
+    assert store.get(first.id).delivery.status == "failed"
 
     down = RecordingNotifier(answers=[DeliveryResult(False, 5, "timeout")] * 3)
     center = AlertCenter(store, down, cooldown_s=3600, give_up_after_s=3600, clock=clock)
     second = center.raise_alert(drift_draft("4")).alert
     clock.now = T0 + timedelta(hours=1)
     center.deliver_pending()
-    delivery = store.items[second.id].delivery
+    delivery = store.get(second.id).delivery
     assert delivery.status == "failed" and "gave up after 1 h" in (delivery.last_error or "")
 
 
 def test_a_repeat_never_undoes_the_delivery_state() -> None:
-    store, clock = MemoryStore(), Clock()
+    store, clock = AlertStoreTwin(), Clock()
     center = AlertCenter(store, RecordingNotifier(), cooldown_s=3600, clock=clock)
     first = center.raise_alert(drift_draft()).alert
-    stale = store.items[first.id].model_copy(update={"delivery": Delivery(status="pending")})
+    stale = store.get(first.id).model_copy(update={"delivery": Delivery(status="pending")})
     store.latest = lambda dedup_key: stale  # type: ignore[method-assign]  # a repeat from an old read
     center.raise_alert(drift_draft())
-    assert store.items[first.id].delivery.status == "delivered" and store.items[first.id].occurrences == 2
+    assert store.get(first.id).delivery.status == "delivered" and store.get(first.id).occurrences == 2
 
 
 def test_webhook_retries_server_errors_then_delivers_slack_style_json() -> None:

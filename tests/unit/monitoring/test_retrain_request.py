@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.monitoring.test_alerts import MemoryStore
+from tests.twins.stores import AlertStoreTwin
 from tweet_triage.errors import MonitorError
 from tweet_triage.monitoring.alerts.records import Alert, AlertDraft, AlertKind
 from tweet_triage.monitoring.retrain.policy import RetrainTrigger, TriggerKind
@@ -87,10 +87,10 @@ def test_missing_keys_take_the_defaults_the_old_readers_assumed_and_unknown_keys
     request = RetrainRequest.from_alert(alert)
     assert request.trigger.kind is TriggerKind.MANUAL
     assert (request.request_id, request.status, request.trigger.force) == (alert.id, RequestStatus.REQUESTED, False)
-    store = MemoryStore()
+    store = AlertStoreTwin()
     store.save(alert)
     updated = record(store, alert, request.running())
-    assert store.items[alert.id].details == updated.details
+    assert store.get(alert.id).details == updated.details
     assert updated.details["note"] == "kept by a newer version" and updated.details["status"] == "running"
 
 

@@ -6,32 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.unit.monitoring.test_alerts import MemoryStore
+from tests.twins.stores import AlertStoreTwin
 from tweet_triage.monitoring.alerts.center import AlertCenter
-from tweet_triage.monitoring.alerts.records import Alert, AlertKind, Status
 from tweet_triage.monitoring.retrain.policy import PastRetrain, RetrainPolicy, RetrainTrigger, TriggerKind
 from tweet_triage.monitoring.retrain.request import RequestStatus, RetrainRequest
 from tweet_triage.monitoring.retrain.service import RetrainService
 from tweet_triage.settings import RetrainSettings
 
 T0 = datetime(2026, 11, 26, 12, tzinfo=UTC)
-
-
-class Ledger(MemoryStore):
-    def recent(
-        self,
-        *,
-        status: Status | None = None,
-        kind: AlertKind | None = None,
-        since: datetime | None = None,
-        limit: int = 50,
-    ) -> list[Alert]:
-        found = [
-            a
-            for a in self.items.values()
-            if (kind is None or a.kind == kind) and (since is None or a.created_at >= since)
-        ]
-        return sorted(found, key=lambda a: a.created_at, reverse=True)[:limit]
 
 
 class Backend:
@@ -48,8 +30,8 @@ class Backend:
         return "job-1"
 
 
-def service(backend: Backend, clock: list[datetime]) -> tuple[RetrainService, Ledger]:
-    ledger = Ledger()
+def service(backend: Backend, clock: list[datetime]) -> tuple[RetrainService, AlertStoreTwin]:
+    ledger = AlertStoreTwin()
     policy = RetrainPolicy(RetrainSettings(min_interval_s=3600), lambda: clock[0])
     center = AlertCenter(ledger, None, cooldown_s=3600, clock=lambda: clock[0])
     return RetrainService(policy, ledger, center, backend), ledger
@@ -94,7 +76,7 @@ def test_a_backend_failure_is_recorded_on_the_request_and_raised() -> None:
     retrain, ledger = service(Backend(fail=True), clock)
     with pytest.raises(RuntimeError, match="quota"):
         retrain.request(RetrainTrigger(TriggerKind.MANUAL, "x", "ana"), model_version="3")
-    [alert] = ledger.items.values()
+    [alert] = ledger.recent()
     request = RetrainRequest.from_alert(alert)
     assert request.status is RequestStatus.FAILED
     assert request.error == "RuntimeError: compute quota exceeded"
