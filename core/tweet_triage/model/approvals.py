@@ -195,8 +195,9 @@ def readable_history(entries: Sequence[LogEntry], version: str | None = None) ->
 class ApprovalRecords(Protocol):
     """An approval log as its callers use it: read the chain (and the registry's copy of it), append under a lock.
 
-    :class:`ApprovalLog` keeps it in MLflow; ``tests.twins.InMemoryApprovalLog`` in memory, for fast tests. Both
-    seal and append through :class:`LogTransaction`, so the chain is built by the same code either way.
+    :class:`ApprovalLog` keeps it in MLflow; ``tests.twins.approvals.InMemoryApprovalLog`` in memory, for fast tests
+    (``tests/contracts/approvals.py`` holds both to the same behaviour). Both seal and append through
+    :class:`LogTransaction`, so the chain is built by the same code either way.
     """
 
     @property

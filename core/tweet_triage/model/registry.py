@@ -8,8 +8,8 @@ are different errors: only the first may ever be read as "there is no production
 
 Callers depend on two protocols rather than on :class:`Registry`: :class:`RegistryReader` (serving and monitoring
 read versions, aliases and packages) and :class:`ModelRegistry` (training and promotion also register versions, tag
-them and move aliases). ``tests.twins.InMemoryRegistry`` implements both for fast tests; the contract suites in
-``tests/unit/contracts`` and ``tests/integration/contracts`` hold both implementations to the same behaviour.
+them and move aliases). ``tests.twins.registry.InMemoryRegistry`` implements both for fast tests; the contract in
+``tests/contracts/registry.py`` holds both implementations to the same behaviour.
 """
 
 from __future__ import annotations

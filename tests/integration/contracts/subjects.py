@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+from tests.contracts.approvals import LogSubject
+from tests.contracts.registry import RegistrySubject
 from tests.twins.packages import write_package
-from tests.unit.contracts.approval_contract import LogSubject
-from tests.unit.contracts.registry_contract import RegistrySubject
 from tweet_triage.model.approvals import ApprovalLog, anchor_key
 from tweet_triage.model.registry import Registry
 from tweet_triage.settings import Settings, load_settings

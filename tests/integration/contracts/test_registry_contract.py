@@ -1,19 +1,22 @@
-"""The registry contract, held against the MLflow ``Registry`` on the real local tracking server."""
+"""The registry contract (tests/contracts/registry.py) against the MLflow ``Registry`` on the local server."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.contracts.registry import RegistryContract, RegistrySubject
 from tests.integration.contracts.subjects import mlflow_registry
-from tests.unit.contracts.registry_contract import CHECKS, RegistrySubject
 from tweet_triage.settings import Settings
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("check", CHECKS, ids=lambda check: check.__name__)
-def test_mlflow_registry(check: Callable[[RegistrySubject], None], local_stack: Settings, tmp_path: Path) -> None:
-    check(mlflow_registry(local_stack, tmp_path))
+@pytest.fixture
+def registry_subject(local_stack: Settings, tmp_path: Path) -> RegistrySubject:
+    return mlflow_registry(local_stack, tmp_path)
+
+
+class TestMlflowRegistry(RegistryContract):
+    pass

@@ -1,17 +1,19 @@
-"""The approval log contract, held against the in-memory twin."""
+"""The approval log contract (tests/contracts/approvals.py) against the in-memory twin the unit tests use."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
+from tests.contracts.approvals import ApprovalLogContract, LogSubject
 from tests.twins.approvals import InMemoryApprovalLog
-from tests.unit.contracts.approval_contract import CHECKS, LogSubject
 
 
-@pytest.mark.parametrize("check", CHECKS, ids=lambda check: check.__name__)
-def test_in_memory_approval_log(check: Callable[[LogSubject], None]) -> None:
+@pytest.fixture
+def approval_subject() -> LogSubject:
     log = InMemoryApprovalLog("contract")
     log.LOCK_TIMEOUT_S = 0.2
-    check(LogSubject(log, tamper=log))
+    return LogSubject(log, tamper=log)
+
+
+class TestInMemoryApprovalLog(ApprovalLogContract):
+    pass

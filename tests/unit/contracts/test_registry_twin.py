@@ -1,18 +1,21 @@
-"""The registry contract, held against the in-memory twin."""
+"""The registry contract (tests/contracts/registry.py) against the in-memory twin the unit tests use."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.contracts.registry import RegistryContract, RegistrySubject
 from tests.twins.packages import write_package
 from tests.twins.registry import InMemoryRegistry
-from tests.unit.contracts.registry_contract import CHECKS, RegistrySubject
 
 
-@pytest.mark.parametrize("check", CHECKS, ids=lambda check: check.__name__)
-def test_in_memory_registry(check: Callable[[RegistrySubject], None], tmp_path: Path) -> None:
+@pytest.fixture
+def registry_subject(tmp_path: Path) -> RegistrySubject:
     package = tmp_path / "package"
-    check(RegistrySubject(InMemoryRegistry("contract"), "run-1", package, write_package(package)))
+    return RegistrySubject(InMemoryRegistry("contract"), "run-1", package, write_package(package))
+
+
+class TestInMemoryRegistry(RegistryContract):
+    pass
