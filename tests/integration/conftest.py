@@ -78,7 +78,7 @@ def register_copies(
 ) -> list[str]:
     """``count`` versions of the session's quick-profile package registered under ``model_name`` (a name of the
     caller's own, so tests that move its aliases never disturb others); the first one is promoted to production."""
-    from tweet_triage.training.pipeline import approval_log
+    from tweet_triage.model.approvals import ApprovalLog
     from tweet_triage.training.promotion import promote
 
     settings = load_settings(
@@ -92,7 +92,7 @@ def register_copies(
     ]
     promote(
         target,
-        approval_log(target),
+        ApprovalLog.beside(target),
         version=versions[0],
         approver="tests",
         reason=f"{model_name} tests",

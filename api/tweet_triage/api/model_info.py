@@ -30,7 +30,7 @@ _LINEAGE_TAGS = (
 class RegistryModelInfo:
     def __init__(self, registry: Registry, *, alias: str) -> None:
         self._registry = registry
-        self._approvals = ApprovalLog(registry.client, registry.name)
+        self._approvals = ApprovalLog.beside(registry)
         self._alias = alias
         self._cache: dict[str, ModelInfoOut] = {}
         self._lock = threading.Lock()

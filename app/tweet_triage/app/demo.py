@@ -65,10 +65,10 @@ def ensure_production_model(settings: Settings, say: Say) -> str:
     registry = Registry(settings)
     current = registry.find(PRODUCTION)
     if current is not None:
-        from tweet_triage.model.approval_gate import ApprovalGate
+        from tweet_triage.model.approval_gate import gate_for
         from tweet_triage.model.approvals import ApprovalLog
 
-        gate = ApprovalGate(ApprovalLog(registry.client, registry.name))
+        gate = gate_for(registry)
         gate.require(  # the worker and the API would wait for an approval forever
             current.version,
             what=f"run the demo on {registry.name} v{current.version} (approve it with `triage model promote "
@@ -78,7 +78,7 @@ def ensure_production_model(settings: Settings, say: Say) -> str:
         return current.version
     from tweet_triage.training.datasets import DISASTER_TWEETS, pull, sha256_of
     from tweet_triage.training.finetune import quick_profile
-    from tweet_triage.training.pipeline import PipelineConfig, approval_log, run_pipeline
+    from tweet_triage.training.pipeline import PipelineConfig, run_pipeline
     from tweet_triage.training.prepare import PrepareOptions, prepare, write
     from tweet_triage.training.promotion import bootstrap
     from tweet_triage.training.quantization.study import quick_study
@@ -94,7 +94,7 @@ def ensure_production_model(settings: Settings, say: Say) -> str:
         registry=registry,
         on_stage=say,
     )
-    record = bootstrap(registry, approval_log(registry), version=result.version.version)
+    record = bootstrap(registry, ApprovalLog.beside(registry), version=result.version.version)
     say(
         f"BOOTSTRAP approval recorded: v{record.version} is in production without human review "
         f"(test F1 {result.test.f1:.3f}). Promote a reviewed model before real use."

@@ -100,4 +100,4 @@ def gate_for(registry: RegistryReader) -> ApprovalGate:
     """
     if not isinstance(registry, Registry):
         raise TypeError(f"a {type(registry).__name__} has no approval log beside it; pass the ApprovalGate to use")
-    return ApprovalGate(ApprovalLog(registry.client, registry.name))
+    return ApprovalGate(ApprovalLog.beside(registry))

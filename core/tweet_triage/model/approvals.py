@@ -35,6 +35,8 @@ from tweet_triage.errors import ModelError, RegistryUnavailable
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
+    from tweet_triage.model.registry import Registry
+
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
@@ -248,6 +250,11 @@ class ApprovalLog:
         self._clock = clock
         self.experiment_name = f"{model_name}-approvals"
         self.lock_name = f"{model_name}.approval-lock"
+
+    @classmethod
+    def beside(cls, registry: Registry) -> ApprovalLog:
+        """The approval log kept in the same MLflow server as ``registry``, for its model."""
+        return cls(registry.client, registry.name)
 
     @property
     def model(self) -> str:

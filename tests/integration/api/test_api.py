@@ -15,11 +15,12 @@ from tests.fuzz import fuzz_asgi_app
 from tests.helpers import wait_until
 from tests.integration.conftest import register_copies
 from tests.integration.serving import API_KEY, Server, ServingEnv, api_over
+from tweet_triage.model.approvals import ApprovalLog
 from tweet_triage.model.registry import PRODUCTION, Registry
 from tweet_triage.monitoring.alerts.records import Alert
 from tweet_triage.monitoring.alerts.store import AlertStore
 from tweet_triage.settings import Settings
-from tweet_triage.training.pipeline import PipelineResult, approval_log
+from tweet_triage.training.pipeline import PipelineResult
 from tweet_triage.training.promotion import promote
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -145,7 +146,9 @@ def test_production_model_hot_swaps_without_a_restart_or_a_failed_request(
         try:
             wait_until(lambda: first in versions, timeout_s=30, what=f"v{first} answering")
             target = Registry(serving.settings)
-            promote(target, approval_log(target), version=second, approver="tests", reason="swap", override_reason="q")
+            promote(
+                target, ApprovalLog.beside(target), version=second, approver="tests", reason="swap", override_reason="q"
+            )
             wait_until(lambda: versions[-1] == second, timeout_s=60, what=f"v{second} answering after promotion")
         finally:
             stop.set()
@@ -193,7 +196,7 @@ def test_a_production_move_without_approval_is_not_followed_and_raises_an_alert(
         target = Registry(serving.settings)
         promote(
             target,
-            approval_log(target),
+            ApprovalLog.beside(target),
             version=unapproved,
             approver="ana",
             reason="the move was right",

@@ -47,6 +47,6 @@ class MlflowTamper:
 def mlflow_approval_log(base: Settings) -> LogSubject:
     registry = Registry(fresh_settings(base))
     registry.client.create_registered_model(registry.name)  # its tags hold the registry's copy of the chain
-    log = ApprovalLog(registry.client, registry.name)
+    log = ApprovalLog.beside(registry)
     log.LOCK_TIMEOUT_S = 1.0
     return LogSubject(log, MlflowTamper(registry.client, registry.name))

@@ -165,8 +165,8 @@ def test_the_scoring_script_serves_the_registered_package(
     stage_run: StageRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tweet_triage.deploy.azureml import score
+    from tweet_triage.model.approvals import ApprovalLog
     from tweet_triage.model.predictor import Predictor
-    from tweet_triage.training.pipeline import approval_log
     from tweet_triage.training.promotion import promote
 
     registry = Registry(stage_run.settings)
@@ -199,7 +199,12 @@ def test_the_scoring_script_serves_the_registered_package(
         assert got["confidence"] == pytest.approx(want.confidence, abs=1e-5)
     assert "error" in score.run('{"tweets": []}')
     promote(
-        registry, approval_log(registry), version=version.version, approver="tests", reason="r", override_reason="q"
+        registry,
+        ApprovalLog.beside(registry),
+        version=version.version,
+        approver="tests",
+        reason="r",
+        override_reason="q",
     )
     monkeypatch.setenv("TRIAGE_SERVING_ROLE", "live")
     score.init()  # approved: a live slot may serve it

@@ -113,7 +113,7 @@ def test_two_racing_promotions_one_succeeds_and_log_and_alias_agree(model: BareM
         registry = BarrierRegistry(model.settings, barrier)
         try:
             outcomes[version] = promote(
-                registry, ApprovalLog(registry.client, registry.name), version=version, approver=version, reason="race"
+                registry, ApprovalLog.beside(registry), version=version, approver=version, reason="race"
             )
         except Exception as exc:
             outcomes[version] = exc
@@ -191,7 +191,7 @@ def test_registry_errors_are_errors_never_no_production(local_stack: Settings, m
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     dead = load_settings(mlflow={"tracking_uri": "http://127.0.0.1:9", "model_name": "m"})
     registry = Registry(dead)
-    log = ApprovalLog(registry.client, registry.name)
+    log = ApprovalLog.beside(registry)
     with pytest.raises(RegistryUnavailable, match="cannot read alias 'production'"):
         registry.find(PRODUCTION)
     with pytest.raises(RegistryUnavailable):

@@ -6,10 +6,10 @@ import pytest
 
 from tests.integration.conftest import QUICK
 from tweet_triage.errors import UsageError
-from tweet_triage.model.approvals import Action
+from tweet_triage.model.approvals import Action, ApprovalLog
 from tweet_triage.model.registry import CANDIDATE, PRODUCTION, Registry
 from tweet_triage.settings import Settings
-from tweet_triage.training.pipeline import PipelineResult, approval_log, run_pipeline
+from tweet_triage.training.pipeline import PipelineResult, run_pipeline
 from tweet_triage.training.prepare import PreparedDataset
 from tweet_triage.training.promotion import PromotionRefused, promote, rollback
 
@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 def test_promotion_needs_approval_and_is_recorded_then_rolled_back(
     first_candidate: PipelineResult, registry: Registry, training_settings: Settings, kaggle_dataset: PreparedDataset
 ) -> None:
-    log = approval_log(registry)
+    log = ApprovalLog.beside(registry)
     v1 = first_candidate.version.version
     assert registry.find(PRODUCTION) is None
 

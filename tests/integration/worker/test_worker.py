@@ -13,10 +13,10 @@ from mlflow.tracking import MlflowClient
 
 from tests.helpers import wait_until
 from tests.integration.worker.conftest import StreamEnv, StreamModels
+from tweet_triage.model.approvals import ApprovalLog
 from tweet_triage.model.registry import PRODUCTION, Registry
 from tweet_triage.monitoring.alerts.records import Alert
 from tweet_triage.monitoring.alerts.store import AlertStore
-from tweet_triage.training.pipeline import approval_log
 from tweet_triage.training.promotion import promote, rollback
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -188,7 +188,7 @@ def test_moving_the_production_alias_mid_replay_swaps_the_model(
     stream_env.wait_stored(len(before))
     promote(
         registry,
-        approval_log(registry),
+        ApprovalLog.beside(registry),
         version=new,
         approver="tests",
         reason="swap test",
@@ -237,5 +237,5 @@ def test_a_production_move_without_approval_is_not_followed_and_raises_an_alert(
         [raised] = wait_until(alert, timeout_s=30, what="an unapproved-move alert")
         assert raised.model_version == unapproved and raised.details["seen_by"] == "stream worker"
     finally:
-        rollback(registry, approval_log(registry), approver="tests", reason="undo the unapproved move")
+        rollback(registry, ApprovalLog.beside(registry), approver="tests", reason="undo the unapproved move")
     assert registry.get(PRODUCTION).version == approved

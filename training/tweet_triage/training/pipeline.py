@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tweet_triage.model.approvals import ApprovalLog
 from tweet_triage.model.gate import GateReport
 from tweet_triage.model.operating_point import DEFAULT_POLICY
 from tweet_triage.model.registry import ModelVersion, Registry
@@ -38,7 +37,7 @@ from tweet_triage.training.stages import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PipelineConfig", "PipelineFailed", "PipelineResult", "approval_log", "run_pipeline"]
+__all__ = ["PipelineConfig", "PipelineFailed", "PipelineResult", "run_pipeline"]
 
 DRIFT_REFERENCE_SIZE = 1000
 
@@ -118,7 +117,3 @@ def run_pipeline(
         exported.study,
         evaluated.shipped,
     )
-
-
-def approval_log(registry: Registry) -> ApprovalLog:
-    return ApprovalLog(registry.client, registry.name)

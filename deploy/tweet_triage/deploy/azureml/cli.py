@@ -166,9 +166,8 @@ def approver(
 
 
 def _registry_and_gate(context: CliContext) -> tuple[Any, Any]:
-    from tweet_triage.model.approval_gate import ApprovalGate
-    from tweet_triage.model.approvals import ApprovalLog
+    from tweet_triage.model.approval_gate import gate_for
     from tweet_triage.model.registry import Registry
 
     registry = Registry(context.settings)
-    return registry, ApprovalGate(ApprovalLog(registry.client, registry.name))
+    return registry, gate_for(registry)

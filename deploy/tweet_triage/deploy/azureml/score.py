@@ -62,14 +62,13 @@ def init() -> None:
 
 def check_approval(version: str, gate: Any = None) -> None:
     """Raise :class:`~tweet_triage.model.approval_gate.UnapprovedModel` unless ``version`` may serve live traffic."""
-    from tweet_triage.model.approval_gate import ApprovalGate, UnapprovedModel
-    from tweet_triage.model.approvals import ApprovalLog
+    from tweet_triage.model.approval_gate import UnapprovedModel, gate_for
     from tweet_triage.model.registry import Registry
     from tweet_triage.settings import load_settings
 
     if gate is None:
         registry = Registry(load_settings())
-        gate = ApprovalGate(ApprovalLog(registry.client, registry.name))
+        gate = gate_for(registry)
     verdict = gate.check(version)
     if not (verdict.approved or verdict.outgoing):
         log.critical("not serving v%s on a live slot: %s", version, verdict.reason)

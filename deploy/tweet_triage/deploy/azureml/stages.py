@@ -27,6 +27,11 @@ app = typer.Typer(help="Pipeline stages run by Azure ML components (folders in, 
 
 REGISTRATION_FILE = "registration.json"
 
+# The folders the stages hand each other (Azure ML ``uri_folder`` inputs).
+PreparedDir = Annotated[Path, typer.Option("--prepared", help="Output of the prepare stage.")]
+ModelDir = Annotated[Path, typer.Option("--model", help="Output of the fine-tune stage.")]
+PackagesDir = Annotated[Path, typer.Option("--packages", help="Output of the export stage.")]
+
 
 class StudySize(StrEnum):
     """How much of the quantization study the export stage runs (quick: smoke runs of the pipeline)."""
@@ -86,7 +91,7 @@ def prepare_stage(
 @app.command("fine-tune")
 def fine_tune_stage(
     ctx: typer.Context,
-    prepared: Annotated[Path, typer.Option(help="Output of the prepare stage.")],
+    prepared: PreparedDir,
     out: Annotated[Path, typer.Option(help="Output folder for the fine-tuned model.")],
     epochs: Annotated[int, typer.Option(min=1, max=50)] = 3,
     seed: Annotated[int, typer.Option()] = 42,
@@ -111,8 +116,8 @@ def fine_tune_stage(
 @app.command("export")
 def export_stage(
     ctx: typer.Context,
-    prepared: Annotated[Path, typer.Option(help="Output of the prepare stage.")],
-    model: Annotated[Path, typer.Option(help="Output of the fine-tune stage.")],
+    prepared: PreparedDir,
+    model: ModelDir,
     out: Annotated[Path, typer.Option(help="Output folder: fp32/ and int8/ model packages, the quantization study.")],
     quantization: Annotated[
         str, typer.Option(help="Quantization candidates: auto | all | names separated by commas (as `triage train`).")
@@ -142,9 +147,9 @@ def export_stage(
 @app.command("evaluate")
 def evaluate_stage(
     ctx: typer.Context,
-    prepared: Annotated[Path, typer.Option(help="Output of the prepare stage.")],
-    model: Annotated[Path, typer.Option(help="Output of the fine-tune stage.")],
-    packages: Annotated[Path, typer.Option(help="Output of the export stage.")],
+    prepared: PreparedDir,
+    model: ModelDir,
+    packages: PackagesDir,
     out: Annotated[Path, typer.Option(help="Output folder for the evaluation report.")],
     max_samples: Annotated[int | None, typer.Option(min=10, help="Evaluate on at most N test tweets.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the --max-samples subset.")] = 42,
@@ -162,9 +167,9 @@ def evaluate_stage(
 @app.command("register")
 def register_stage(
     ctx: typer.Context,
-    prepared: Annotated[Path, typer.Option(help="Output of the prepare stage.")],
-    model: Annotated[Path, typer.Option(help="Output of the fine-tune stage.")],
-    packages: Annotated[Path, typer.Option(help="Output of the export stage.")],
+    prepared: PreparedDir,
+    model: ModelDir,
+    packages: PackagesDir,
     evaluation: Annotated[Path, typer.Option(help="Output of the evaluate stage.")],
     out: Annotated[Path, typer.Option(help="Output folder: registration.json.")],
     reason: Annotated[str, typer.Option(help="Why this retraining ran.")] = "scheduled",

@@ -17,8 +17,8 @@ audit_app = typer.Typer(help="Trace a model back to its data, code, metrics and 
 @audit_app.command("model")
 def audit_model(ctx: typer.Context, version: Annotated[str, typer.Argument(help="Version number or alias.")]) -> None:
     """Dataset version and report, training run, git commit, metrics and approvals of one model version."""
+    from tweet_triage.model.approvals import ApprovalLog
     from tweet_triage.model.package import PackageMeta
-    from tweet_triage.training.pipeline import approval_log
 
     context = cli_context(ctx)
     registry = open_registry(context)
@@ -38,7 +38,7 @@ def audit_model(ctx: typer.Context, version: Annotated[str, typer.Argument(help=
         "languages": meta.languages,
         "metrics": dict(sorted(run.data.metrics.items())) if run else {},
         "params": dict(sorted(run.data.params.items())) if run else {},
-        "approvals": [r.to_dict() for r in approval_log(registry).history(mv.version)],
+        "approvals": [r.to_dict() for r in ApprovalLog.beside(registry).history(mv.version)],
         "quantization": quantization_audit(package),
     }
     if run is not None:

@@ -71,7 +71,7 @@ def model_promote(
     override: Annotated[str | None, typer.Option(help="Promote despite a failed gate; give the reason.")] = None,
 ) -> None:
     """Point `production` at VERSION: needs a passed gate or an explicit override; recorded in the approval log."""
-    from tweet_triage.training.pipeline import approval_log
+    from tweet_triage.model.approvals import ApprovalLog
     from tweet_triage.training.promotion import promote
 
     context = cli_context(ctx)
@@ -79,7 +79,12 @@ def model_promote(
         raise UsageError(f"VERSION must be a version number, not {version!r}")
     registry = open_registry(context)
     record = promote(
-        registry, approval_log(registry), version=version, approver=approver, reason=reason, override_reason=override
+        registry,
+        ApprovalLog.beside(registry),
+        version=version,
+        approver=approver,
+        reason=reason,
+        override_reason=override,
     )
     replaced = f" (replacing v{record.replaced_version})" if record.replaced_version else ""
     context.console.print(f"[green]v{record.version} is in production{replaced}[/], approved by {record.approver}")
@@ -92,12 +97,12 @@ def model_rollback(
     reason: Annotated[str, typer.Option(help="Why (recorded).")],
 ) -> None:
     """Put the previous production version back; recorded in the approval log."""
-    from tweet_triage.training.pipeline import approval_log
+    from tweet_triage.model.approvals import ApprovalLog
     from tweet_triage.training.promotion import rollback
 
     context = cli_context(ctx)
     registry = open_registry(context)
-    record = rollback(registry, approval_log(registry), approver=approver, reason=reason)
+    record = rollback(registry, ApprovalLog.beside(registry), approver=approver, reason=reason)
     context.console.print(
         f"[yellow]rolled back[/]: v{record.version} is in production again (was v{record.replaced_version})"
     )
@@ -170,12 +175,12 @@ def model_approvals(
 ) -> None:
     """The approval log, oldest first; with --verify, whether anyone tampered with it."""
     from tweet_triage.model.approval_chain import ChainBroken, verify_chain
+    from tweet_triage.model.approvals import ApprovalLog
     from tweet_triage.model.registry import PRODUCTION
-    from tweet_triage.training.pipeline import approval_log
 
     context = cli_context(ctx)
     registry = open_registry(context)
-    log = approval_log(registry)
+    log = ApprovalLog.beside(registry)
     entries = log.entries()
     table = Table("#", "when (UTC)", "action", "version", "replaced", "approver", "reason", "gate", "override")
     for entry in entries:
