@@ -13,7 +13,7 @@ from tweet_triage.settings import Settings, load_settings
 from tweet_triage.training.datasets import DISASTER_TWEETS, pull
 from tweet_triage.training.finetune import TrainConfig
 from tweet_triage.training.pipeline import PipelineConfig, PipelineResult, run_pipeline
-from tweet_triage.training.prepare import PreparedDataset, PrepareOptions, prepare, write
+from tweet_triage.training.prepare import PreparedDataset, prepare, write
 from tweet_triage.training.quantization.study import quick_study
 
 SERVING_MODEL = "tweet-triage-serving-test"
@@ -35,8 +35,7 @@ def kaggle_dataset(training_settings: Settings) -> PreparedDataset:
     [csv] = pull(
         DISASTER_TWEETS, data_dir=training_settings.data.data_dir, mirror_dir=training_settings.data.mirror_dir
     )
-    options = PrepareOptions(keyword_column="keyword", label_names=DISASTER_TWEETS.label_names)
-    return write(prepare(csv, options, "test"), training_settings.data.data_dir / "prepared")
+    return write(prepare(csv, DISASTER_TWEETS.prepare_options(), "test"), training_settings.data.data_dir / "prepared")
 
 
 @pytest.fixture(scope="session")

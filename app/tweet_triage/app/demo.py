@@ -79,14 +79,15 @@ def ensure_production_model(settings: Settings, say: Say) -> str:
     from tweet_triage.training.datasets import DISASTER_TWEETS, pull, sha256_of
     from tweet_triage.training.finetune import quick_profile
     from tweet_triage.training.pipeline import PipelineConfig, run_pipeline
-    from tweet_triage.training.prepare import PrepareOptions, prepare, write
+    from tweet_triage.training.prepare import prepare, write
     from tweet_triage.training.promotion import bootstrap
     from tweet_triage.training.quantization.study import quick_study
 
     say("no production model yet: training one with the quick profile (a few minutes on 2 cores)")
     [csv] = pull(DISASTER_TWEETS, data_dir=settings.data.data_dir, mirror_dir=settings.data.mirror_dir)
-    options = PrepareOptions(keyword_column="keyword", label_names=DISASTER_TWEETS.label_names)
-    dataset = write(prepare(csv, options, sha256_of(csv)), settings.data.data_dir / "prepared")
+    dataset = write(
+        prepare(csv, DISASTER_TWEETS.prepare_options(), sha256_of(csv)), settings.data.data_dir / "prepared"
+    )
     result = run_pipeline(
         settings,
         dataset,

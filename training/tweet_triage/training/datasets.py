@@ -6,13 +6,15 @@ import hashlib
 import logging
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 from tqdm import tqdm
 
 from tweet_triage.errors import DataError
+from tweet_triage.training.prepare import PrepareOptions
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,17 @@ class DatasetSpec:
     @property
     def main_file(self) -> DatasetFile:
         return self.files[0]
+
+    def prepare_options(self, **overrides: Any) -> PrepareOptions:
+        """How to read this dataset's file; ``overrides`` replace fields (a conflict policy, a split seed, ...)."""
+        options = PrepareOptions(
+            text_column=self.text_column,
+            label_column=self.label_column,
+            id_column=self.id_column,
+            keyword_column=self.keyword_column,
+            label_names=self.label_names,
+        )
+        return replace(options, **overrides)
 
 
 DISASTER_TWEETS = DatasetSpec(

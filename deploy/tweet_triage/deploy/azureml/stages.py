@@ -63,21 +63,14 @@ def prepare_stage(
     """Validate, clean, deduplicate and split (the known dataset's columns), adding feedback labels if given."""
     from tweet_triage.training.datasets import get_spec, sha256_of
     from tweet_triage.training.feedback_data import read_feedback_csv, with_feedback
-    from tweet_triage.training.prepare import PrepareOptions, prepare, write
+    from tweet_triage.training.prepare import prepare, write
 
     context = cli_context(ctx)
     spec = get_spec("disaster-tweets")
     source = raw / file
     if not source.is_file():
         raise DataError(f"{source} does not exist")
-    options = PrepareOptions(
-        text_column=spec.text_column,
-        label_column=spec.label_column,
-        id_column=spec.id_column,
-        keyword_column=spec.keyword_column,
-        label_names=spec.label_names,
-    )
-    dataset = prepare(source, options, sha256_of(source))
+    dataset = prepare(source, spec.prepare_options(), sha256_of(source))
     if feedback is not None:  # the same policy as a local retraining: people's labels join the train split only
         merge = with_feedback(dataset, read_feedback_csv(feedback))
         dataset = merge.dataset

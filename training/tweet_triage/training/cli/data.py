@@ -81,15 +81,14 @@ def data_prepare(
         path = raw_dir(context.settings.data.data_dir, spec.name) / spec.main_file.name
         if not path.exists():
             raise DataError(f"{path} does not exist; run `triage data pull {spec.name}` first")
-        options = PrepareOptions(
-            text_column=text_column or spec.text_column,
-            label_column=label_column or spec.label_column,
-            id_column=id_column or spec.id_column,
-            keyword_column=keyword_column or spec.keyword_column,
-            label_names=spec.label_names,
-            conflict_policy=policy,
-            split_seed=split_seed,
-        )
+        columns = {
+            "text_column": text_column,
+            "label_column": label_column,
+            "id_column": id_column,
+            "keyword_column": keyword_column,
+        }
+        given = {key: value for key, value in columns.items() if value}
+        options = spec.prepare_options(conflict_policy=policy, split_seed=split_seed, **given)
     dataset = write(prepare(path, options, sha256_of(path)), prepared_root(context))
     report = dataset.report
     context.console.print(f"dataset [bold]{dataset.version}[/] in {dataset.path}")
