@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from tweet_triage.errors import PublishError
-from tweet_triage.store.retry import Failure, Random, RetryNotice, RetryPolicy, Sleep, describe
+from tweet_triage.retry import Attempts, Failure, Random, RetryPolicy, Sleep, describe
 
 M = TypeVar("M")
 M_contra = TypeVar("M_contra", contravariant=True)
@@ -74,7 +74,7 @@ async def send_all(
     what = f"send to {topic}"
     pending = list(range(len(messages)))
     refused: dict[int, BaseException] = {}
-    attempt = 0
+    attempts = Attempts(policy, what, rand=rand)
     while pending:
         outcomes = await sender.send_many(topic, [messages[i] for i in pending])
         retry: list[int] = []
@@ -92,15 +92,13 @@ async def send_all(
                 first = first or (outcome, failure)
         if first is None:
             break
-        attempt += 1
-        delay = policy.backoff.delay(attempt, rand=rand)
-        if policy.gives_up_after(attempt):
+        delay = attempts.failed(*first, pending=len(retry))
+        if delay is None:
             raise PublishError(
-                f"{what}: {len(retry)} message(s) not acknowledged after {attempt} attempt(s): {describe(first[0])}"
+                f"{what}: {len(retry)} message(s) not acknowledged after {attempts.count} attempt(s): "
+                f"{describe(first[0])}"
             ) from first[0]
-        policy.notify(RetryNotice(what, attempt, delay, len(retry), first[0], first[1]))
         await sleep(delay)
         pending = retry
-    if attempt:
-        policy.recovered(what, attempt)
+    attempts.succeeded()
     return refused

@@ -17,27 +17,19 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tweet_triage.errors import RejectedWrite, StoreRejected, StoreUnavailable
+from tweet_triage.retry import Attempts, Random, RetryPolicy, Sleep, describe
 from tweet_triage.settings import Settings
 from tweet_triage.store.cosmos import PREDICTIONS, async_client, container_specs, ensure_schema_async
 from tweet_triage.store.records import PredictionRecord
 from tweet_triage.store.rest_upsert import RestUpserter, open_session
-from tweet_triage.store.retry import (
-    Failure,
-    Random,
-    RetryNotice,
-    RetryPolicy,
-    Sleep,
-    call_with_retries,
-    classify,
-    describe,
-)
+from tweet_triage.store.retry import Failure, call_with_retries, classify
 
 if TYPE_CHECKING:
-    import aiohttp
     from azure.cosmos.aio import CosmosClient as AsyncCosmosClient
 
 log = logging.getLogger(__name__)
@@ -112,6 +104,7 @@ async def upsert_items(
     total = len(pending)
     tally = _Tally()
     gate = asyncio.Semaphore(concurrency)
+    attempts = Attempts(policy, what, rand=rand)
     rounds = 0
     waited = 0.0
 
@@ -132,20 +125,19 @@ async def upsert_items(
         if retry.first is None:
             break
         error, failure = retry.first
-        delay = policy.backoff.delay(rounds, retry_after=retry.hint, rand=rand)
-        if policy.gives_up_after(rounds):
+        delay = attempts.failed(error, failure, pending=len(pending), retry_after=retry.hint)
+        if delay is None:
             raise StoreUnavailable(
                 f"{what}: {len(pending)} of {total} item(s) not written after {rounds} attempt(s): {error}",
                 attempts=rounds,
                 pending=len(pending),
             ) from error
-        policy.notify(RetryNotice(what, rounds, delay, len(pending), error, failure))
         await sleep(delay)
         waited += delay
         if repair is not None and retry.schema_missing:
             await _repair(repair, what)
-    if rounds > 1 and tally.written:
-        policy.recovered(what, rounds - 1)
+    if tally.written:
+        attempts.succeeded()
     tally.raise_refusals()
     log.debug("%s: %d item(s) in %d round(s), waited %.2f s", what, total, rounds, waited)
     return WriteReport(written=total, rounds=rounds, waited_s=waited)
@@ -213,8 +205,9 @@ async def _repair(repair: Callable[[], Awaitable[object]], what: str) -> None:
 class PredictionWriter:
     """The worker's handle on the ``predictions`` container: one async client, schema ensured, retried writes.
 
-    Use as ``async with PredictionWriter(settings, policy=RetryPolicy.forever(on_retry=...)) as writer``; opening
-    retries with the same policy, so a worker started before Cosmos DB is reachable waits instead of crashing.
+    ``await writer.open()`` before the first write and ``await writer.close()`` after the last, or
+    ``async with PredictionWriter(settings, policy=RetryPolicy.forever(on_retry=...)) as writer``, which does both.
+    Opening retries with the same policy, so a worker started before Cosmos DB is reachable waits instead of crashing.
     """
 
     def __init__(
@@ -236,51 +229,62 @@ class PredictionWriter:
         self._concurrency = concurrency
         self._timeout = request_timeout_s
         self._sleep = sleep
+        self._resources: AsyncExitStack | None = None  # closes the session, then the client
         self._client: AsyncCosmosClient | None = None
         self._container: AsyncItemUpserter | None = None
-        self._session: aiohttp.ClientSession | None = None
 
-    async def __aenter__(self) -> PredictionWriter:
-        client = async_client(self._settings)
+    async def open(self) -> PredictionWriter:
+        """Connect and ensure the database and containers (retried with the writer's policy); with the ``rest`` write
+        path, open the session the upserts go through."""
+        if self._resources is not None:
+            raise RuntimeError("PredictionWriter is already open")
         spec = container_specs(self._settings.cosmos)[self._role]
-
-        async def connect() -> AsyncItemUpserter:
-            async with asyncio.timeout(self._timeout * 3):
-                await client.__aenter__()
-                database = await ensure_schema_async(client, self._settings)
-            return database.get_container_client(spec.name)
-
-        try:
-            self._container = await call_with_retries(
-                connect, policy=self._policy, what="open the results store", sleep=self._sleep
-            )
+        resources, client, container = await call_with_retries(
+            lambda: self._connect(spec.name), policy=self._policy, what="open the results store", sleep=self._sleep
+        )
+        async with resources:  # closes the client again if what follows fails
             if self._settings.cosmos.write_path == "rest":  # the SDK keeps the schema; upserts take the lean path
-                self._session = open_session(concurrency=self._concurrency, timeout_s=self._timeout)
-                self._container = RestUpserter(
-                    self._session,
+                session = open_session(concurrency=self._concurrency, timeout_s=self._timeout)
+                resources.push_async_callback(session.close)
+                container = RestUpserter(
+                    session,
                     endpoint=self._settings.cosmos_endpoint,
                     key=self._settings.cosmos.key.get_secret_value(),
                     database=self._settings.cosmos.database,
                     container=spec.name,
                     partition_key=spec.partition_key,
                 )
-        except BaseException:
-            await self.__aexit__()
-            await client.close()
-            raise
-        self._client = client
+            self._resources = resources.pop_all()
+        self._client, self._container = client, container
         return self
 
+    async def close(self) -> None:
+        """Close the session and the client; closing a writer that is not open does nothing."""
+        resources, self._resources = self._resources, None
+        self._client = self._container = None
+        if resources is not None:
+            await resources.aclose()
+
+    async def __aenter__(self) -> PredictionWriter:
+        return await self.open()
+
     async def __aexit__(self, *exc_info: object) -> None:
-        if self._session is not None:
-            await self._session.close()
-        if self._client is not None:
-            await self._client.close()
-        self._client = self._container = self._session = None
+        await self.close()
+
+    async def _connect(self, container: str) -> tuple[AsyncExitStack, AsyncCosmosClient, AsyncItemUpserter]:
+        """One attempt to open: a new client, opened, the schema ensured; the client is closed again if it fails."""
+        client = async_client(self._settings)
+        async with AsyncExitStack() as attempt:
+            # The SDK leaves a client whose opening failed half-way with its transport open; close() is idempotent.
+            attempt.push_async_callback(client.close)
+            async with asyncio.timeout(self._timeout * 3):
+                await attempt.enter_async_context(client)
+                database = await ensure_schema_async(client, self._settings)
+            return attempt.pop_all(), client, database.get_container_client(container)
 
     async def write(self, records: Iterable[PredictionRecord]) -> WriteReport:
         if self._container is None:
-            raise RuntimeError("PredictionWriter is not open; use it with `async with`")
+            raise RuntimeError("PredictionWriter is not open; call open() first or use it with `async with`")
         return await upsert_items(
             self._container,
             (self._to_item(record) for record in records),
@@ -294,6 +298,6 @@ class PredictionWriter:
 
     async def _recreate_schema(self) -> None:
         if self._client is None:
-            raise RuntimeError("PredictionWriter is not open; use it with `async with`")
+            raise RuntimeError("PredictionWriter is not open; call open() first or use it with `async with`")
         async with asyncio.timeout(self._timeout * 3):
             await ensure_schema_async(self._client, self._settings)

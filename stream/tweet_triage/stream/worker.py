@@ -32,9 +32,9 @@ from tweet_triage.errors import ModelError
 from tweet_triage.model.places import gazetteer
 from tweet_triage.model.registry import Registry
 from tweet_triage.model.watcher import ModelWatcher, Swap
+from tweet_triage.retry import RetryNotice, RetryPolicy
 from tweet_triage.settings import Settings
 from tweet_triage.store.cosmos import SHADOW
-from tweet_triage.store.retry import RetryNotice, RetryPolicy
 from tweet_triage.store.writer import PredictionWriter
 from tweet_triage.stream.batch_pipeline import BatchPipeline
 from tweet_triage.stream.metrics import WorkerMetrics
@@ -101,7 +101,7 @@ class WorkerRuntime:
             if self.service is None:
                 await self._wait_for_model()
                 await self.sender.start()
-                await self.writer.__aenter__()
+                await self.writer.open()
                 await asyncio.to_thread(gazetteer)  # built once (about 1 s) before the first batch, off the loop
                 kafka = self.settings.kafka
                 self.service = ScoringService(
@@ -119,7 +119,7 @@ class WorkerRuntime:
             self._users -= 1
             if self._users == 0 and self.service is not None:
                 self.service = None
-                await self.writer.__aexit__(None, None, None)
+                await self.writer.close()
                 await self.sender.stop()
 
     async def refresh_model(self) -> None:

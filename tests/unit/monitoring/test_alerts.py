@@ -182,6 +182,19 @@ def test_webhook_retries_server_errors_then_delivers_slack_style_json() -> None:
     assert bodies[0]["alert"]["id"] == alert.id  # type: ignore[index]
 
 
+def test_webhook_retries_when_throttled() -> None:
+    answers = iter([429, 200])
+    waits: list[float] = []
+    notifier = WebhookNotifier(
+        "http://hook.invalid/x",
+        first_backoff_s=0.5,
+        sleep=waits.append,
+        transport=httpx.MockTransport(lambda request: httpx.Response(next(answers))),
+    )
+    assert notifier.deliver(drift_draft().to_alert(T0)) == DeliveryResult(True, 2)
+    assert waits == [0.5]
+
+
 def test_webhook_does_not_retry_a_client_error() -> None:
     calls = []
 

@@ -9,16 +9,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Final, TypeVar
 
 from tweet_triage.app.stack import processes
 from tweet_triage.app.stack.services import SERVICE_NAMES, ServiceSpec, build_specs
 from tweet_triage.errors import PortInUseError, StackError
+from tweet_triage.retry import Backoff, Clock, Failure, RetryPolicy, SyncSleep, retry_sync
 from tweet_triage.settings import Settings
 
 log = logging.getLogger(__name__)
 
-_POLL_START_S = 0.05
-_POLL_MAX_S = 0.5
+T = TypeVar("T")
+
+_HEALTH_POLL: Final = Backoff(initial_s=0.05, max_s=0.5, jitter=False)  # readiness polling, bounded by a deadline
+_PORT_POLL: Final = Backoff(initial_s=0.5, max_s=0.5, jitter=False)
 _PORT_GRACE_S = 5.0
 
 
@@ -45,13 +49,32 @@ class UpResult:
     status: ServiceStatus
 
 
-class StackManager:
-    """Owns the pid files and logs under ``STATE_DIR/run`` and ``STATE_DIR/logs``."""
+class _NotYet(Exception):
+    """A poll's answer is "not yet": wait and ask again until the deadline."""
 
-    def __init__(self, settings: Settings, *, specs: list[ServiceSpec] | None = None) -> None:
+
+def _not_yet(error: BaseException) -> Failure:
+    """Only "not yet" is polled again; any other error (a service that exited) ends the wait at once."""
+    return Failure("service") if isinstance(error, _NotYet) else Failure("unexplained")
+
+
+class StackManager:
+    """Owns the pid files and logs under ``STATE_DIR/run`` and ``STATE_DIR/logs``. ``sleep`` and ``clock`` (monotonic
+    seconds) pace the polls for health and free ports; tests inject them."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        specs: list[ServiceSpec] | None = None,
+        sleep: SyncSleep = time.sleep,
+        clock: Clock = time.monotonic,
+    ) -> None:
         self._settings = settings
         self._state_dir = settings.stack.state_dir.resolve()
         self._specs = specs
+        self._sleep = sleep
+        self._clock = clock
 
     # ---- paths --------------------------------------------------------------------------------------------------
 
@@ -134,19 +157,24 @@ class StackManager:
         """Fail fast on a port someone else holds — after a short grace: a service that was just killed may still
         be releasing its socket."""
         host = self._settings.stack.host
-        deadline = time.monotonic() + _PORT_GRACE_S
-        while True:
+
+        def free() -> None:
             taken = [
                 f"{spec.name}: port {spec.port} on {host} is already in use by {holder}, which the stack did not "
                 f"start; stop it or set {spec.port_setting} to a free port"
                 for spec in specs
                 if (holder := processes.port_holder(host, spec.port)) is not None
             ]
-            if not taken:
-                return
-            if time.monotonic() >= deadline:
-                raise PortInUseError("\n".join(taken))
-            time.sleep(_POLL_MAX_S)  # polling the port until the grace period ends
+            if taken:
+                raise _NotYet("\n".join(taken))
+
+        self._poll(
+            free,
+            what="free ports",
+            backoff=_PORT_POLL,
+            within_s=_PORT_GRACE_S,
+            give_up=PortInUseError,
+        )
 
     def _status_one(self, spec: ServiceSpec) -> ServiceStatus:
         record = processes.PidRecord.read(self.pid_file(spec.name))
@@ -181,9 +209,8 @@ class StackManager:
 
     def _wait_healthy(self, spec: ServiceSpec, record: processes.PidRecord) -> ServiceStatus:
         timeout_s = self._settings.stack.startup_timeout_s
-        deadline = time.monotonic() + timeout_s
-        delay = _POLL_START_S
-        while True:
+
+        def healthy() -> ServiceStatus:
             result = spec.check()
             if result.healthy:
                 return ServiceStatus(
@@ -192,10 +219,37 @@ class StackManager:
             code = processes.exit_code(record)
             if code is not None:
                 raise StackError(self._failure(spec, f"exited with code {code} before it was healthy"))
-            if time.monotonic() >= deadline:
-                raise StackError(self._failure(spec, f"not healthy after {timeout_s:.0f} s ({result.detail})"))
-            time.sleep(delay)  # readiness polling with backoff, bounded by the deadline
-            delay = min(delay * 2, _POLL_MAX_S)
+            raise _NotYet(result.detail)
+
+        return self._poll(
+            healthy,
+            what=f"{spec.name} health check",
+            backoff=_HEALTH_POLL,
+            within_s=timeout_s,
+            give_up=lambda detail: StackError(self._failure(spec, f"not healthy after {timeout_s:.0f} s ({detail})")),
+        )
+
+    def _poll(
+        self,
+        answer: Callable[[], T],
+        *,
+        what: str,
+        backoff: Backoff,
+        within_s: float,
+        give_up: Callable[[str], Exception],
+    ) -> T:
+        """Ask ``answer()`` until it stops saying "not yet" (raising :class:`_NotYet`); once ``within_s`` have
+        passed, raise ``give_up(the last "not yet")``. Waits are logged at debug level only: they are expected."""
+        policy = RetryPolicy(max_attempts=None, backoff=backoff, max_elapsed_s=within_s, log_level=logging.DEBUG)
+        return retry_sync(
+            answer,
+            policy=policy,
+            classify=_not_yet,
+            what=what,
+            give_up=lambda last, _attempts: give_up(str(last)),
+            sleep=self._sleep,
+            clock=self._clock,
+        )
 
     def _failure(self, spec: ServiceSpec, what: str) -> str:
         tail = "\n    ".join(self.logs(spec.name, lines=8)) or "(empty)"

@@ -1,4 +1,5 @@
-"""Whose fault a store error is (the store's as a whole, one item's, or unexplained), and how long to wait."""
+"""Whose fault a store error is (the store's as a whole, one item's, or unexplained), and the store's retried call
+(the loop itself is tested in tests/unit/test_retry.py)."""
 
 from __future__ import annotations
 
@@ -66,24 +67,6 @@ def test_throttling_carries_the_stores_retry_after() -> None:
     assert classify(http_error(429, "soon")).retry_after is None
 
 
-def test_backoff_grows_exponentially_with_equal_jitter_and_a_cap() -> None:
-    backoff = Backoff(initial_s=0.1, max_s=2.0, multiplier=2.0)
-    assert [backoff.delay(n, rand=lambda: 1.0) for n in (1, 2, 3, 4, 5, 6)] == [0.1, 0.2, 0.4, 0.8, 1.6, 2.0]
-    assert [backoff.delay(n, rand=lambda: 0.0) for n in (1, 2, 6)] == [0.05, 0.1, 1.0]
-
-
-def test_backoff_never_waits_less_than_the_stores_hint_and_survives_endless_outages() -> None:
-    backoff = Backoff(initial_s=0.1, max_s=2.0)
-    assert backoff.delay(1, retry_after=1.5, rand=lambda: 0.0) == 1.5
-    assert backoff.delay(100_000, rand=lambda: 1.0) == 2.0  # no float overflow after days of retrying
-
-
-@pytest.mark.parametrize("kwargs", [{"initial_s": 0}, {"initial_s": 2, "max_s": 1}, {"multiplier": 0.5}])
-def test_nonsense_backoffs_are_refused(kwargs: dict[str, float]) -> None:
-    with pytest.raises(ValueError):
-        Backoff(**kwargs)
-
-
 class Recorder:
     def __init__(self) -> None:
         self.waits: list[float] = []
@@ -92,8 +75,8 @@ class Recorder:
         self.waits.append(seconds)
 
 
-def test_call_with_retries_succeeds_after_transient_failures() -> None:
-    failures: list[Exception] = [http_error(503), ServiceRequestError("down")]
+def test_call_with_retries_waits_out_store_wide_failures_honouring_the_stores_hint() -> None:
+    failures: list[Exception] = [http_error(429, "2500"), ServiceRequestError("down")]
     notices: list[RetryNotice] = []
     recorder = Recorder()
 
@@ -102,15 +85,11 @@ def test_call_with_retries_succeeds_after_transient_failures() -> None:
             raise failures.pop(0)
         return "ok"
 
-    recovered: list[str] = []
-    policy = RetryPolicy.forever(
-        backoff=Backoff(initial_s=1, max_s=8), on_retry=notices.append, on_recovered=recovered.append
-    )
+    policy = RetryPolicy.forever(backoff=Backoff(initial_s=1, max_s=8), on_retry=notices.append)
     result = asyncio.run(call_with_retries(operation, policy=policy, what="open", sleep=recorder.sleep, rand=lambda: 1))
     assert result == "ok"
-    assert recorder.waits == [1, 2]
-    assert [(n.attempt, n.status) for n in notices] == [(1, 503), (2, None)]
-    assert recovered == ["open"]
+    assert recorder.waits == [2.5, 2]  # the 429's x-ms-retry-after-ms, then the backoff
+    assert [(n.attempt, n.status) for n in notices] == [(1, 429), (2, None)]
 
 
 def test_call_with_retries_gives_up_when_bounded_and_reraises_item_errors() -> None:

@@ -1,4 +1,5 @@
-"""The worker's write path against a fake container that fails on cue: retries, backoff, give-up, rejections."""
+"""The worker's write path against a fake container that fails on cue: retries, backoff, give-up, rejections; the
+writer's open/close lifecycle against a fake client."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from azure.cosmos.exceptions import CosmosHttpResponseError
 
 from tweet_triage.contracts.tweets import TweetEvent
 from tweet_triage.errors import StoreRejected, StoreUnavailable
+from tweet_triage.settings import load_settings
+from tweet_triage.store import writer as writer_module
 from tweet_triage.store.records import PredictionRecord
 from tweet_triage.store.retry import Backoff, RetryNotice, RetryPolicy
-from tweet_triage.store.writer import upsert_items, upsert_predictions
+from tweet_triage.store.writer import PredictionWriter, upsert_items, upsert_predictions
 
 FAST = Backoff(initial_s=0.1, max_s=1.0)
 
@@ -244,3 +247,66 @@ def test_an_unexplained_error_is_the_items_fault_only_if_other_items_went_throug
     everything_fails = FakeContainer(lambda body, call: RuntimeError("Session is closed"))
     with pytest.raises(RuntimeError, match="Session is closed"):  # a bug or a closed client: stop, refuse nothing
         write(everything_fails, records(3), RetryPolicy.forever(), Sleeps())
+
+
+class FakeClient:
+    """Stands in for the async Cosmos client: opening fails while ``outage`` has errors left; closes are counted."""
+
+    def __init__(self, outage: list[Exception], container: FakeContainer) -> None:
+        self.outage = outage
+        self.container = container
+        self.closes = 0
+
+    async def __aenter__(self) -> FakeClient:
+        if self.outage:
+            raise self.outage.pop(0)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        self.closes += 1
+
+    def get_container_client(self, name: str) -> FakeContainer:
+        return self.container
+
+
+def fake_store(monkeypatch: pytest.MonkeyPatch, outage: list[Exception]) -> tuple[list[FakeClient], FakeContainer]:
+    """Every client the writer makes, and the one container they all lead to (the SDK write path)."""
+    clients: list[FakeClient] = []
+    container = FakeContainer()
+
+    def make_client(settings: Any) -> FakeClient:
+        clients.append(FakeClient(outage, container))
+        return clients[-1]
+
+    async def ensure_schema(client: FakeClient, settings: Any) -> FakeClient:
+        return client
+
+    monkeypatch.setattr(writer_module, "async_client", make_client)
+    monkeypatch.setattr(writer_module, "ensure_schema_async", ensure_schema)
+    return clients, container
+
+
+def test_the_writer_opens_after_an_outage_writes_and_closes_every_client_it_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clients, container = fake_store(monkeypatch, [ServiceRequestError("refused"), ServiceRequestError("refused")])
+    sleeps = Sleeps()
+    writer = PredictionWriter(load_settings(cosmos={"write_path": "sdk"}), policy=RetryPolicy.forever(), sleep=sleeps)
+
+    async def lifetime() -> None:
+        await writer.open()
+        with pytest.raises(RuntimeError, match="already open"):
+            await writer.open()
+        await writer.write(records(3))
+        await writer.close()
+        await writer.close()  # closing twice is harmless
+        with pytest.raises(RuntimeError, match="not open"):
+            await writer.write(records(1))
+
+    asyncio.run(lifetime())
+    assert len(sleeps.waits) == 2 and len(container.items) == 3
+    assert len(clients) == 3  # a new client per attempt
+    assert all(client.closes >= 1 for client in clients)  # the failed attempts' clients too
