@@ -15,8 +15,8 @@ import importlib
 import inspect
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
+from tweet_triage.clock import utc_now
 from tweet_triage.contracts.scored import ScoredEvent, encode_embedding
 from tweet_triage.model.predictor import Predictor
 
@@ -58,7 +58,7 @@ def scored_events(
     """What the worker would publish to ``tweets-scored`` for these texts."""
     batch = predictor.score(list(texts), list(keywords) if keywords is not None else None)
     labels = predictor.labels
-    now = datetime.now(UTC)
+    now = utc_now()
     events = []
     decisions = predictor.decide(batch.probabilities)
     languages = predictor.languages(list(texts))

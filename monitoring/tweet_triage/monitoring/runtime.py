@@ -11,10 +11,11 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from tweet_triage.availability import Availability
+from tweet_triage.clock import utc_now
 from tweet_triage.contracts.feedback import FeedbackEvent
 from tweet_triage.contracts.scored import ScoredEvent
 from tweet_triage.errors import ModelError
@@ -24,13 +25,13 @@ from tweet_triage.model.registry import PRODUCTION, RegistryReader
 from tweet_triage.monitoring.accuracy import AccuracyMonitor
 from tweet_triage.monitoring.alerts.center import AlertCenter, Raised
 from tweet_triage.monitoring.alerts.records import AlertDraft, Evidence
-from tweet_triage.monitoring.drift.alibi_engine import embedding_detector, output_detector
+from tweet_triage.monitoring.drift.alibi_engine import OUTPUT_TEST, embedding_detector, output_detector
 from tweet_triage.monitoring.drift.detector import DetectorSpec
 from tweet_triage.monitoring.drift.monitor import DriftMonitor, DriftSignal
 from tweet_triage.monitoring.drift.scope import ScopeSettings, ScopeShareDetector
 from tweet_triage.monitoring.feedback_store import Comparison, FeedbackRecord, FeedbackStorage, compare
 from tweet_triage.monitoring.metrics import MonitorMetrics
-from tweet_triage.monitoring.retrain.policy import RetrainTrigger
+from tweet_triage.monitoring.retrain.policy import RetrainTrigger, TriggerKind
 from tweet_triage.monitoring.retrain.service import RetrainOutcome, RetrainService
 from tweet_triage.settings import MonitorSettings, Settings
 from tweet_triage.store.records import PredictionRecord
@@ -64,7 +65,9 @@ class FeedbackChange:
 
 def detector_specs(monitor: MonitorSettings) -> tuple[DetectorSpec, DetectorSpec]:
     embedding = DetectorSpec(monitor.engine, monitor.ert, monitor.window_size, monitor.n_bootstraps, monitor.seed)
-    output = DetectorSpec("cvm", monitor.ert, monitor.output_window_size, monitor.output_n_bootstraps, monitor.seed)
+    output = DetectorSpec(
+        OUTPUT_TEST, monitor.ert, monitor.output_window_size, monitor.output_n_bootstraps, monitor.seed
+    )
     return embedding, output
 
 
@@ -105,7 +108,7 @@ class MonitorRuntime:
         predictions: PredictionLookup,
         retrain: RetrainService,
         metrics: MonitorMetrics | None = None,
-        clock: Clock = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
         gate: ApprovalGate | None = None,
     ) -> None:
         self.settings = settings
@@ -205,7 +208,9 @@ class MonitorRuntime:
         raised = [self._raise(self._drift_draft(signal)) for signal in signals]
         for result in raised:
             if result.new:
-                self._request_retrain("drift", result.alert.title, result.alert.model_version, result.alert.id)
+                self._request_retrain(
+                    TriggerKind.DRIFT, result.alert.title, result.alert.model_version, result.alert.id
+                )
         return raised
 
     def _drift_draft(self, signal: DriftSignal) -> AlertDraft:
@@ -269,18 +274,18 @@ class MonitorRuntime:
     def report_accuracy(self, draft: AlertDraft) -> Raised:
         result = self._raise(draft)
         if result.new:
-            self._request_retrain("accuracy", result.alert.title, draft.model_version, result.alert.id)
+            self._request_retrain(TriggerKind.ACCURACY, result.alert.title, draft.model_version, result.alert.id)
         return result
 
     # ---- retraining -------------------------------------------------------------------------------------------
 
     def on_schedule(self) -> RetrainOutcome | None:
-        return self._request_retrain("schedule", "weekly retraining", self._current_version(), None)
+        return self._request_retrain(TriggerKind.SCHEDULE, "weekly retraining", self._current_version(), None)
 
     def _request_retrain(
-        self, kind: str, reason: str, model_version: str | None, caused_by: str | None
+        self, kind: TriggerKind, reason: str, model_version: str | None, caused_by: str | None
     ) -> RetrainOutcome | None:
-        trigger = RetrainTrigger(kind=kind, reason=reason, requested_by="monitor")  # type: ignore[arg-type]
+        trigger = RetrainTrigger(kind=kind, reason=reason, requested_by="monitor")
         try:
             outcome = self._retrain.request(trigger, model_version=model_version, caused_by=caused_by)
         except Exception:  # a failed submission is recorded on the request; monitoring goes on

@@ -23,10 +23,11 @@ import logging
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 from tweet_triage.broker.faust_app import faust_app, inbound_message
+from tweet_triage.clock import utc_now
 from tweet_triage.contracts.dead_letters import DeadLetter
 from tweet_triage.contracts.feedback import FeedbackEvent
 from tweet_triage.contracts.scored import ScoredEvent
@@ -215,7 +216,7 @@ def _add_pages(app: Any, runtime: MonitorRuntime) -> None:
             "observed": drift.observed if drift else 0,
             "restored_state": runtime.restored,
             "store": runtime.store.health(),
-            "checked_at": datetime.now(UTC).isoformat(),
+            "checked_at": utc_now().isoformat(),
         }
         return web.json(body, status=503 if drift is None else 200)
 

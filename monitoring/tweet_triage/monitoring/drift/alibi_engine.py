@@ -41,6 +41,7 @@ from tweet_triage.settings import DriftEngine
 
 log = logging.getLogger(__name__)
 
+OUTPUT_TEST: Final = "cvm"  # the output detector's test (Cramér-von Mises on the positive probability)
 OUTPUT_REFERENCE_SIZE: Final = 300  # a 1-D rank test needs far fewer reference points than 384-dim MMD
 _STATE_FILE: Final = "state.npz"
 _TORCH_PREFIX: Final = "torch:"
