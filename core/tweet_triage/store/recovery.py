@@ -13,10 +13,10 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, Literal
 
+from tweet_triage.clock import utc_now
 from tweet_triage.settings import Settings
 from tweet_triage.store.snapshot import RestoreReport, restore_snapshot
 
@@ -66,7 +66,7 @@ def read_state(settings: Settings) -> RecoveryState | None:
 
 
 def write_state(settings: Settings, state: RecoveryState) -> RecoveryState:
-    stamped = replace(state, updated_at=datetime.now(UTC).isoformat(timespec="seconds"))
+    stamped = replace(state, updated_at=utc_now().isoformat(timespec="seconds"))
     path = state_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")

@@ -18,11 +18,12 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from tweet_triage.clock import utc_now
 from tweet_triage.errors import StoreError
 from tweet_triage.settings import Settings
 from tweet_triage.store.bulk import write_all
@@ -76,7 +77,7 @@ def take_snapshot(settings: Settings, folder: Path | None = None) -> SnapshotInf
     folder = folder or snapshot_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
-    taken_at = datetime.now(UTC)
+    taken_at = utc_now()
     client = open_client(settings)
     try:
         database = client.get_database_client(settings.cosmos.database)

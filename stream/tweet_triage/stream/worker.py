@@ -22,12 +22,13 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final, NoReturn
 
 from tweet_triage.availability import Availability
 from tweet_triage.broker.faust_app import faust_app, inbound_message
 from tweet_triage.broker.kafka_sender import KafkaSender
+from tweet_triage.clock import utc_now
 from tweet_triage.errors import ModelError
 from tweet_triage.model.places import gazetteer
 from tweet_triage.model.registry import Registry
@@ -204,7 +205,7 @@ def build_app(settings: Settings, options: WorkerOptions) -> Any:
 
         def observed(outcome: BatchOutcome) -> None:
             metrics.observe(outcome)
-            runtime.last_batch_at = datetime.now(UTC)
+            runtime.last_batch_at = utc_now()
 
         pipeline: BatchPipeline[Sequence[Any]] = BatchPipeline(service, acknowledge=acknowledge, on_outcome=observed)
         try:

@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from tweet_triage.cli.context import cli_context
+from tweet_triage.clock import utc_now
 from tweet_triage.errors import UsageError
 from tweet_triage.store.reader import PredictionReader
 
@@ -101,7 +102,7 @@ def parse_since(text: str, *, now: datetime | None = None) -> datetime:
     """``2026-12-01T10:00`` (UTC unless it says otherwise) or an age such as ``30m``, ``6h``, ``2d``."""
     match = _AGO.match(text.strip())
     if match:
-        return (now or datetime.now(UTC)) - timedelta(**{_UNITS[match[2]]: float(match[1])})
+        return (now or utc_now()) - timedelta(**{_UNITS[match[2]]: float(match[1])})
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
