@@ -1,5 +1,9 @@
 """The FastAPI app: assembled from the routes (:mod:`.routes`), error bodies, metrics and the model-refresh loop.
 
+Every :class:`~tweet_triage.errors.TriageError` a request raises is answered by :func:`problem`, with the status of
+its kind (:data:`STATUS_BY_KIND`): usage 400, not found 404, unavailable 503 with ``Retry-After``, failed 500.
+Invalid requests are 422 (FastAPI's validation and the configured limits).
+
 :func:`create_app` takes an :class:`ApiRuntime` (model source, feedback publisher, keys, limits), so tests build the
 same app around fakes; :func:`app_from_env` is the factory the server processes call (``triage api``).
 """
@@ -9,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, Final
 
 import anyio
 from fastapi import FastAPI, Request, Response, status
@@ -21,13 +27,13 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from tweet_triage.api.auth import ApiKeys
-from tweet_triage.api.feedback_publisher import FeedbackUnavailable, KafkaFeedbackPublisher
+from tweet_triage.api.feedback_publisher import KafkaFeedbackPublisher
 from tweet_triage.api.limits import BodyLimitMiddleware
 from tweet_triage.api.metrics import ApiMetrics
 from tweet_triage.api.model_info import RegistryModelInfo
 from tweet_triage.api.routes import router
 from tweet_triage.api.runtime import ApiRuntime, Limits
-from tweet_triage.errors import TriageError
+from tweet_triage.errors import ErrorKind, TriageError
 from tweet_triage.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -154,14 +160,37 @@ def _install_error_handlers(app: FastAPI) -> None:
             content=jsonable_encoder({"detail": detail, "errors": errors}),
         )
 
-    @app.exception_handler(FeedbackUnavailable)
-    async def feedback_down(request: Request, exc: FeedbackUnavailable) -> JSONResponse:
-        return JSONResponse(status_code=status.HTTP_503_SERVICE_UNAVAILABLE, content={"detail": str(exc), "errors": []})
-
     @app.exception_handler(TriageError)
     async def triage_error(request: Request, exc: TriageError) -> JSONResponse:
-        log.warning("request failed: %s", exc)
-        return JSONResponse(status_code=status.HTTP_503_SERVICE_UNAVAILABLE, content={"detail": str(exc), "errors": []})
+        return problem(request, exc)
+
+
+STATUS_BY_KIND: Final[Mapping[ErrorKind, int]] = {
+    ErrorKind.USAGE: status.HTTP_400_BAD_REQUEST,
+    ErrorKind.NOT_FOUND: status.HTTP_404_NOT_FOUND,
+    ErrorKind.UNAVAILABLE: status.HTTP_503_SERVICE_UNAVAILABLE,
+    ErrorKind.FAILED: status.HTTP_500_INTERNAL_SERVER_ERROR,
+}
+DEFAULT_RETRY_AFTER_S: Final = 5  # when an unavailable service gave no hint of its own
+
+
+def problem(request: Request, exc: TriageError) -> JSONResponse:
+    """The answer to a request that raised ``exc``: the status of its kind, its message as ``detail`` — except for
+    ``failed``, whose message stays in the log under a reference — and ``Retry-After`` when the service is away."""
+    code = STATUS_BY_KIND[exc.kind]
+    where = f"{request.method} {request.url.path}"
+    headers: dict[str, str] = {}
+    if exc.kind is ErrorKind.FAILED:
+        reference = uuid.uuid4().hex[:12]
+        log.error("%s failed (reference %s): %s", where, reference, exc, exc_info=exc)
+        detail = f"the server could not complete the request (reference {reference}); the cause is in its log"
+    else:
+        log.warning("%s answered %d: %s", where, code, exc)
+        detail = str(exc)
+    if exc.kind is ErrorKind.UNAVAILABLE:
+        wait = DEFAULT_RETRY_AFTER_S if exc.retry_after is None else max(1, math.ceil(exc.retry_after))
+        headers["Retry-After"] = str(wait)
+    return JSONResponse(status_code=code, content={"detail": detail, "errors": []}, headers=headers)
 
 
 def _describe(error: Any) -> str:

@@ -10,12 +10,14 @@ from typing import Any, Protocol
 
 from tweet_triage.broker.connection import started_producer
 from tweet_triage.contracts.feedback import FeedbackEvent
-from tweet_triage.errors import TriageError
+from tweet_triage.errors import ErrorKind, TriageError
 from tweet_triage.settings import Settings
 
 
 class FeedbackUnavailable(TriageError):
     """The feedback topic could not take the event; the caller may retry."""
+
+    kind = ErrorKind.UNAVAILABLE
 
 
 class FeedbackPublisher(Protocol):

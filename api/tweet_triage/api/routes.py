@@ -26,7 +26,6 @@ from tweet_triage.api.schemas import (
 )
 from tweet_triage.clock import utc_now
 from tweet_triage.contracts.feedback import FeedbackEvent
-from tweet_triage.errors import StoreError
 from tweet_triage.settings import env_name
 
 # ---- dependencies -------------------------------------------------------------------------------------------------
@@ -42,10 +41,9 @@ RuntimeDep = Annotated[ApiRuntime, Depends(_runtime)]
 
 def _scorer(runtime: RuntimeDep) -> service.Scorer:
     if not runtime.model.ready:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
+        raise service.ModelNotLoaded(
             "no production model is loaded yet: train one and promote it (`triage train`, `triage model promote`); "
-            "this server picks it up without a restart",
+            "this server picks it up without a restart"
         )
     return runtime.model.current
 
@@ -98,20 +96,28 @@ def _require(verdict: Verdict, what: str) -> None:
 WriterDep = Annotated[None, Depends(_writer)]
 ReaderDep = Annotated[bool, Depends(_reader)]
 
+
+def _unavailable(description: str) -> dict[str, Any]:
+    retry_after = {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}
+    return {"model": Problem, "description": description, "headers": {"Retry-After": retry_after}}
+
+
+_FAILED: dict[str, Any] = {"model": Problem, "description": "The server failed; `detail` gives a log reference."}
 _ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": Problem, "description": "The request body is too large."},
     422: {"model": Problem, "description": "The request is invalid; `detail` says what was wrong."},
+    500: _FAILED,
 }
 _MODEL_ERRORS: dict[int | str, dict[str, Any]] = {
     **_ERRORS,
     401: {"model": Problem, "description": "No or a wrong API key (only where reads are protected)."},
-    503: {"model": Problem, "description": "No production model is loaded yet."},
+    503: _unavailable("No production model is loaded yet, or the model registry cannot be read; try again."),
 }
 _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     **_ERRORS,
     401: {"model": Problem, "description": "No or a wrong API key."},
     403: {"model": Problem, "description": "Writes are switched off (no API keys configured)."},
-    503: {"model": Problem, "description": "The feedback topic is unreachable; try again."},
+    503: _unavailable("The feedback topic is unreachable; try again."),
 }
 
 
@@ -188,7 +194,8 @@ async def feedback(body: FeedbackRequest, runtime: RuntimeDep, _: WriterDep) -> 
         401: _WRITE_ERRORS[401],
         403: _WRITE_ERRORS[403],
         422: _ERRORS[422],
-        503: {"model": Problem, "description": "The prediction store cannot be read; try again."},
+        500: _FAILED,
+        503: _unavailable("The prediction store cannot be read; try again."),
     },
     tags=["feedback"],
 )
@@ -199,19 +206,19 @@ async def review(
 ) -> ReviewResponse:
     """The tweets a person should label next: least certain first, unlabelled, one per story. Needs an API key."""
     source = runtime.review
-    if source is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "this server has no prediction store configured")
-    try:
-        items = await anyio.to_thread.run_sync(lambda: source.queue(limit))
-    except StoreError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"the prediction store cannot be read: {exc}") from exc
+    items = await anyio.to_thread.run_sync(lambda: source.queue(limit))
     return ReviewResponse(items=items, window=source.window)
 
 
 @router.get(
     "/v1/model",
     response_model=ModelInfoOut,
-    responses={401: _MODEL_ERRORS[401], 503: _MODEL_ERRORS[503]},
+    responses={
+        401: _MODEL_ERRORS[401],
+        404: {"model": Problem, "description": "The registry has no record of the serving version."},
+        500: _FAILED,
+        503: _MODEL_ERRORS[503],
+    },
     tags=["model"],
 )
 async def model(authenticated: ReaderDep, scorer: ScorerDep, runtime: RuntimeDep) -> ModelInfoOut:

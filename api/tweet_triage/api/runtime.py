@@ -1,4 +1,5 @@
-"""What one API process holds: the serving model, the feedback publisher, keys, limits and metrics."""
+"""What one API process holds: the serving model, the feedback publisher, the review queue's store, keys, limits and
+metrics."""
 
 from __future__ import annotations
 
@@ -36,10 +37,10 @@ class ApiRuntime:
     model_info: Callable[[str, list[str]], ModelInfoOut]
     model_name: str
     keys: ApiKeys
+    review: ReviewSource  # the review queue's store
     protect_reads: bool = False  # predict, explain and model need a key too (on in the azure profile)
     limits: Limits = Limits()
     refresh: Callable[[], object] | None = None  # called in a thread every poll interval (hot swap)
     poll_s: float = 5.0
     metrics: ApiMetrics = field(default_factory=ApiMetrics)
     scoring_slots: int = 1  # concurrent model calls per process; ONNX Runtime already uses every core
-    review: ReviewSource | None = None  # the review queue's store (None: this server has none)

@@ -16,7 +16,14 @@ from tweet_triage.api.schemas import (
     TweetIn,
     WordWeightOut,
 )
+from tweet_triage.errors import ErrorKind, TriageError
 from tweet_triage.model.predictor import Prediction
+
+
+class ModelNotLoaded(TriageError):
+    """No production model is loaded yet; the server picks one up without a restart once it is promoted."""
+
+    kind = ErrorKind.UNAVAILABLE
 
 
 class Scorer(occlusion.BatchScorer, Protocol):

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from tweet_triage.errors import ItemRefused, StoreError, StoreOutage, TriageError
+from tweet_triage.errors import ContainerMissing, ItemRefused, StoreError, StoreOutage, TriageError
 from tweet_triage.settings import CosmosSettings, Settings, env_name, local_stack_hint
 from tweet_triage.store.retry import Failure, classify
 
@@ -152,8 +152,10 @@ def query(
 @contextmanager
 def translate_errors(settings: Settings, *, container: str | None = None) -> Iterator[None]:
     """Turn the SDK's errors into StoreErrors that say what to do, sorted by :func:`~.retry.classify`:
-    :class:`StoreOutage` when the store as a whole cannot serve (callers wait and retry), :class:`ItemRefused` when it
-    refused one item (callers dead-letter it). Unexplained errors (bugs) pass through unchanged."""
+    :class:`StoreOutage` when the store as a whole cannot serve (callers wait and retry) — :class:`ContainerMissing`
+    when that is because the database or the container does not exist —, :class:`ItemRefused` when it refused one
+    item (callers dead-letter it). Unexplained errors (bugs) pass through unchanged. Code outside this package sees
+    only these, never the SDK's exception types."""
     try:
         yield
     except TriageError:
@@ -171,17 +173,18 @@ def _translated(error: Exception, failure: Failure, settings: Settings, containe
     if failure.scope == "item":
         refusal = f"Cosmos DB at {endpoint} refused the item (HTTP {status}): {_first_line(error)}"
         return ItemRefused(refusal, status=status)
+    if failure.schema_missing:
+        where = f"container {container!r} in " if container else ""
+        missing = (
+            f"no {where}database {settings.cosmos.database!r} at {endpoint} — nothing stored yet (is the worker "
+            f"running?) or {env_name(('cosmos', 'database'))} names another database"
+        )
+        return ContainerMissing(missing, status=status, retry_after=failure.retry_after)
     if isinstance(error, binascii.Error):
         message = f"{env_name(('cosmos', 'key'))} is not a base64 Cosmos DB account key"
     elif status is None:
         hint = local_stack_hint(settings)
         message = f"cannot reach Cosmos DB at {endpoint}: {_first_line(error)}.{hint}"
-    elif failure.schema_missing:
-        where = f"container {container!r} in " if container else ""
-        message = (
-            f"no {where}database {settings.cosmos.database!r} at {endpoint} — nothing stored yet (is the worker "
-            f"running?) or {env_name(('cosmos', 'database'))} names another database"
-        )
     elif status in (401, 403):
         message = (
             f"Cosmos DB at {endpoint} refused the key (HTTP {status}); check {env_name(('cosmos', 'key'))} and the "
@@ -189,7 +192,7 @@ def _translated(error: Exception, failure: Failure, settings: Settings, containe
         )
     else:
         message = f"Cosmos DB at {endpoint} answered HTTP {status}: {_first_line(error)}; try again later"
-    return StoreOutage(message, status=status, schema_missing=failure.schema_missing, retry_after=failure.retry_after)
+    return StoreOutage(message, status=status, retry_after=failure.retry_after)
 
 
 def _first_line(error: BaseException) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from tweet_triage.clock import UtcDatetime
-from tweet_triage.errors import StoreError
+from tweet_triage.errors import ContainerMissing
 from tweet_triage.settings import Settings
 
 MAX_ALERTS = 50
@@ -31,15 +31,11 @@ class AlertView(BaseModel):
 
 def read_open_alerts(settings: Settings, *, limit: int = MAX_ALERTS) -> list[AlertView]:
     """The newest open alerts, newest first."""
-    from azure.cosmos.exceptions import CosmosResourceNotFoundError
-
     from tweet_triage.monitoring.alerts.store import AlertStore
 
     try:
         with AlertStore.open(settings) as store:
             alerts = store.recent(status="open", limit=limit)
-    except StoreError as exc:
-        if isinstance(exc.__cause__, CosmosResourceNotFoundError):
-            return []
-        raise
+    except ContainerMissing:
+        return []
     return [AlertView.model_validate(alert.model_dump()) for alert in alerts]

@@ -14,7 +14,7 @@ from typing import Protocol
 from tweet_triage.api.schemas import ExplainResponse, FeedbackRequest, PredictionOut
 from tweet_triage.dashboard.alerts import AlertView, read_open_alerts
 from tweet_triage.dashboard.api_client import ApiClient, ModelStatus
-from tweet_triage.errors import StoreError
+from tweet_triage.errors import ContainerMissing
 from tweet_triage.settings import Settings
 from tweet_triage.store.reader import PredictionReader
 from tweet_triage.store.records import PredictionRecord
@@ -52,15 +52,11 @@ class LiveBackend:
         return self._api.base_url
 
     def recent(self, limit: int) -> list[PredictionRecord]:
-        from azure.cosmos.exceptions import CosmosResourceNotFoundError
-
         try:
             with PredictionReader.open(self._settings) as reader:
                 return reader.tail(limit)
-        except StoreError as exc:
-            if isinstance(exc.__cause__, CosmosResourceNotFoundError):
-                return []  # nothing stored yet: the worker creates the container with the first tweet
-            raise
+        except ContainerMissing:
+            return []  # nothing stored yet: the worker creates the container with the first tweet
 
     def open_alerts(self) -> list[AlertView]:
         return read_open_alerts(self._settings)

@@ -10,7 +10,7 @@ import numpy.typing as npt
 
 from tweet_triage.api.feedback_publisher import FeedbackUnavailable
 from tweet_triage.contracts.feedback import FeedbackEvent
-from tweet_triage.errors import StoreOutage
+from tweet_triage.errors import TriageError
 from tweet_triage.model.language import identify_all
 from tweet_triage.model.operating_point import Decision, OperatingPoint, decisions
 from tweet_triage.model.predictor import Prediction, ScoredBatch
@@ -97,16 +97,16 @@ class RecordingPublisher:
 
 
 class FakeReviewSource:
-    """The review queue over records held in memory; ``down`` makes it fail like an unreachable store."""
+    """The review queue over records held in memory; ``error`` is raised instead, as the store can (outage, ...)."""
 
     window = 100
 
     def __init__(self) -> None:
         self.records: list[PredictionRecord] = []
         self.labelled: set[str] = set()
-        self.down = False
+        self.error: TriageError | None = None
 
     def queue(self, limit: int) -> list[PredictionRecord]:
-        if self.down:
-            raise StoreOutage("the results store at http://127.0.0.1:1 cannot be reached")
+        if self.error is not None:
+            raise self.error
         return review_order(self.records[: self.window], labelled=self.labelled, limit=limit)

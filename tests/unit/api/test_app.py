@@ -176,6 +176,7 @@ def test_an_unreachable_feedback_topic_is_a_503_that_says_try_again(api: Api) ->
     response = api.client.post("/v1/feedback", json=FEEDBACK, headers=AUTH)
     assert response.status_code == 503
     assert "try again" in response.json()["detail"]
+    assert response.headers["Retry-After"] == "5"
 
 
 def test_without_a_model_scoring_is_503_and_not_ready_but_healthy() -> None:
@@ -185,6 +186,7 @@ def test_without_a_model_scoring_is_503_and_not_ready_but_healthy() -> None:
         response = client.post("/v1/predict", json={"tweets": [{"text": "fire"}]})
         assert response.status_code == 503
         assert "no production model" in response.json()["detail"]
+        assert response.headers["Retry-After"] == "5"
 
 
 def test_a_swapped_model_answers_the_next_request(api: Api) -> None:

@@ -6,6 +6,7 @@ import pytest
 
 from tests.unit.api.conftest import KEY, Api
 from tests.unit.stream.test_review import record
+from tweet_triage.errors import StoreOutage
 
 AUTH = {"Authorization": f"Bearer {KEY}"}
 
@@ -35,8 +36,9 @@ def test_a_bad_limit_is_a_422_that_names_it(api: Api, limit: str) -> None:
     assert "limit" in response.text
 
 
-def test_an_unreachable_store_is_a_503_that_says_so(api: Api) -> None:
-    api.review.down = True
+def test_an_unreachable_store_is_a_503_that_says_so_and_when_to_retry(api: Api) -> None:
+    api.review.error = StoreOutage("the results store at http://127.0.0.1:1 cannot be reached")
     response = api.client.get("/v1/review", headers=AUTH)
     assert response.status_code == 503
-    assert "prediction store cannot be read" in response.json()["detail"]
+    assert response.json()["detail"] == "the results store at http://127.0.0.1:1 cannot be reached"
+    assert int(response.headers["Retry-After"]) > 0
