@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
 
+from tweet_triage.contracts.tweets import TweetEvent
 from tweet_triage.store.records import PredictionRecord
 
 T = TypeVar("T")
@@ -47,4 +48,26 @@ def prediction(
         model_version=model_version,
         scored_at=scored_at,
         text=text,
+    )
+
+
+def scored(
+    tweet: TweetEvent,
+    *,
+    scored_at: datetime,
+    label: str = "disaster",
+    confidence: float = 0.8,
+    other: str = "not_disaster",
+    model_name: str = "tweet-triage",
+    model_version: str = "1",
+) -> PredictionRecord:
+    """``tweet`` as the worker stores it: ``label`` at ``confidence`` over ``other``."""
+    return PredictionRecord.from_scoring(
+        tweet,
+        label=label,
+        confidence=confidence,
+        probabilities={label: confidence, other: round(1 - confidence, 6)},
+        model_name=model_name,
+        model_version=model_version,
+        scored_at=scored_at,
     )

@@ -18,7 +18,8 @@ from typing import Any
 
 from tweet_triage.clock import format_utc
 from tweet_triage.errors import AlertNotFound, RejectedWrite, StoreOutage, StoreRejected
-from tweet_triage.monitoring.alerts.records import Alert, AlertKind, Delivery, Status
+from tweet_triage.monitoring.alerts.records import Alert, AlertKind, Status
+from tweet_triage.monitoring.alerts.store import AlertUpdates
 from tweet_triage.monitoring.feedback_store import FeedbackRecord, feedback_id
 from tweet_triage.store.reader import DEFAULT_PAGE_SIZE
 from tweet_triage.store.records import PredictionRecord
@@ -112,7 +113,7 @@ class PredictionStoreTwin:
         return len(lines)
 
 
-class AlertStoreTwin:
+class AlertStoreTwin(AlertUpdates):
     """The ``alerts`` container: :class:`~tweet_triage.monitoring.alerts.store.AlertStorage` over one dict.
 
     Partial updates change only their own fields of the stored item (like ``patch_item``); one of an alert that is
@@ -164,26 +165,6 @@ class AlertStoreTwin:
             )
         ]
         return [Alert.from_item(item) for item in found[: max(1, limit)]]
-
-    def set_delivery(self, alert_id: str, delivery: Delivery) -> None:
-        self._patch(alert_id, {"delivery": delivery.model_dump(mode="json")})
-
-    def save_repeat(self, alert: Alert) -> Alert:
-        item = alert.to_item()
-        self._patch(alert.id, {name: item[name] for name in ("occurrences", "last_seen_at", "evidence")})
-        return alert
-
-    def set_details(self, alert_id: str, details: dict[str, Any]) -> None:
-        self._patch(alert_id, {"details": details})
-
-    def ack(self, alert_id: str, *, by: str, at: datetime) -> Alert:
-        alert = self.get(alert_id)
-        if alert.status == "acked":
-            return alert
-        acked = alert.model_copy(update={"status": "acked", "acked_by": by, "acked_at": at})
-        item = acked.to_item()
-        self._patch(alert_id, {name: item[name] for name in ("status", "acked_by", "acked_at")})
-        return acked
 
     def _patch(self, alert_id: str, fields: Mapping[str, Any]) -> None:
         if alert_id not in self.items:

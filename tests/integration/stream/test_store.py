@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import scored
 from tweet_triage.contracts.tweets import TweetEvent
 from tweet_triage.errors import StoreError
 from tweet_triage.settings import Settings
@@ -73,15 +74,7 @@ def write_path(request: pytest.FixtureRequest, store_settings: Settings) -> Sett
 
 def test_both_write_paths_store_exactly_the_record_and_repair_a_missing_database(write_path: Settings) -> None:
     records = [prediction(i) for i in range(40)]
-    unicode = PredictionRecord.from_scoring(
-        TweetEvent(id="ünï-😀", text="Überschwemmung in Köln — 救命 😀", location="Köln"),
-        label="disaster",
-        confidence=0.8,
-        probabilities={"disaster": 0.8, "not_disaster": 0.2},
-        model_name="tweet-triage",
-        model_version="1",
-        scored_at=T0,
-    )
+    unicode = scored(TweetEvent(id="ünï-😀", text="Überschwemmung in Köln — 救命 😀", location="Köln"), scored_at=T0)
     write(write_path, [*records, unicode])
     with PredictionReader.open(write_path) as reader:
         for record in (records[7], unicode):

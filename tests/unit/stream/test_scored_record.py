@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from tests.helpers import scored
 from tweet_triage.contracts.scored import ScoredEvent
 from tweet_triage.contracts.tweets import TweetEvent
-from tweet_triage.store.records import PredictionRecord
 
 
 def test_the_prediction_comes_back_exactly_from_the_published_event() -> None:
@@ -19,15 +19,8 @@ def test_the_prediction_comes_back_exactly_from_the_published_event() -> None:
             "created_at": "2026-12-01T10:00:00Z",
         }
     )
-    record = PredictionRecord.from_scoring(
-        tweet,
-        label="emergency",
-        confidence=0.93,
-        probabilities={"emergency": 0.93, "other": 0.07},
-        model_name="tweet-triage",
-        model_version="3",
-        scored_at=datetime(2026, 12, 1, 10, 0, 1, 250000, tzinfo=UTC),
-    )
+    at = datetime(2026, 12, 1, 10, 0, 1, 250000, tzinfo=UTC)
+    record = scored(tweet, scored_at=at, label="emergency", confidence=0.93, other="other", model_version="3")
     event = ScoredEvent.from_prediction(record, [0.25, -1.0])
 
     back = ScoredEvent.from_json(event.to_json())

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import scored
 from tweet_triage.contracts.tweets import TweetEvent
 from tweet_triage.settings import load_settings
-from tweet_triage.store.records import PredictionRecord
 from tweet_triage.stream.shadow import DiscardingPublisher, shadow_item, shadow_settings
 from tweet_triage.stream.shadow_report import compare, latest_labels
 
@@ -21,15 +21,7 @@ def _item(tweet_id: str, label: str, version: str, confidence: float = 0.9) -> d
 
 def test_a_shadow_item_is_keyed_by_tweet_and_version() -> None:
     tweet = TweetEvent.model_validate({"id": "t1", "text": "fire"})
-    record = PredictionRecord.from_scoring(
-        tweet,
-        label="disaster",
-        confidence=0.8,
-        probabilities={"disaster": 0.8, "not_disaster": 0.2},
-        model_name="m",
-        model_version="7",
-        scored_at=datetime(2026, 1, 1, tzinfo=UTC),
-    )
+    record = scored(tweet, scored_at=datetime(2026, 1, 1, tzinfo=UTC), model_name="m", model_version="7")
     item = shadow_item(record)
     assert (item["id"], item["tweet_id"], item["model_version"]) == ("t1:v7", "t1", "7")
     assert item["label"] == "disaster"

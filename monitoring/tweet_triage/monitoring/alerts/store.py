@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
@@ -61,7 +62,39 @@ class AlertStorage(Protocol):
     def ack(self, alert_id: str, *, by: str, at: datetime) -> Alert: ...
 
 
-class AlertStore:
+class AlertUpdates(ABC):
+    """The partial updates of a stored alert, the same for every store: each writes only the fields it owns, so an
+    update made from a stale read never undoes another (an acknowledgement, a delivery)."""
+
+    @abstractmethod
+    def get(self, alert_id: str) -> Alert: ...
+
+    @abstractmethod
+    def _patch(self, alert_id: str, fields: Mapping[str, Any]) -> None:
+        """Set ``fields`` on the stored alert, leaving the others as they are."""
+
+    def set_delivery(self, alert_id: str, delivery: Delivery) -> None:
+        self._patch(alert_id, {"delivery": delivery.model_dump(mode="json")})
+
+    def save_repeat(self, alert: Alert) -> Alert:
+        item = alert.to_item()
+        self._patch(alert.id, {name: item[name] for name in ("occurrences", "last_seen_at", "evidence")})
+        return alert
+
+    def set_details(self, alert_id: str, details: dict[str, Any]) -> None:
+        self._patch(alert_id, {"details": details})
+
+    def ack(self, alert_id: str, *, by: str, at: datetime) -> Alert:
+        alert = self.get(alert_id)
+        if alert.status == "acked":
+            return alert
+        acked = alert.model_copy(update={"status": "acked", "acked_by": by, "acked_at": at})
+        item = acked.to_item()
+        self._patch(alert_id, {name: item[name] for name in ("status", "acked_by", "acked_at")})
+        return acked
+
+
+class AlertStore(AlertUpdates):
     def __init__(self, container: ContainerProxy, settings: Settings, publisher: ItemPublisher | None = None) -> None:
         self._container = container
         self._settings = settings
@@ -138,26 +171,6 @@ class AlertStore:
         )
         parameters = {"@n": max(1, limit), "@due": format_utc(due)}
         return [alert for item in self._query(query, parameters) if (alert := _to_alert(item)) is not None]
-
-    def set_delivery(self, alert_id: str, delivery: Delivery) -> None:
-        self._patch(alert_id, {"delivery": delivery.model_dump(mode="json")})
-
-    def save_repeat(self, alert: Alert) -> Alert:
-        item = alert.to_item()
-        self._patch(alert.id, {name: item[name] for name in ("occurrences", "last_seen_at", "evidence")})
-        return alert
-
-    def set_details(self, alert_id: str, details: dict[str, Any]) -> None:
-        self._patch(alert_id, {"details": details})
-
-    def ack(self, alert_id: str, *, by: str, at: datetime) -> Alert:
-        alert = self.get(alert_id)
-        if alert.status == "acked":
-            return alert
-        acked = alert.model_copy(update={"status": "acked", "acked_by": by, "acked_at": at})
-        item = acked.to_item()
-        self._patch(alert_id, {name: item[name] for name in ("status", "acked_by", "acked_at")})
-        return acked
 
     def _patch(self, alert_id: str, fields: Mapping[str, Any]) -> None:
         operations = [{"op": "set", "path": f"/{name}", "value": value} for name, value in fields.items()]

@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Protocol
 
 from tweet_triage.monitoring.alerts.center import AlertCenter
-from tweet_triage.monitoring.alerts.records import Alert, AlertDraft, AlertKind, Status
+from tweet_triage.monitoring.alerts.records import Alert, AlertDraft
+from tweet_triage.monitoring.alerts.store import AlertStorage
 from tweet_triage.monitoring.retrain.policy import Decision, PastRetrain, RetrainPolicy, RetrainTrigger
 from tweet_triage.monitoring.retrain.request import RetrainRequest
 
@@ -25,17 +26,6 @@ _HISTORY = timedelta(days=8)  # the policy looks back at most a week (weekly slo
 
 class DetailsWriter(Protocol):
     def set_details(self, alert_id: str, details: dict[str, Any]) -> None: ...
-
-
-class RequestLedger(DetailsWriter, Protocol):
-    def recent(
-        self,
-        *,
-        status: Status | None = None,
-        kind: AlertKind | None = None,
-        since: datetime | None = None,
-        limit: int = 50,
-    ) -> list[Alert]: ...
 
 
 class RetrainBackend(Protocol):
@@ -62,7 +52,7 @@ def record(ledger: DetailsWriter, alert: Alert, request: RetrainRequest) -> Aler
 
 class RetrainService:
     def __init__(
-        self, policy: RetrainPolicy, ledger: RequestLedger, center: AlertCenter, backend: RetrainBackend
+        self, policy: RetrainPolicy, ledger: AlertStorage, center: AlertCenter, backend: RetrainBackend
     ) -> None:
         self._policy = policy
         self._ledger = ledger

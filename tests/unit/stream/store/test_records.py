@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.helpers import scored
 from tweet_triage.contracts.tweets import TweetEvent
 from tweet_triage.store.records import PredictionRecord
 
@@ -14,15 +15,7 @@ SCORED = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 def record(tweet_id: str = "1", scored_at: datetime = SCORED) -> PredictionRecord:
     tweet = TweetEvent(id=tweet_id, text="bridge collapsed", keyword="collapse", published_at=SCORED)
-    return PredictionRecord.from_scoring(
-        tweet,
-        label="disaster",
-        confidence=0.8,
-        probabilities={"disaster": 0.8, "not_disaster": 0.2},
-        model_name="tweet-triage",
-        model_version="4",
-        scored_at=scored_at,
-    )
+    return scored(tweet, scored_at=scored_at, model_version="4")
 
 
 def test_the_item_id_is_the_tweet_id_and_carries_what_dashboards_need() -> None:

@@ -12,6 +12,7 @@ import pytest
 from azure.core.exceptions import ServiceRequestError
 from azure.cosmos.exceptions import CosmosHttpResponseError
 
+from tests.helpers import scored
 from tweet_triage.contracts.tweets import TweetEvent
 from tweet_triage.errors import StoreRejected, StoreUnavailable
 from tweet_triage.settings import load_settings
@@ -68,14 +69,13 @@ class Sleeps:
 
 def records(n: int, label: str = "disaster") -> list[PredictionRecord]:
     return [
-        PredictionRecord.from_scoring(
+        scored(
             TweetEvent(id=str(i), text=f"tweet {i}"),
+            scored_at=datetime(2024, 5, 1, tzinfo=UTC),
             label=label,
             confidence=0.7,
-            probabilities={"disaster": 0.7, "not_disaster": 0.3} if label == "disaster" else {label: 0.7, "x": 0.3},
+            other="not_disaster" if label == "disaster" else "x",
             model_name="m",
-            model_version="1",
-            scored_at=datetime(2024, 5, 1, tzinfo=UTC),
         )
         for i in range(n)
     ]
