@@ -21,7 +21,7 @@ from tweet_triage.errors import AlertNotFound, RejectedWrite, StoreOutage, Store
 from tweet_triage.monitoring.alerts.records import Alert, AlertKind, Status
 from tweet_triage.monitoring.alerts.store import AlertUpdates
 from tweet_triage.monitoring.feedback_store import FeedbackRecord, feedback_id
-from tweet_triage.store.reader import DEFAULT_PAGE_SIZE
+from tweet_triage.store.reader import DEFAULT_PAGE_SIZE, LabelCounts
 from tweet_triage.store.records import PredictionRecord
 from tweet_triage.store.writer import WriteReport
 
@@ -39,7 +39,7 @@ def _by_order_key(items: Iterable[dict[str, Any]], *, newest_first: bool = False
     return sorted(items, key=lambda item: str(item["order_key"]), reverse=newest_first)
 
 
-class PredictionStoreTwin:
+class PredictionStoreTwin(LabelCounts):
     """The ``predictions`` container: :class:`~tweet_triage.store.writer.PredictionSink` and
     :class:`~tweet_triage.store.reader.PredictionQueries` over one dict.
 
@@ -79,13 +79,6 @@ class PredictionStoreTwin:
 
     def count(self, label: str | None = None) -> int:
         return sum(1 for item in self.items.values() if label is None or item["label"] == label)
-
-    def labels(self) -> list[str]:
-        newest = self.tail(1)
-        return sorted(newest[0].probabilities) if newest else []
-
-    def count_by_label(self, labels: Sequence[str] | None = None) -> dict[str, int]:
-        return {label: self.count(label) for label in (labels if labels is not None else self.labels())}
 
     def find(self, tweet_ids: Sequence[str]) -> dict[str, PredictionRecord]:
         return {i: PredictionRecord.from_item(self.items[i]) for i in dict.fromkeys(tweet_ids) if i in self.items}

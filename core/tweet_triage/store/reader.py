@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,7 +46,26 @@ class PredictionQueries(Protocol):
     def export(self, path: Path, *, page_size: int = DEFAULT_PAGE_SIZE) -> int: ...
 
 
-class PredictionReader:
+class LabelCounts(ABC):
+    """What every prediction store derives from ``count`` and ``tail`` the same way."""
+
+    @abstractmethod
+    def count(self, label: str | None = None) -> int: ...
+
+    @abstractmethod
+    def tail(self, n: int) -> list[PredictionRecord]: ...
+
+    def labels(self) -> list[str]:
+        """The label names of the newest prediction's model (no DISTINCT: see the module docstring)."""
+        newest = self.tail(1)
+        return sorted(newest[0].probabilities) if newest else []
+
+    def count_by_label(self, labels: Sequence[str] | None = None) -> dict[str, int]:
+        """Counts for each label (default: the newest model's labels), one count per label."""
+        return {label: self.count(label) for label in (labels if labels is not None else self.labels())}
+
+
+class PredictionReader(LabelCounts):
     """Queries over one ``predictions`` container."""
 
     def __init__(self, container: ContainerProxy, settings: Settings) -> None:
@@ -68,15 +88,6 @@ class PredictionReader:
         else:
             rows = self._query("SELECT VALUE COUNT(1) FROM c WHERE c.label = @label", {"@label": label})
         return sum(int(row) for row in rows)  # a cross-partition aggregate may come back as partial counts
-
-    def labels(self) -> list[str]:
-        """The label names of the newest prediction's model (no DISTINCT: see the module docstring)."""
-        newest = self.tail(1)
-        return sorted(newest[0].probabilities) if newest else []
-
-    def count_by_label(self, labels: Sequence[str] | None = None) -> dict[str, int]:
-        """Counts for each label (default: the newest model's labels), one COUNT query per label."""
-        return {label: self.count(label) for label in (labels if labels is not None else self.labels())}
 
     # ---- items ------------------------------------------------------------------------------------------------
 
