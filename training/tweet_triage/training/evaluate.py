@@ -22,6 +22,9 @@ class ClassMetrics:
     support: int
 
 
+HEADLINE_METRICS = ("f1", "f2", "precision", "recall", "accuracy", "roc_auc", "pr_auc", "ece")  # what the gate compares
+
+
 @dataclass(frozen=True)
 class Evaluation:
     labels: list[str]
@@ -40,8 +43,7 @@ class Evaluation:
     threshold: float | None = None  # the operating point the labels were decided at (None: most probable label)
 
     def headline(self) -> dict[str, float]:
-        keys = ("f1", "f2", "precision", "recall", "accuracy", "roc_auc", "pr_auc", "ece")
-        return {k: float(getattr(self, k)) for k in keys}
+        return {k: float(getattr(self, k)) for k in HEADLINE_METRICS}
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

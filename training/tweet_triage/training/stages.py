@@ -31,7 +31,7 @@ from tweet_triage.model.predictor import Predictor
 from tweet_triage.model.registry import PRODUCTION, ModelVersion, Registry
 from tweet_triage.settings import GateSettings
 from tweet_triage.training import behaviour, error_analysis, export, lineage, plots
-from tweet_triage.training.evaluate import evaluate
+from tweet_triage.training.evaluate import HEADLINE_METRICS, evaluate
 from tweet_triage.training.finetune import EpochRecord, FineTuned, TrainConfig, fine_tune, subsample
 from tweet_triage.training.packaging import ChosenPoint, build_packages, set_operating_point, staging_package
 from tweet_triage.training.prepare import Example, PreparedDataset
@@ -439,8 +439,9 @@ def _register(
     commit: str,
 ) -> Registered:
     _record_inputs(run, dataset)
-    for folder in (folders.model, folders.packages, folders.evaluation):
-        StageRecord.load(folder).upload(run)
+    records = {folder: StageRecord.load(folder) for folder in (folders.model, folders.packages, folders.evaluation)}
+    for record in records.values():
+        record.upload(run)
     _, train = read_fine_tuned(folders.model)
     evaluation = json.loads((folders.evaluation / EVALUATION_FILE).read_text(encoding="utf-8"))
     package = folders.packages / INT8_DIR
@@ -456,7 +457,7 @@ def _register(
         "trigger": trigger,
         "quantization": meta.graph_names[0],
         "quantization.graphs": ",".join(meta.graph_names),
-        "quantization.cpu": StageRecord.load(folders.packages).tags.get("quantization.cpu", ""),
+        "quantization.cpu": records[folders.packages].tags.get("quantization.cpu", ""),
         "test.f1": f"{int8['f1']:.4f}",
         "test.ece": f"{int8['ece']:.4f}",
     }
@@ -465,7 +466,7 @@ def _register(
         registry,
         version.version,
         dataset,
-        candidate_metrics={key: float(int8[key]) for key in GATE_METRICS},
+        candidate_metrics={key: float(int8[key]) for key in HEADLINE_METRICS},
         own_checks=[GateCheck.from_dict(check) for check in evaluation["gate_checks"]],
         test=evaluation_tweets(dataset, evaluation["max_samples"], int(evaluation["seed"])),
         thresholds=thresholds,
@@ -477,9 +478,6 @@ def _register(
     registry.set_tags(version.version, report.to_tags())
     run.log_metric("gate.passed", float(report.passed))
     return Registered(run.run_id, registry.get(version.version), report)
-
-
-GATE_METRICS = ("f1", "f2", "precision", "recall", "accuracy", "roc_auc", "pr_auc", "ece")
 
 
 def _record_inputs(run: RunRecorder, dataset: PreparedDataset) -> None:
