@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from tweet_triage.model.predictor import Predictor
 from tweet_triage.model.registry import PRODUCTION, Registry
 from tweet_triage.settings import Settings, load_settings
 from tweet_triage.training.prepare import load
@@ -99,8 +100,6 @@ async def run_phase(url: str, tweets: list[str], *, batch: int, concurrency: int
 
 def raw_throughput(settings: Settings, tweets: list[str], batch: int, seconds: float) -> float:
     """Tweets/s of the production predictor in this process at ``batch`` (the same tweets, no HTTP): the reference."""
-    from tweet_triage.model.predictor import Predictor
-
     registry = Registry(settings)
     predictor = Predictor(registry.download(registry.get(PRODUCTION)), version="raw", threads=2)
     rng = random.Random(batch)

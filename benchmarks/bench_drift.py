@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 import psutil
-import torch
 
 from tweet_triage.contracts.scored import ScoredEvent
 from tweet_triage.model.predictor import Predictor
@@ -110,6 +109,8 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, default=Path("bench-results/drift.png"))
     args = parser.parse_args()
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+    import torch
 
     torch.set_num_threads(1)  # as in `triage monitor`: the detector's tensors are tiny, threads only add overhead
     settings = load_settings()

@@ -30,6 +30,7 @@ from tweet_triage.model.predictor import Predictor
 from tweet_triage.model.registry import Registry
 from tweet_triage.settings import load_settings
 from tweet_triage.stream.stories import story_id
+from tweet_triage.training import export
 from tweet_triage.training.evaluate import evaluate
 from tweet_triage.training.packaging import staging_package
 from tweet_triage.training.prepare import load
@@ -129,8 +130,6 @@ def _annotation_cost(ours: Predictor, tweets: Tweets, tweets_per_second: float, 
 
 def _fp32_package(hf_dir: Path, ours: Predictor, work: Path) -> Path:
     """The same fine-tuned weights exported to fp32 ONNX, packaged like ours (same tokenizer and metadata)."""
-    from tweet_triage.training import export
-
     staging_package(work / "fp32", export.export_onnx(hf_dir, work / "onnx"), hf_dir, ours.meta)
     return work / "fp32"
 

@@ -25,7 +25,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import psutil
-import torch
 
 from tweet_triage.app.stack.services import SERVICE_NAMES
 from tweet_triage.broker.kafka_sender import KafkaSender
@@ -99,6 +98,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    import torch
+
     torch.set_num_threads(1)  # as in `triage monitor`
 
     tag = uuid.uuid4().hex[:8]

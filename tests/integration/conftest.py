@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DATA_MIRROR
+from tweet_triage.model.approvals import ApprovalLog
 from tweet_triage.model.registry import Registry
 from tweet_triage.settings import Settings, load_settings
 from tweet_triage.training.datasets import DISASTER_TWEETS, pull
 from tweet_triage.training.finetune import TrainConfig
 from tweet_triage.training.pipeline import PipelineConfig, PipelineResult, run_pipeline
 from tweet_triage.training.prepare import PreparedDataset, prepare, write
+from tweet_triage.training.promotion import promote
 from tweet_triage.training.quantization.study import quick_study
 
 SERVING_MODEL = "tweet-triage-serving-test"
@@ -77,9 +79,6 @@ def register_copies(
 ) -> list[str]:
     """``count`` versions of the session's quick-profile package registered under ``model_name`` (a name of the
     caller's own, so tests that move its aliases never disturb others); the first one is promoted to production."""
-    from tweet_triage.model.approvals import ApprovalLog
-    from tweet_triage.training.promotion import promote
-
     settings = load_settings(
         stack=training_settings.stack.model_dump(), mlflow={"model_name": model_name, "experiment": model_name}
     )

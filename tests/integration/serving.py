@@ -16,16 +16,22 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
+from aiokafka import AIOKafkaConsumer
 
 from tests.conftest import free_port
 from tests.helpers import wait_until
 from tweet_triage.broker.topics import ensure_topics
 from tweet_triage.clock import utc_now
 from tweet_triage.contracts.feedback import FeedbackEvent
+from tweet_triage.contracts.tweets import TweetEvent
+from tweet_triage.model.operating_point import OperatingPoint, decisions
+from tweet_triage.model.places import gazetteer
 from tweet_triage.settings import Settings, load_settings
 from tweet_triage.store.cosmos import PREDICTIONS, container_specs, ensure_schema, open_client
 from tweet_triage.store.records import PredictionRecord
+from tweet_triage.stream.stories import story_id
 
 TRIAGE = str(Path(sys.executable).with_name("triage"))
 API_KEY = "integration-key-7f3a9c"
@@ -120,8 +126,6 @@ class ServingEnv:
             client.close()
 
     def feedback_events(self, count: int, timeout_s: float = 30) -> list[FeedbackEvent]:
-        from aiokafka import AIOKafkaConsumer
-
         async def read() -> list[FeedbackEvent]:
             consumer = AIOKafkaConsumer(
                 self.settings.kafka.topic_feedback,
@@ -170,13 +174,6 @@ def triaged_records(
 ) -> list[PredictionRecord]:
     """Records as the stream worker makes them, from (id, text, location, p(disaster)), scored a second apart, the
     last one newest: labels and margins at ``threshold``, story ids, places."""
-    import numpy as np
-
-    from tweet_triage.contracts.tweets import TweetEvent
-    from tweet_triage.model.operating_point import OperatingPoint, decisions
-    from tweet_triage.model.places import gazetteer
-    from tweet_triage.stream.stories import story_id
-
     labels = ["not_disaster", "disaster"]
     point = OperatingPoint("f2", "disaster", threshold, 0.7, 0.85, 0.77, 0.81, 100)
     now = utc_now()

@@ -6,6 +6,8 @@ import asyncio
 import uuid
 
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from azure.cosmos import CosmosClient, PartitionKey
 
 from tweet_triage.settings import Settings
 
@@ -13,8 +15,6 @@ pytestmark = pytest.mark.integration
 
 
 def test_kafka_produce_then_consume_one_keyed_message(local_stack: Settings) -> None:
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
     topic = f"roundtrip-{uuid.uuid4().hex[:8]}"
 
     async def roundtrip() -> tuple[bytes | None, bytes | None]:
@@ -45,8 +45,6 @@ def test_kafka_produce_then_consume_one_keyed_message(local_stack: Settings) -> 
 
 
 def test_cosmos_upsert_then_read_one_item(local_stack: Settings) -> None:
-    from azure.cosmos import CosmosClient, PartitionKey
-
     client = CosmosClient(
         local_stack.cosmos_endpoint,
         credential=local_stack.cosmos.key.get_secret_value(),

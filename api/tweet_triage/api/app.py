@@ -34,7 +34,11 @@ from tweet_triage.api.model_info import RegistryModelInfo
 from tweet_triage.api.routes import router
 from tweet_triage.api.runtime import ApiRuntime, Limits
 from tweet_triage.errors import ErrorKind, TriageError
+from tweet_triage.model.registry import PRODUCTION, Registry
+from tweet_triage.model.watcher import ModelWatcher, Swap
+from tweet_triage.monitoring.alerts.unapproved import UnapprovedMoveAlerts
 from tweet_triage.settings import Settings, load_settings
+from tweet_triage.store.review_source import StoreReviewSource
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +51,6 @@ azure profile does), and approvers' names are shown only to callers with a key."
 
 
 def runtime_from_settings(settings: Settings) -> ApiRuntime:
-    from tweet_triage.model.registry import PRODUCTION, Registry
-    from tweet_triage.model.watcher import ModelWatcher, Swap
-    from tweet_triage.monitoring.alerts.unapproved import UnapprovedMoveAlerts
-    from tweet_triage.store.review_source import StoreReviewSource
-
     metrics = ApiMetrics()
 
     def on_swap(swap: Swap) -> None:

@@ -6,6 +6,7 @@ import os
 from typing import Annotated
 
 import typer
+import uvicorn
 
 from tweet_triage.cli.context import cli_context
 from tweet_triage.settings import env_name
@@ -20,8 +21,6 @@ def api(
     workers: Annotated[int | None, typer.Option(min=1, max=16, help="Server processes (default 1).")] = None,
 ) -> None:
     """Serve POST /v1/predict, /v1/explain, /v1/feedback, GET /v1/model, /healthz, /readyz, /metrics until stopped."""
-    import uvicorn
-
     settings = cli_context(ctx).settings
     # Server processes build their own settings from the environment: hand the overrides down that way.
     for name, value in (("host", host), ("port", port), ("workers", workers)):

@@ -6,7 +6,10 @@ SASL) and waits for the broker's acknowledgement (``acks=all``), so a 202 from t
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Protocol
+
+from aiokafka.errors import KafkaError
 
 from tweet_triage.broker.connection import started_producer
 from tweet_triage.contracts.feedback import FeedbackEvent
@@ -50,10 +53,6 @@ class KafkaFeedbackPublisher:
             self._producer = None
 
     async def publish(self, event: FeedbackEvent) -> None:
-        import asyncio
-
-        from aiokafka.errors import KafkaError
-
         try:
             async with asyncio.timeout(self._timeout_s):
                 producer = await self._connected()

@@ -24,15 +24,24 @@ from pathlib import Path
 
 import httpx
 
+from tweet_triage.app.launch import start_serving
 from tweet_triage.app.stack.apps import start_app
 from tweet_triage.app.stack.manager import StackManager
 from tweet_triage.clock import utc_now
+from tweet_triage.model.approval_gate import gate_for
+from tweet_triage.model.approvals import ApprovalLog
 from tweet_triage.model.registry import PRODUCTION, Registry
 from tweet_triage.settings import Settings, env_name
 from tweet_triage.store.reader import PredictionReader
 from tweet_triage.store.records import PredictionRecord
 from tweet_triage.stream.latency import LatencyReport, publish_and_observe
 from tweet_triage.stream.producer.csv_source import CsvTweetSource
+from tweet_triage.training.datasets import DISASTER_TWEETS, pull, sha256_of
+from tweet_triage.training.finetune import quick_profile
+from tweet_triage.training.pipeline import PipelineConfig, run_pipeline
+from tweet_triage.training.prepare import prepare, write
+from tweet_triage.training.promotion import bootstrap
+from tweet_triage.training.quantization.study import quick_study
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +74,6 @@ def ensure_production_model(settings: Settings, say: Say) -> str:
     registry = Registry(settings)
     current = registry.find(PRODUCTION)
     if current is not None:
-        from tweet_triage.model.approval_gate import gate_for
-        from tweet_triage.model.approvals import ApprovalLog
-
         gate = gate_for(registry)
         gate.require(  # the worker and the API would wait for an approval forever
             current.version,
@@ -76,13 +82,6 @@ def ensure_production_model(settings: Settings, say: Say) -> str:
         )
         say(f"production model: {registry.name} v{current.version}")
         return current.version
-    from tweet_triage.training.datasets import DISASTER_TWEETS, pull, sha256_of
-    from tweet_triage.training.finetune import quick_profile
-    from tweet_triage.training.pipeline import PipelineConfig, run_pipeline
-    from tweet_triage.training.prepare import prepare, write
-    from tweet_triage.training.promotion import bootstrap
-    from tweet_triage.training.quantization.study import quick_study
-
     say("no production model yet: training one with the quick profile (a few minutes on 2 cores)")
     [csv] = pull(DISASTER_TWEETS, data_dir=settings.data.data_dir, mirror_dir=settings.data.mirror_dir)
     dataset = write(
@@ -209,9 +208,6 @@ def run_demo(settings: Settings, *, rate: float, limit: int | None, worker_port:
     version = ensure_production_model(settings, say)
     worker_url = start_worker(settings, worker_port, say)
     monitor_url = start_monitor(settings, say)
-    from tweet_triage.app.launch import start_serving
-    from tweet_triage.training.datasets import DISASTER_TWEETS, pull
-
     serving = start_serving(settings, say)
     say(f"scoring API: {serving.api}/docs   relief dashboard: {serving.dashboard}   (both live during the replay)")
 

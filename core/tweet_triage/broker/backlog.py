@@ -14,6 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
 from tweet_triage.broker.connection import kafka_client_options
 from tweet_triage.broker.topic_reader import true_end_offsets
 from tweet_triage.broker.topics import TopicError
@@ -70,9 +74,6 @@ def stack_consumers(settings: Settings) -> list[Consumer]:
 
 async def measure(settings: Settings, consumers: Sequence[Consumer]) -> list[Backlog]:
     """One :class:`Backlog` per (consumer, topic); topics that do not exist have none."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-    from aiokafka.errors import KafkaError
-
     options = kafka_client_options(settings)
     probe = AIOKafkaConsumer(**options, group_id=None, enable_auto_commit=False, max_partition_fetch_bytes=1024)
     try:
@@ -114,9 +115,6 @@ async def measure(settings: Settings, consumers: Sequence[Consumer]) -> list[Bac
 async def _member_count(settings: Settings, group: str) -> int:
     """Consumers in ``group`` now (DescribeGroups). The local broker answers an empty group correctly but encodes a
     group with members in a way aiokafka cannot decode (measured): an answer that fails to decode counts as one."""
-    from aiokafka.admin import AIOKafkaAdminClient
-    from aiokafka.errors import KafkaError
-
     admin = AIOKafkaAdminClient(**kafka_client_options(settings))
     try:
         await admin.start()

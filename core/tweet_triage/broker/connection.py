@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from aiokafka import AIOKafkaProducer
+from aiokafka.helpers import create_ssl_context
+
+from tweet_triage.broker.entra import token_provider
 from tweet_triage.settings import Settings
 
 if TYPE_CHECKING:
@@ -22,10 +26,6 @@ def kafka_client_options(settings: Settings) -> dict[str, Any]:
     options: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap, "client_id": "tweet-triage"}
     secret = settings.kafka.eventhubs_connection_string
     if settings.kafka.uses_entra:
-        from aiokafka.helpers import create_ssl_context
-
-        from tweet_triage.broker.entra import token_provider
-
         options.update(
             security_protocol="SASL_SSL",
             sasl_mechanism="OAUTHBEARER",
@@ -33,8 +33,6 @@ def kafka_client_options(settings: Settings) -> dict[str, Any]:
             ssl_context=create_ssl_context(),
         )
     elif secret is not None:
-        from aiokafka.helpers import create_ssl_context
-
         options.update(
             security_protocol="SASL_SSL",
             sasl_mechanism="PLAIN",
@@ -48,8 +46,6 @@ def kafka_client_options(settings: Settings) -> dict[str, Any]:
 async def started_producer(settings: Settings, **options: Any) -> AIOKafkaProducer:
     """An aiokafka producer with the settings' connection, started (closed again if it cannot start). No idempotent
     producer: neither Event Hubs nor the local broker supports it, and upserts make duplicates harmless."""
-    from aiokafka import AIOKafkaProducer
-
     producer = AIOKafkaProducer(**kafka_client_options(settings), enable_idempotence=False, **options)
     try:
         await producer.start()

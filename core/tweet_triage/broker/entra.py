@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiokafka.abc import AbstractTokenProvider
+from azure.identity import DefaultAzureCredential
 
 from tweet_triage.errors import TriageError
 from tweet_triage.settings import Settings, env_name
@@ -44,8 +45,6 @@ class _Cached:
 
 
 def default_credential(client_id: str | None) -> TokenCredential:
-    from azure.identity import DefaultAzureCredential
-
     credential: TokenCredential = DefaultAzureCredential(managed_identity_client_id=client_id)
     return credential
 

@@ -12,7 +12,11 @@ from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import faust
+from aiokafka.helpers import create_ssl_context
+
 from tweet_triage.broker.connection import EVENTHUBS_SASL_USERNAME
+from tweet_triage.broker.entra import token_provider
 from tweet_triage.broker.inbound import InboundMessage
 from tweet_triage.settings import Settings
 
@@ -30,8 +34,6 @@ def faust_app(
     web_port: int,
     **extra: Any,
 ) -> faust.App:
-    import faust
-
     kafka = settings.kafka
     return faust.App(
         group,
@@ -59,12 +61,7 @@ def faust_app(
 
 def credentials(settings: Settings) -> Any:
     """For Event Hubs over TLS: Entra ID (OAUTHBEARER) or SASL PLAIN with ``$ConnectionString``; None locally."""
-    import faust
-    from aiokafka.helpers import create_ssl_context
-
     if settings.kafka.uses_entra:
-        from tweet_triage.broker.entra import token_provider
-
         return faust.OAuthCredentials(oauth_cb=token_provider(settings), ssl_context=create_ssl_context())
     secret = settings.kafka.eventhubs_connection_string
     if secret is None:

@@ -12,6 +12,8 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+from aiokafka.errors import KafkaError
+
 from tweet_triage.broker.connection import started_producer
 from tweet_triage.broker.sending import OutboundMessage
 from tweet_triage.settings import Settings
@@ -36,8 +38,6 @@ class KafkaSender:
     async def send_many(
         self, topic: str, messages: Sequence[tuple[bytes | None, bytes] | OutboundMessage]
     ) -> list[BaseException | None]:
-        from aiokafka.errors import KafkaError
-
         if self._producer is None:
             raise RuntimeError("KafkaSender is not started")
         deliveries: list[asyncio.Future[Any]] = []

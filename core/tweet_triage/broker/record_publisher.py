@@ -15,6 +15,8 @@ from concurrent.futures import Future
 from types import TracebackType
 from typing import Any, Self
 
+from aiokafka import AIOKafkaProducer
+
 from tweet_triage.broker.connection import kafka_client_options
 from tweet_triage.errors import TriageError
 from tweet_triage.settings import Settings
@@ -79,8 +81,6 @@ class RecordPublisher:
             return self._loop
 
     async def _send(self, topic: str, key: bytes, value: bytes) -> None:
-        from aiokafka import AIOKafkaProducer
-
         async with asyncio.timeout(self._wait_s):
             if self._producer is None:
                 producer = AIOKafkaProducer(

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from aiokafka import errors
+
 from tweet_triage.errors import PublishError
 from tweet_triage.retry import Attempts, Failure, Random, RetryPolicy, Sleep, describe
 
@@ -38,8 +40,6 @@ class Sender(Protocol[M_contra]):
 
 def classify_send(error: BaseException) -> Failure:
     """Whose fault a failed send is: the message's (``item``), the broker's as a whole (``service``), or a bug."""
-    from aiokafka import errors
-
     if isinstance(
         error,
         errors.MessageSizeTooLargeError

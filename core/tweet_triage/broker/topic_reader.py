@@ -24,6 +24,9 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
 from tweet_triage.broker.connection import kafka_client_options
 from tweet_triage.broker.inbound import InboundMessage, normalize_headers
 from tweet_triage.broker.topics import TopicError
@@ -94,9 +97,6 @@ class TopicReader:
         self.read_up_to: dict[int, int] = {}  # partition -> first offset not read (for a second, bounded pass)
 
     async def __aenter__(self) -> Self:
-        from aiokafka import AIOKafkaConsumer, TopicPartition
-        from aiokafka.errors import KafkaError
-
         consumer = AIOKafkaConsumer(
             **kafka_client_options(self._settings),
             group_id=None,
@@ -148,8 +148,6 @@ class TopicReader:
             raise RuntimeError("TopicReader is not open; use it with `async with`")
         if not self.exists:
             return
-        from aiokafka.errors import KafkaError
-
         active = set(self._ends)
         read = accepted = 0
         quiet_since = time.monotonic()
@@ -219,9 +217,6 @@ async def read_record(
     settings: Settings, topic: str, partition: int, offset: int, *, idle_s: float = 2.0
 ) -> TopicRecord | None:
     """The one record at ``partition``:``offset`` of ``topic``, or None if the topic holds none there."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-    from aiokafka.errors import KafkaError
-
     consumer = AIOKafkaConsumer(**kafka_client_options(settings), group_id=None, enable_auto_commit=False)
     try:
         await consumer.start()

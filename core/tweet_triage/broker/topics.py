@@ -11,6 +11,9 @@ import logging
 from collections.abc import Sequence
 from typing import Final
 
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
+
 from tweet_triage.broker.connection import kafka_client_options
 from tweet_triage.errors import TriageError
 from tweet_triage.settings import Settings, local_stack_hint
@@ -40,9 +43,6 @@ async def ensure_topics(
     timeout_s: float = 30.0,
 ) -> list[str]:
     """Create each topic of ``names`` (default: the four stream topics) that does not exist; return the created ones."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-    from aiokafka.errors import KafkaError
-
     if partitions < 1:
         raise ValueError("partitions must be at least 1")
     wanted = list(dict.fromkeys(names if names is not None else stream_topics(settings)))
@@ -76,9 +76,6 @@ async def ensure_topics(
 
 async def existing_topics(settings: Settings, *, timeout_s: float = 30.0) -> set[str]:
     """The names of the topics (event hubs) the broker has."""
-    from aiokafka.admin import AIOKafkaAdminClient
-    from aiokafka.errors import KafkaError
-
     admin = AIOKafkaAdminClient(**kafka_client_options(settings), request_timeout_ms=int(timeout_s * 1000))
     try:
         await admin.start()

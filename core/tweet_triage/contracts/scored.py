@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from tweet_triage.clock import UtcDatetime
 from tweet_triage.errors import InvalidMessage
 from tweet_triage.model.places import Place
+from tweet_triage.store.records import PredictionRecord
 
 if TYPE_CHECKING:
     from tweet_triage.store.records import PredictionRecord
@@ -115,8 +116,6 @@ class ScoredEvent(BaseModel):
 
     def to_prediction(self) -> PredictionRecord | None:
         """The prediction record this event was made from, or None for an event without the tweet's text."""
-        from tweet_triage.store.records import PredictionRecord
-
         if self.text is None or self.model_name is None:
             return None
         return PredictionRecord.model_validate(self.model_dump(exclude={"embedding", "embedding_f16"}))

@@ -31,6 +31,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tweet_triage.errors import ModelError, RegistryUnavailable
+from tweet_triage.model.registry import is_not_found
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -298,8 +299,6 @@ class ApprovalLog:
     def anchors(self) -> dict[int, str]:
         """The registry's copy of the chain: sequence number -> ``"<action> v<version> <hash>"``."""
         from mlflow.exceptions import MlflowException
-
-        from tweet_triage.model.registry import is_not_found
 
         try:
             model = self._client.get_registered_model(self._model)

@@ -26,6 +26,7 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 from tweet_triage.model.text import MENTION_TOKEN, URL_TOKEN, normalize_tweet
 
@@ -52,8 +53,6 @@ class Language:
 
 @cache
 def _identifier() -> Any:
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
     identifier = LanguageIdentifier.from_pickled_model(MODEL_FILE, norm_probs=True)
     supported = set(identifier.nb_classes)
     identifier.set_languages([code for code in CANDIDATES if code in supported])

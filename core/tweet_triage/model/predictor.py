@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import onnxruntime as ort
 
 from tweet_triage.errors import ModelError
 from tweet_triage.model.calibration import softmax
@@ -122,8 +123,6 @@ class Predictor:
         self._session = sessions[self.graph]
 
     def _open(self, file: str) -> _Session:
-        import onnxruntime as ort
-
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1  # parallelism comes from concurrent batches (see __init__)
         options.inter_op_num_threads = 1

@@ -11,6 +11,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from tokenizers import Tokenizer
+
 from tweet_triage.errors import ModelError
 
 TOKENIZER_FILE = "tokenizer.json"
@@ -19,8 +21,6 @@ CONFIG_FILE = "tokenizer_config.json"
 
 class PackageTokenizer:
     def __init__(self, folder: Path, *, max_length: int) -> None:
-        from tokenizers import Tokenizer
-
         try:
             self._tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
             config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))

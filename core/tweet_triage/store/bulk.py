@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+from azure.cosmos.exceptions import CosmosHttpResponseError
+
 from tweet_triage.errors import StoreError
 from tweet_triage.settings import Settings
 from tweet_triage.store.cosmos import translate_errors
@@ -35,7 +37,6 @@ def write_all(
     on_progress: Progress | None = None,
 ) -> int:
     """Write ``items``; returns how many were written (with ``create``: not already there)."""
-    from azure.cosmos.exceptions import CosmosHttpResponseError
 
     def write(item: dict[str, Any]) -> bool:
         try:

@@ -13,6 +13,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from azure.cosmos import CosmosClient, PartitionKey
+from azure.cosmos.aio import CosmosClient as AsyncCosmosClient
+
 from tweet_triage.errors import ContainerMissing, ItemRefused, StoreError, StoreOutage, TriageError
 from tweet_triage.settings import CosmosSettings, Settings, env_name, local_stack_hint
 from tweet_triage.store.retry import Failure, classify
@@ -69,8 +72,6 @@ def client_options(
 
 def open_client(settings: Settings, **options: float) -> CosmosClient:
     """A synchronous client (the constructor already talks to the account: errors surface here)."""
-    from azure.cosmos import CosmosClient
-
     with translate_errors(settings):
         return CosmosClient(
             settings.cosmos_endpoint,
@@ -81,8 +82,6 @@ def open_client(settings: Settings, **options: float) -> CosmosClient:
 
 def async_client(settings: Settings, **options: float) -> AsyncCosmosClient:
     """An asynchronous client; use it as ``async with`` (nothing is sent before that)."""
-    from azure.cosmos.aio import CosmosClient as AsyncCosmosClient
-
     return AsyncCosmosClient(
         settings.cosmos_endpoint,
         credential=settings.cosmos.key.get_secret_value(),
@@ -92,8 +91,6 @@ def async_client(settings: Settings, **options: float) -> AsyncCosmosClient:
 
 def ensure_schema(client: CosmosClient, settings: Settings) -> DatabaseProxy:
     """Create the database and the four containers if missing (idempotent)."""
-    from azure.cosmos import PartitionKey
-
     with translate_errors(settings):
         database = client.create_database_if_not_exists(settings.cosmos.database)
         for spec in container_specs(settings.cosmos).values():
@@ -103,8 +100,6 @@ def ensure_schema(client: CosmosClient, settings: Settings) -> DatabaseProxy:
 
 async def ensure_schema_async(client: AsyncCosmosClient, settings: Settings) -> AsyncDatabaseProxy:
     """Async twin of :func:`ensure_schema` (errors are left to the caller's retry policy)."""
-    from azure.cosmos import PartitionKey
-
     database = await client.create_database_if_not_exists(settings.cosmos.database)
     for spec in container_specs(settings.cosmos).values():
         await database.create_container_if_not_exists(spec.name, partition_key=PartitionKey(path=spec.partition_key))

@@ -25,6 +25,7 @@ import urllib.parse
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any, Final
 
+import aiohttp
 from azure.core.exceptions import HttpResponseError
 
 if TYPE_CHECKING:
@@ -98,8 +99,6 @@ class RestUpserter:
 
 def open_session(*, concurrency: int, timeout_s: float) -> aiohttp.ClientSession:
     """One pooled, kept-alive session; no proxy or .netrc lookups per request (``trust_env=False``)."""
-    import aiohttp
-
     return aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=concurrency, keepalive_timeout=30, ttl_dns_cache=300),
         timeout=aiohttp.ClientTimeout(total=timeout_s),

@@ -21,10 +21,14 @@ stream pauses while the store is away; with a number, :func:`call_with_retries` 
 from __future__ import annotations
 
 import asyncio
+import binascii
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final, TypeVar
+
+from aiohttp import ClientError
+from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
 from tweet_triage import retry
 from tweet_triage.errors import StoreUnavailable
@@ -56,10 +60,6 @@ class Failure(retry.Failure):
 
 def classify(error: BaseException) -> Failure:
     """Whose fault a store ``error`` is: the store's as a whole, one item's, or unexplained."""
-    import binascii
-
-    from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
-
     if isinstance(error, HttpResponseError):
         status = getattr(error, "status_code", None)
         if not isinstance(status, int):
@@ -69,7 +69,7 @@ def classify(error: BaseException) -> Failure:
         return Failure("item", status)
     if isinstance(error, ServiceRequestError | ServiceResponseError | TimeoutError | ConnectionError):
         return Failure("service")
-    if _is_aiohttp_client_error(error) or isinstance(error, binascii.Error):  # transport; a malformed account key
+    if isinstance(error, ClientError | binascii.Error):  # transport; a malformed account key
         return Failure("service")
     if isinstance(error, ValueError | TypeError):  # the SDK checks each body before sending it
         return Failure("item")
@@ -102,11 +102,3 @@ def _retry_after(error: BaseException) -> float | None:
         return max(float(raw) / 1000.0, 0.0) if raw is not None else None
     except (TypeError, ValueError):
         return None
-
-
-def _is_aiohttp_client_error(error: BaseException) -> bool:
-    try:
-        from aiohttp import ClientError
-    except ImportError:  # pragma: no cover - aiohttp comes with the async Cosmos client
-        return False
-    return isinstance(error, ClientError)

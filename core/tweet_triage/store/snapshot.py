@@ -23,6 +23,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from azure.cosmos.exceptions import CosmosResourceNotFoundError
+
 from tweet_triage.clock import utc_now
 from tweet_triage.errors import StoreError
 from tweet_triage.settings import Settings
@@ -122,8 +124,6 @@ def restore_snapshot(
 
 
 def _all_items(container: ContainerProxy, settings: Settings) -> Iterator[dict[str, Any]]:
-    from azure.cosmos.exceptions import CosmosResourceNotFoundError
-
     try:
         with translate_errors(settings, container=container.id):
             for item in container.query_items("SELECT * FROM c", enable_cross_partition_query=True):

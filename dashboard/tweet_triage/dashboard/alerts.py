@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from tweet_triage.clock import UtcDatetime
 from tweet_triage.errors import ContainerMissing
+from tweet_triage.monitoring.alerts.store import AlertStore
 from tweet_triage.settings import Settings
 
 MAX_ALERTS = 50
@@ -31,8 +32,6 @@ class AlertView(BaseModel):
 
 def read_open_alerts(settings: Settings, *, limit: int = MAX_ALERTS) -> list[AlertView]:
     """The newest open alerts, newest first."""
-    from tweet_triage.monitoring.alerts.store import AlertStore
-
     try:
         with AlertStore.open(settings) as store:
             alerts = store.recent(status="open", limit=limit)

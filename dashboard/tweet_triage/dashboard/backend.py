@@ -18,6 +18,7 @@ from tweet_triage.errors import ContainerMissing
 from tweet_triage.settings import Settings
 from tweet_triage.store.reader import PredictionReader
 from tweet_triage.store.records import PredictionRecord
+from tweet_triage.store.recovery import read_state
 
 
 class DashboardBackend(Protocol):
@@ -79,7 +80,5 @@ class LiveBackend:
     def store_recovery(self) -> str | None:
         if self._settings.profile != "local":
             return None
-        from tweet_triage.store.recovery import read_state
-
         state = read_state(self._settings)
         return state.describe() if state is not None and state.in_progress else None

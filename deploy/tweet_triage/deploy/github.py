@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,8 +66,6 @@ def approvers(payload: Any, environment: str) -> list[str]:
 
 def approver_of(source: Path | str, environment: str) -> str:
     """The approver to record: ``github:LOGIN`` (several joined by ``, ``), from a saved API answer or ``-`` (stdin)."""
-    import sys
-
     try:
         text = sys.stdin.read() if str(source) == "-" else Path(source).read_text(encoding="utf-8")
     except OSError as exc:

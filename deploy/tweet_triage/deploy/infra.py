@@ -20,6 +20,7 @@ from tweet_triage.deploy.bicep_tree import objects_in
 from tweet_triage.deploy.infra_access import check_access
 from tweet_triage.errors import UsageError
 from tweet_triage.settings import AzureMlSettings, CosmosSettings, KafkaSettings
+from tweet_triage.store.cosmos import container_specs
 
 INFRA_DIR = Path(__file__).resolve().parents[2] / "infra"  # deploy/infra in a source checkout
 MAIN = "main.bicep"
@@ -138,8 +139,6 @@ def _variable(tree: dict[str, Any], name: str) -> Any:
 
 def check_against_code(modules: dict[str, dict[str, Any]]) -> list[str]:
     """The infrastructure names what the code uses: containers and keys, topics, compute."""
-    from tweet_triage.store.cosmos import container_specs
-
     problems = []
     containers = {c["name"]: c["partitionKey"] for c in _variable(modules.get("cosmos", {}), "containers") or []}
     expected = {spec.name: spec.partition_key for spec in container_specs(CosmosSettings()).values()}

@@ -12,6 +12,16 @@ from rich.text import Text
 from tweet_triage.cli.context import CliContext, cli_context
 from tweet_triage.clock import utc_now
 from tweet_triage.errors import UsageError
+from tweet_triage.model.registry import PRODUCTION, Registry
+from tweet_triage.monitoring.alerts.center import alert_center
+from tweet_triage.monitoring.alerts.records import ALERT_KINDS
+from tweet_triage.monitoring.alerts.store import AlertStore
+from tweet_triage.monitoring.retrain.backends import backend_for
+from tweet_triage.monitoring.retrain.local_job import run_local_retrain
+from tweet_triage.monitoring.retrain.policy import RetrainPolicy, RetrainTrigger, TriggerKind
+from tweet_triage.monitoring.retrain.request import RetrainRequest
+from tweet_triage.monitoring.retrain.service import RetrainService, record
+from tweet_triage.monitoring.worker import MonitorOptions, run_monitor
 from tweet_triage.settings import Settings
 
 if TYPE_CHECKING:
@@ -31,8 +41,6 @@ def monitor(
     partitions: Annotated[int, typer.Option(min=1, help="Partitions for topics the monitor creates.")] = 2,
 ) -> None:
     """Watch the scored stream for drift and the feedback stream for accuracy; alert and trigger retraining."""
-    from tweet_triage.monitoring.worker import MonitorOptions, run_monitor
-
     context = cli_context(ctx)
     options = MonitorOptions(batch_size=batch_size, web_host=context.settings.stack.host, partitions=partitions)
     run_monitor(context.settings, options)
@@ -47,9 +55,6 @@ def list_alerts(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """Recent alerts, newest first (open ones by default)."""
-    from tweet_triage.monitoring.alerts.records import ALERT_KINDS
-    from tweet_triage.monitoring.alerts.store import AlertStore
-
     if status not in ("open", "acked", "all"):
         raise UsageError(f"--status must be open, acked or all, not {status!r}")
     if kind is not None and kind not in ALERT_KINDS:
@@ -90,8 +95,6 @@ def show_alert(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Everything about one alert: what it means, the evidence, delivery."""
-    from tweet_triage.monitoring.alerts.store import AlertStore
-
     context = cli_context(ctx)
     with AlertStore.open(context.settings) as store:
         alert = store.get(alert_id)
@@ -135,8 +138,6 @@ def ack_alert(
     by: Annotated[str, typer.Option("--by", help="Who takes it (recorded on the alert).")],
 ) -> None:
     """Acknowledge an alert: on-call has it. Repeats within the cooldown stay on this alert."""
-    from tweet_triage.monitoring.alerts.store import AlertStore
-
     if not by.strip():
         raise UsageError("--by needs a name")
     context = cli_context(ctx)
@@ -158,13 +159,6 @@ def retrain(
         return
     if not reason or not reason.strip():
         raise UsageError("--reason is required: say why this retraining runs (it is recorded)")
-    from tweet_triage.monitoring.alerts.center import alert_center
-    from tweet_triage.monitoring.alerts.store import AlertStore
-    from tweet_triage.monitoring.retrain.backends import backend_for
-    from tweet_triage.monitoring.retrain.policy import RetrainPolicy, RetrainTrigger, TriggerKind
-    from tweet_triage.monitoring.retrain.request import RetrainRequest
-    from tweet_triage.monitoring.retrain.service import RetrainService
-
     context = cli_context(ctx)
     settings = context.settings
     run_here = settings.retrain.backend == "local" and not detach
@@ -199,12 +193,6 @@ class _InProcess:
 
 
 def _run_request(context: CliContext, request_id: str) -> None:
-    from tweet_triage.monitoring.alerts.center import alert_center
-    from tweet_triage.monitoring.alerts.store import AlertStore
-    from tweet_triage.monitoring.retrain.local_job import run_local_retrain
-    from tweet_triage.monitoring.retrain.request import RetrainRequest
-    from tweet_triage.monitoring.retrain.service import record
-
     settings = context.settings
     with AlertStore.open(settings, create=True) as store:
         alert = store.get(request_id)
@@ -234,7 +222,5 @@ def _run_request(context: CliContext, request_id: str) -> None:
 
 
 def _production_version(settings: Settings) -> str | None:
-    from tweet_triage.model.registry import PRODUCTION, Registry
-
     found = Registry(settings).find(PRODUCTION)
     return found.version if found else None

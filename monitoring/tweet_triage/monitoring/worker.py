@@ -26,7 +26,10 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
+import faust
+
 from tweet_triage.broker.faust_app import faust_app, inbound_message
+from tweet_triage.broker.topics import ensure_topics
 from tweet_triage.clock import utc_now
 from tweet_triage.contracts.dead_letters import DeadLetter
 from tweet_triage.contracts.feedback import FeedbackEvent
@@ -231,10 +234,7 @@ def runtime_weekly_cron(settings: Settings) -> str:
 
 def run_monitor(settings: Settings, options: MonitorOptions, *, loglevel: str = "info") -> None:
     """Create the topics if needed, then run the monitor until stopped (SIGINT/SIGTERM); state is saved on the way."""
-    import faust
     import torch
-
-    from tweet_triage.broker.topics import ensure_topics
 
     torch.set_num_threads(1)  # detector updates are tiny tensor ops: one thread is faster than two spinning
     asyncio.run(ensure_topics(settings, partitions=options.partitions))

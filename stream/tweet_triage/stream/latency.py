@@ -20,6 +20,7 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from tweet_triage.broker.connection import kafka_client_options
 from tweet_triage.clock import utc_now
@@ -81,8 +82,6 @@ async def publish_and_observe(
     settings: Settings, events: Sequence[TweetEvent], *, rate: float | None, timeout_s: float
 ) -> LatencyReport:
     """Publish ``events`` (at ``rate``) while reading their scored events; returns once all arrived or on timeout."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
     order = {event.id: i for i, event in enumerate(events)}
     arrivals: dict[str, tuple[float, float]] = {}  # id -> (latency, arrival time)
     # No consumer group: the partitions are assigned here and their positions resolved *before* anything is

@@ -36,6 +36,8 @@ from tweet_triage.broker.topic_reader import ReadProgress, TopicReader, TopicRec
 from tweet_triage.contracts.feedback import FeedbackEvent
 from tweet_triage.contracts.scored import ScoredEvent
 from tweet_triage.errors import InvalidMessage, TriageError
+from tweet_triage.monitoring.alerts.records import Alert
+from tweet_triage.monitoring.feedback_store import FeedbackRecord
 from tweet_triage.settings import Settings
 from tweet_triage.store.bulk import write_all
 from tweet_triage.store.cosmos import (
@@ -47,6 +49,7 @@ from tweet_triage.store.cosmos import (
     open_client,
     query,
 )
+from tweet_triage.store.reader import PredictionReader
 from tweet_triage.store.records import PredictionRecord, item_body
 
 log = logging.getLogger(__name__)
@@ -138,9 +141,6 @@ def _predictions(container: Any, settings: Settings, topic: str, records: list[T
 
 
 def _feedback(container: Any, settings: Settings, topic: str, records: list[TopicRecord]) -> RebuildReport:
-    from tweet_triage.monitoring.feedback_store import FeedbackRecord
-    from tweet_triage.store.reader import PredictionReader
-
     latest: dict[tuple[str, str], tuple[FeedbackEvent, TopicRecord]] = {}
     skipped = 0
     for record in records:
@@ -168,8 +168,6 @@ def _feedback(container: Any, settings: Settings, topic: str, records: list[Topi
 
 
 def _alerts(container: Any, settings: Settings, topic: str, records: list[TopicRecord]) -> RebuildReport:
-    from tweet_triage.monitoring.alerts.records import Alert
-
     latest: dict[str, dict[str, Any]] = {}
     skipped = 0
     for record in records:  # one key per alert, so one partition: later offsets are later states

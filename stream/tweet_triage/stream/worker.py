@@ -25,14 +25,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, NoReturn
 
+import faust
+
 from tweet_triage.availability import Availability
 from tweet_triage.broker.faust_app import faust_app, inbound_message
 from tweet_triage.broker.kafka_sender import KafkaSender
+from tweet_triage.broker.topics import ensure_topics
 from tweet_triage.clock import utc_now
 from tweet_triage.errors import ModelError
 from tweet_triage.model.places import gazetteer
 from tweet_triage.model.registry import Registry
 from tweet_triage.model.watcher import ModelWatcher, Swap
+from tweet_triage.monitoring.alerts.unapproved import UnapprovedMoveAlerts
 from tweet_triage.retry import RetryNotice, RetryPolicy
 from tweet_triage.settings import Settings
 from tweet_triage.store.cosmos import SHADOW
@@ -76,8 +80,6 @@ class WorkerRuntime:
         self.broker_policy = RetryPolicy.forever(on_retry=self._on_broker_retry, on_recovered=self.broker.on_recovered)
         self.sender: KafkaSender | DiscardingPublisher
         if options.shadow_version is None:
-            from tweet_triage.monitoring.alerts.unapproved import UnapprovedMoveAlerts
-
             alerts = UnapprovedMoveAlerts(settings, reporter="stream worker")
             self.watcher = ModelWatcher(
                 Registry(settings), threads=options.scoring_threads, on_swap=self._on_swap, on_unapproved=alerts
@@ -253,10 +255,6 @@ def _fail_stop() -> NoReturn:
 
 def run_worker(settings: Settings, options: WorkerOptions, *, loglevel: str = "info") -> None:
     """Create the topics if needed, then run the Faust worker until it is stopped (SIGINT/SIGTERM)."""
-    import faust
-
-    from tweet_triage.broker.topics import ensure_topics
-
     asyncio.run(ensure_topics(settings, partitions=options.partitions))
     app = build_app(settings, options)
     worker = faust.Worker(app, loglevel=loglevel)

@@ -9,12 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
-from mlflow.tracking import MlflowClient
 
 from tests.fuzz import fuzz_asgi_app
 from tests.helpers import wait_until
 from tests.integration.conftest import register_copies
 from tests.integration.serving import API_KEY, Server, ServingEnv, api_over
+from tweet_triage.api.app import create_app, runtime_from_settings
 from tweet_triage.model.approvals import ApprovalLog
 from tweet_triage.model.registry import PRODUCTION, Registry
 from tweet_triage.monitoring.alerts.records import Alert
@@ -167,6 +167,8 @@ def test_a_production_move_without_approval_is_not_followed_and_raises_an_alert(
     name = "tweet-triage-api-unapproved-test"
     approved, unapproved = register_copies(first_candidate, registry, training_settings, name)
     with api_over(local_stack, name) as (serving, server):
+        from mlflow.tracking import MlflowClient
+
         plain = MlflowClient(serving.settings.mlflow_tracking_uri)  # anyone who can reach MLflow
         plain.set_registered_model_alias(name, PRODUCTION, unapproved)
 
@@ -212,7 +214,6 @@ def _ready_version(url: str) -> str | None:
 
 def test_generated_requests_never_get_a_server_error(serving: ServingEnv) -> None:
     """schemathesis against the real app (real model, real feedback topic), in-process."""
-    from tweet_triage.api.app import create_app, runtime_from_settings
 
     runtime = runtime_from_settings(serving.settings)
     assert runtime.refresh is not None

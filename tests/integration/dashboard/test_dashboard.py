@@ -8,12 +8,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from playwright.sync_api import expect, sync_playwright
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import REPO_ROOT, free_port
 from tests.integration.serving import Server, ServingEnv, seeded_records, triaged_records
+from tweet_triage.clock import utc_now
 from tweet_triage.dashboard.backend import LiveBackend
 from tweet_triage.model.registry import PRODUCTION, Registry
+from tweet_triage.monitoring.alerts.records import Alert
+from tweet_triage.monitoring.alerts.store import AlertStore
+from tweet_triage.monitoring.feedback_store import FeedbackRecord, FeedbackStore
 from tweet_triage.settings import load_settings
 
 if TYPE_CHECKING:
@@ -32,7 +37,8 @@ TWEETS = [
 
 def page(backend: LiveBackend) -> AppTest:
     def script(backend: "Any") -> None:  # noqa: UP037 - the script runs without postponed annotations
-        from tweet_triage.dashboard.app import render
+        # AppTest runs this function's source on its own, as a script: the import must be inside it.
+        from tweet_triage.dashboard.app import render  # noqa: PLC0415
 
         render(backend)
 
@@ -53,8 +59,6 @@ TRIAGE_TWEETS = [
 @contextlib.contextmanager
 def dashboard_tab(serving: ServingEnv, *, height: int) -> Iterator[Page]:
     """The API and the dashboard started, and a headless Chromium tab open on the dashboard."""
-    from playwright.sync_api import sync_playwright
-
     serving.start_api()
     dashboard = serving.start_dashboard()
     ARTIFACTS.mkdir(exist_ok=True)
@@ -102,10 +106,6 @@ def test_feed_detail_and_feedback_with_apptest(serving: ServingEnv, api_server: 
 
 
 def test_open_alerts_from_the_monitor_show_in_the_sidebar(serving: ServingEnv) -> None:
-    from tweet_triage.clock import utc_now
-    from tweet_triage.monitoring.alerts.records import Alert
-    from tweet_triage.monitoring.alerts.store import AlertStore
-
     now = utc_now()
     common = {"created_at": now, "last_seen_at": now, "model_version": "1"}
     with AlertStore.open(serving.settings, create=True) as store:
@@ -155,8 +155,6 @@ def test_empty_store_and_unreachable_store_with_apptest(serving: ServingEnv) -> 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium)")
 def test_a_coordinator_sees_the_tweets_and_sends_a_correction_in_a_real_browser(serving: ServingEnv) -> None:
-    from playwright.sync_api import expect
-
     seed(serving)
     with dashboard_tab(serving, height=1600) as tab:
         expect(tab.get_by_text("Flood water rising on Main Street").first).to_be_visible(timeout=60_000)
@@ -179,9 +177,6 @@ def test_a_coordinator_sees_the_tweets_and_sends_a_correction_in_a_real_browser(
 
 
 def test_the_review_queue_over_the_real_store_and_api_leaves_out_labelled_tweets(serving: ServingEnv) -> None:
-    from tweet_triage.clock import utc_now
-    from tweet_triage.monitoring.feedback_store import FeedbackRecord, FeedbackStore
-
     order = seed_triage(serving)
     assert order[:2] == ["e2e-sirens", "e2e-smoke"], "closest to a coin toss first"
     serving.start_api()
@@ -197,8 +192,6 @@ def test_the_review_queue_over_the_real_store_and_api_leaves_out_labelled_tweets
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium)")
 def test_a_coordinator_reviews_the_least_certain_sees_stories_once_and_places_on_the_map(serving: ServingEnv) -> None:
-    from playwright.sync_api import expect
-
     order = seed_triage(serving)
     with dashboard_tab(serving, height=1800) as tab:
         bridge = tab.get_by_text("Bridge collapsed on the river road")

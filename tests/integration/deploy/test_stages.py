@@ -20,10 +20,16 @@ from typing import Any
 import pytest
 
 from tests.conftest import DATA_MIRROR
+from tweet_triage.deploy.azureml import score
+from tweet_triage.deploy.azureml.components import INSTALL, build_components
+from tweet_triage.deploy.azureml.source import SourceTree
 from tweet_triage.model.approval_gate import UnapprovedModel
+from tweet_triage.model.approvals import ApprovalLog
+from tweet_triage.model.predictor import Predictor
 from tweet_triage.model.registry import CANDIDATE, Registry
 from tweet_triage.settings import Settings, load_settings
 from tweet_triage.training.pipeline import PipelineResult
+from tweet_triage.training.promotion import promote
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -34,8 +40,6 @@ REFERENCE = re.compile(r"\$\{\{(inputs|outputs)\.(\w+)\}\}")
 
 def command_line(component: Any, values: dict[str, object], outputs: dict[str, Path]) -> str:
     """The component's command with its inputs and outputs bound, as Azure ML would expand it (without the install)."""
-    from tweet_triage.deploy.azureml.components import INSTALL
-
     command: str = component.command.removeprefix(INSTALL)
 
     def optional(match: re.Match[str]) -> str:
@@ -64,9 +68,6 @@ class StageRun:
 
 @pytest.fixture(scope="module")
 def stage_run(local_stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> StageRun:
-    from tweet_triage.deploy.azureml.components import build_components
-    from tweet_triage.deploy.azureml.source import SourceTree
-
     if not DATA_MIRROR:
         pytest.skip("TRIAGE_DATA__MIRROR_DIR is not set (the Kaggle file comes from the shared mirror)")
     raw = Path(DATA_MIRROR) / "disaster-tweets"
@@ -164,11 +165,6 @@ def test_the_stages_register_a_gated_candidate_with_its_reason(stage_run: StageR
 def test_the_scoring_script_serves_the_registered_package(
     stage_run: StageRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tweet_triage.deploy.azureml import score
-    from tweet_triage.model.approvals import ApprovalLog
-    from tweet_triage.model.predictor import Predictor
-    from tweet_triage.training.promotion import promote
-
     registry = Registry(stage_run.settings)
     version = registry.get(CANDIDATE)
     package = registry.download(version)

@@ -11,7 +11,7 @@ from tests.integration.model.conftest import BareModel
 from tests.unit.deploy.fake_workspace import FakeWorkspace
 from tweet_triage.app.cli.main import app
 from tweet_triage.cli.context import CliContext
-from tweet_triage.deploy.azureml import workspace
+from tweet_triage.deploy.azureml import cli as azure_cli
 from tweet_triage.model.approval_gate import UnapprovedModel
 from tweet_triage.model.approvals import Action
 from tweet_triage.model.registry import CANDIDATE
@@ -24,7 +24,7 @@ pytest.importorskip("azure.ai.ml")
 @pytest.fixture
 def ws(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeWorkspace]:
     fake = FakeWorkspace()
-    monkeypatch.setattr(workspace, "ml_client", lambda settings: fake)
+    monkeypatch.setattr(azure_cli, "ml_client", lambda settings: fake)  # where the commands look it up
     yield fake
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from tests.conftest import make_stack_settings
 from tests.helpers import wait_until
@@ -24,6 +25,7 @@ from tweet_triage.broker.topics import ensure_topics
 from tweet_triage.contracts.feedback import FeedbackEvent
 from tweet_triage.contracts.scored import ScoredEvent
 from tweet_triage.contracts.tweets import TweetEvent
+from tweet_triage.monitoring.alerts.center import alert_center
 from tweet_triage.monitoring.alerts.records import AlertDraft
 from tweet_triage.monitoring.alerts.store import AlertStore
 from tweet_triage.monitoring.feedback_store import FeedbackRecord, FeedbackStore
@@ -96,16 +98,12 @@ def correct(settings: Settings, tweet_ids: list[str]) -> None:
 
 
 def raise_alert(settings: Settings) -> str:
-    from tweet_triage.monitoring.alerts.center import alert_center
-
     draft = AlertDraft(kind="drift", severity="warning", title="Drift: test", summary="s", model_version="1")
     with AlertStore.open(settings, create=True) as store:
         return alert_center(settings, store).raise_alert(draft).alert.id
 
 
 def publish(settings: Settings, topic: str, messages: list[tuple[str, bytes]]) -> None:
-    from aiokafka import AIOKafkaProducer
-
     async def send() -> None:
         producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5)
         await producer.start()
@@ -205,8 +203,6 @@ def test_stack_down_refuses_to_leave_unprocessed_tweets_without_a_worker(stack: 
 
 
 def test_the_broker_keeps_topics_and_group_offsets_through_a_sigkill(stack: Settings) -> None:
-    from aiokafka import AIOKafkaConsumer
-
     topic = stack.kafka.topic_tweets
     publish(stack, topic, [(f"k{n}", b"first") for n in range(50)])
 

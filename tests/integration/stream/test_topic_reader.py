@@ -8,6 +8,7 @@ import contextlib
 import json
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from tweet_triage.broker.connection import kafka_client_options
 from tweet_triage.broker.topic_reader import ReadProgress, TopicReader, TopicRecord, read_record
@@ -19,8 +20,6 @@ pytestmark = pytest.mark.integration
 
 async def produce(settings: Settings, topic: str, values: list[bytes], *, linger_ms: int = 20) -> None:
     """Batched sends (linger): the case in which the local broker under-reports end offsets."""
-    from aiokafka import AIOKafkaProducer
-
     producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all", linger_ms=linger_ms)
     await producer.start()
     try:
@@ -64,8 +63,6 @@ def test_the_read_ends_while_a_producer_keeps_writing(topic_settings: Settings) 
         stop = asyncio.Event()
 
         async def keep_writing() -> None:
-            from aiokafka import AIOKafkaProducer
-
             producer = AIOKafkaProducer(**kafka_client_options(topic_settings), acks="all", linger_ms=0)
             await producer.start()
             try:

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 
 from tweet_triage.broker.connection import kafka_client_options
 from tweet_triage.broker.topics import ensure_topics, stream_topics
@@ -32,8 +34,6 @@ CSV = (
 
 
 async def topic_partitions(settings: Settings) -> dict[str, int]:
-    from aiokafka.admin import AIOKafkaAdminClient
-
     admin = AIOKafkaAdminClient(**kafka_client_options(settings))
     await admin.start()
     try:
@@ -45,8 +45,6 @@ async def topic_partitions(settings: Settings) -> dict[str, int]:
 
 
 async def consume(settings: Settings, topic: str, n: int) -> list[tuple[bytes | None, bytes | None]]:
-    from aiokafka import AIOKafkaConsumer
-
     consumer = AIOKafkaConsumer(topic, **kafka_client_options(settings), auto_offset_reset="earliest", group_id=None)
     await consumer.start()
     messages: list[tuple[bytes | None, bytes | None]] = []

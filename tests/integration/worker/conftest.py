@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from tests.conftest import free_port, make_stack_settings
 from tests.helpers import wait_until
@@ -115,8 +116,6 @@ class StreamEnv:
 
     def publish_messages(self, messages: Sequence[Outgoing], *, topic: str | None = None) -> None:
         """Send messages with any key, headers and broker timestamp (up to 2 MiB each), acknowledged by the broker."""
-        from aiokafka import AIOKafkaProducer
-
         target = topic or self.settings.kafka.topic_tweets
 
         async def send() -> None:
@@ -184,8 +183,6 @@ class StreamEnv:
         return wait_until(enough, timeout_s=timeout_s, what=f"{count} stored predictions")
 
     def dead_letters(self, count: int, timeout_s: float = 60) -> list[dict[str, object]]:
-        from aiokafka import AIOKafkaConsumer
-
         async def read() -> list[dict[str, object]]:
             consumer = AIOKafkaConsumer(
                 self.settings.kafka.topic_dlq,

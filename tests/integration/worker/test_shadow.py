@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from tests.helpers import wait_until
 from tests.integration.worker.conftest import TRIAGE, StreamEnv, StreamModels
@@ -47,7 +48,6 @@ def _upsert(settings: Settings, role: str, items: list[dict[str, Any]]) -> None:
 
 def _whole_topic(settings: Settings, topic: str) -> list[dict[str, Any]]:
     """Every message on ``topic`` up to its current end."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
 
     async def read() -> list[dict[str, Any]]:
         consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)

@@ -9,7 +9,6 @@ import signal
 import httpx
 import psutil
 import pytest
-from mlflow.tracking import MlflowClient
 
 from tests.helpers import wait_until
 from tests.integration.worker.conftest import StreamEnv, StreamModels
@@ -214,6 +213,8 @@ def test_a_production_move_without_approval_is_not_followed_and_raises_an_alert(
     registry, approved, unapproved = production_and_other(stream_env, stream_models)
     port = stream_env.ports[0]
     try:
+        from mlflow.tracking import MlflowClient
+
         MlflowClient(stream_env.settings.mlflow_tracking_uri).set_registered_model_alias(
             registry.name, PRODUCTION, unapproved
         )

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from tests.unit.api.fakes import FakeReviewSource, RecordingPublisher, SwappableModel, WordScorer
 from tweet_triage.api.app import create_app
@@ -51,8 +52,6 @@ def model_info(version: str, labels: list[str]) -> ModelInfoOut:
 def make_runtime(
     model: SwappableModel, publisher: RecordingPublisher, *, keys: str = KEY, protect_reads: bool = False
 ) -> ApiRuntime:
-    from pydantic import SecretStr
-
     return ApiRuntime(
         model=model,
         publisher=publisher,

@@ -14,7 +14,8 @@ from tweet_triage.model.places import Place
 
 def page(backend: FakeBackend) -> AppTest:
     def script(backend: "Any") -> None:  # noqa: UP037 - the script runs without postponed annotations
-        from tweet_triage.dashboard.app import render
+        # AppTest runs this function's source on its own, as a script: the import must be inside it.
+        from tweet_triage.dashboard.app import render  # noqa: PLC0415
 
         render(backend)
 

@@ -6,6 +6,8 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+from azure.core.exceptions import ResourceNotFoundError
+
 
 @dataclass
 class Done:
@@ -33,8 +35,6 @@ class FakeWorkspace:
 
         class Endpoints:
             def get(self, name: str) -> Any:
-                from azure.core.exceptions import ResourceNotFoundError
-
                 if name not in workspace.endpoints:
                     raise ResourceNotFoundError(f"no endpoint {name}")
                 return copy.deepcopy(workspace.endpoints[name])

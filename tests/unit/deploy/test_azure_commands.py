@@ -8,11 +8,13 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from tweet_triage.deploy.azureml import workspace
+from tweet_triage.deploy.azureml import jobs, workspace
 from tweet_triage.deploy.azureml.endpoint import TrafficPlan, canary_slot
+from tweet_triage.deploy.azureml.jobs import PIPELINE_NAME, submit_retrain
 from tweet_triage.errors import CloudError, SettingsError, UsageError
 from tweet_triage.settings import load_settings
 
@@ -76,7 +78,7 @@ def test_a_hanging_credential_is_abandoned_after_the_timeout(monkeypatch: pytest
         def get_token(self, *_: object) -> None:
             release.wait(30)  # a managed-identity probe that never answers
 
-    monkeypatch.setattr("azure.identity.DefaultAzureCredential", Hanging)
+    monkeypatch.setattr(workspace, "DefaultAzureCredential", Hanging)
     started = time.monotonic()
     try:
         with pytest.raises(CloudError, match=r"no Azure credential within 1 s"):
@@ -125,10 +127,6 @@ def test_validate_command_writes_yaml(tmp_path: Path) -> None:
 
 
 def test_submit_retrain_registers_the_environment_and_submits_the_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
-    from types import SimpleNamespace
-
-    from tweet_triage.deploy.azureml.jobs import PIPELINE_NAME, submit_retrain
-
     submitted: list[tuple[str, object]] = []
 
     class Client:
@@ -140,7 +138,7 @@ def test_submit_retrain_registers_the_environment_and_submits_the_pipeline(monke
                 submitted.append((experiment_name, job))
                 return SimpleNamespace(name="quiet_apple_42")
 
-    monkeypatch.setattr(workspace, "ml_client", lambda settings: Client())
+    monkeypatch.setattr(jobs, "ml_client", lambda settings: Client())
     settings = load_settings(azureml={"experiment": "retrain-tests"})
     assert submit_retrain(settings, reason="accuracy 0.71 < 0.80") == "quiet_apple_42"
     (kind, environment), (experiment, job) = submitted

@@ -7,14 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer.main
 import yaml  # type: ignore[import-untyped]
 
-from tweet_triage.deploy.azureml import stages
+from tweet_triage.deploy.azureml import components, stages
 from tweet_triage.deploy.azureml.components import STAGE
 from tweet_triage.deploy.azureml.environment import TORCH_CPU_INDEX, conda_specification
 from tweet_triage.deploy.azureml.jobs import build_retrain_pipeline, build_weekly_schedule
 from tweet_triage.deploy.azureml.source import SourceTree, read_pins
 from tweet_triage.deploy.azureml.validate import Definition, build_definitions, validate_all
+from tweet_triage.errors import UsageError
 from tweet_triage.settings import Settings, load_settings
 
 pytest.importorskip("azure.ai.ml")
@@ -52,8 +54,6 @@ def test_validation_reports_a_broken_pipeline(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The round trip is a real check: a component that reads an input it does not declare is reported."""
-    from tweet_triage.deploy.azureml import components
-
     original = components.build_components
 
     def broken(tree: SourceTree, environment: str) -> components.Components:
@@ -123,8 +123,6 @@ def test_environment_is_pinned_from_constraints_with_cpu_torch_first() -> None:
 
 def _stage_commands() -> dict[str, set[str]]:
     """The `triage azure stage` commands and the options each accepts."""
-    import typer.main
-
     group = typer.main.get_command(stages.app)
     return {
         name: {opt for param in command.params for opt in getattr(param, "opts", [])}
@@ -150,8 +148,6 @@ def test_every_component_runs_a_real_stage_command_with_known_options(definition
 
 
 def test_the_source_tree_comes_from_the_settings_in_installed_images(tmp_path: Path) -> None:
-    from tweet_triage.errors import UsageError
-
     settings = load_settings(azureml={"source_dir": tmp_path})
     with pytest.raises(UsageError, match="TRIAGE_AZUREML__SOURCE_DIR"):
         SourceTree.for_settings(settings)

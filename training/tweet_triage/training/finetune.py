@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from tqdm.auto import tqdm
 
 from tweet_triage.model.calibration import softmax
 from tweet_triage.model.text import model_input
@@ -111,7 +112,6 @@ def fine_tune(
     the plain loss.
     """
     import torch
-    from tqdm.auto import tqdm
 
     torch.set_num_threads(config.threads)
     _seed_everything(config.seed)

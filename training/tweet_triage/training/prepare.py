@@ -17,8 +17,6 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from sklearn.model_selection import train_test_split
-
 from tweet_triage.errors import DataError
 from tweet_triage.model.text import NORMALIZATION_VERSION, normalize_keyword, normalize_tweet
 
@@ -215,6 +213,8 @@ def _content_key(row: _Row) -> tuple[str, str]:
 
 def split(rows: list[_Row], options: PrepareOptions) -> dict[str, list[_Row]]:
     """Deterministic stratified split, independent of the input order (rows are ordered by a hash of their text)."""
+    from sklearn.model_selection import train_test_split
+
     ordered = sorted(rows, key=_content_key)
     labels = [r.label for r in ordered]
     held_out = options.validation_fraction + options.test_fraction

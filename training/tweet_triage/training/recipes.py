@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sklearn import metrics
 
 from tweet_triage.model.calibration import softmax
 from tweet_triage.model.operating_point import DEFAULT_POLICY, Policy, choose, decide, f_beta
@@ -140,6 +139,8 @@ def train_seed(
 
 def measure(dataset: PreparedDataset, recipe: str, seed: int, scores: Scores) -> SeedResult:
     """Test-split ranking metrics, and the metrics at the default policy's validation-chosen operating point."""
+    from sklearn import metrics
+
     positive = dataset.positive_label
     if positive is None:
         raise ValueError("the recipe study needs a binary dataset with a positive label")

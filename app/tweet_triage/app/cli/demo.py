@@ -8,6 +8,7 @@ import typer
 from rich.panel import Panel
 from rich.table import Table
 
+from tweet_triage.app.demo import run_demo
 from tweet_triage.cli.context import cli_context
 
 
@@ -20,8 +21,6 @@ def demo(
     ] = 16066,
 ) -> None:
     """Stack up, make sure a production model exists, start the worker, replay the dataset, summarise."""
-    from tweet_triage.app.demo import run_demo
-
     context = cli_context(ctx)
     say = lambda line: context.console.print(f"[cyan]▶[/] {line}", highlight=False)  # noqa: E731
     summary = run_demo(context.settings, rate=rate, limit=limit, worker_port=worker_port, say=say)

@@ -13,10 +13,14 @@ from rich.table import Table
 from rich.text import Text
 
 from tweet_triage.app.stack.install import install_cosmos_server
+from tweet_triage.app.stack.lifecycle import purge as purge_folders
+from tweet_triage.app.stack.lifecycle import run_snapshots, snapshot_if_ready, start_stack, stop_stack
 from tweet_triage.app.stack.manager import ServiceStatus, StackManager, State
 from tweet_triage.app.stack.services import SERVICE_NAMES
 from tweet_triage.cli.context import CliContext, cli_context
 from tweet_triage.errors import StackError, UsageError
+from tweet_triage.store.recovery import read_state
+from tweet_triage.store.snapshot import SnapshotInfo, snapshot_dir
 
 if TYPE_CHECKING:
     from tweet_triage.store.recovery import RecoveryState
@@ -107,8 +111,6 @@ def install(
 def up(ctx: typer.Context) -> None:
     """Start the object store, broker, Cosmos DB server and MLflow; restore the results store if its server was
     restarted (snapshot, then the topics); return once everything is healthy."""
-    from tweet_triage.app.stack.lifecycle import start_stack
-
     context = cli_context(ctx)
     _manager(context)  # the profile check
     with _progress(context) as progress:
@@ -130,9 +132,6 @@ def down(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before --purge deletes anything.")] = False,
 ) -> None:
     """Drain the topics, stop what this stack started (apps first), snapshot the results store, stop the services."""
-    from tweet_triage.app.stack.lifecycle import purge as purge_folders
-    from tweet_triage.app.stack.lifecycle import stop_stack
-
     context = cli_context(ctx)
     manager = StackManager(context.settings, specs=[])
     folders = [path for path in manager.data_folders() if path.exists()] if purge else []
@@ -158,8 +157,6 @@ def snapshot(
     ] = None,
 ) -> None:
     """Snapshot the local results store to STATE_DIR/cosmos now (only a store whose recovery finished)."""
-    from tweet_triage.app.stack.lifecycle import run_snapshots, snapshot_if_ready
-
     context = cli_context(ctx)
     manager = _manager(context)
     if every is not None:
@@ -172,9 +169,6 @@ def snapshot(
 def status(ctx: typer.Context) -> None:
     """Each service's state, pid, address and log; the broker's storage; the results store (restoring, rebuilding,
     ready) and its last snapshot. Exit code 1 if any service is not running and healthy."""
-    from tweet_triage.store.recovery import read_state
-    from tweet_triage.store.snapshot import SnapshotInfo, snapshot_dir
-
     context = cli_context(ctx)
     statuses = _manager(context).status()
     print_status(context, statuses)

@@ -19,11 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tweet_triage.app.drain import drain
 from tweet_triage.app.stack import processes
 from tweet_triage.app.stack.manager import StackManager, UpResult
 from tweet_triage.app.stack.services import BROKER, COSMOS
 from tweet_triage.errors import TriageError
 from tweet_triage.settings import Settings, to_environment
+from tweet_triage.store.recovery import RecoveryState, read_state, ready_for_snapshot, recover, write_state
+from tweet_triage.store.snapshot import snapshot_dir, take_snapshot
+from tweet_triage.stream.rebuild import rebuild
 
 if TYPE_CHECKING:
     from tweet_triage.store.recovery import RecoveryReport
@@ -43,8 +47,6 @@ class StackUp:
 
 
 def start_stack(settings: Settings, *, say: Say, progress: Progress | None = None) -> StackUp:
-    from tweet_triage.store.recovery import RecoveryState, read_state, recover, write_state
-
     manager = StackManager(settings)
     results = manager.up(on_event=say)
     cosmos = next(result for result in results if result.name == COSMOS)
@@ -69,8 +71,6 @@ def start_stack(settings: Settings, *, say: Say, progress: Progress | None = Non
 
 def stop_stack(settings: Settings, *, say: Say, force: bool = False, progress: Progress | None = None) -> list[str]:
     """Drain, stop the apps, snapshot, stop the services. Returns the names of what was stopped."""
-    from tweet_triage.app.drain import drain
-
     manager = StackManager(settings, specs=[])
     if manager.record(BROKER) is not None:
         if force:
@@ -93,9 +93,6 @@ def final_snapshot(settings: Settings, manager: StackManager, say: Say) -> None:
 
 def snapshot_if_ready(settings: Settings, manager: StackManager) -> str:
     """Snapshot the store if its server runs and its recovery finished; says what happened."""
-    from tweet_triage.store.recovery import read_state, ready_for_snapshot
-    from tweet_triage.store.snapshot import snapshot_dir, take_snapshot
-
     record = manager.record(COSMOS)
     if record is None:
         return "not running, no snapshot taken (the previous one is kept)"
@@ -141,7 +138,6 @@ def _start_snapshots(settings: Settings, manager: StackManager, say: Say) -> Non
 
 def _rebuild(settings: Settings) -> Callable[[Progress], dict[str, int]]:
     """The rebuild from the topics that recovery runs after the restore: whatever the snapshot lacks."""
-    from tweet_triage.stream.rebuild import rebuild
 
     def run(progress: Progress) -> dict[str, int]:
         return {report.container: report.written for report in rebuild(settings, on_progress=progress)}

@@ -8,7 +8,7 @@ both pass the check: this launcher therefore lets one write at a time through (r
 written atomically (temporary file + rename, then an SQLite row), so a SIGKILL of either process loses nothing that
 was acknowledged.
 
-Run as ``python -m tweet_triage.app.stack.object_store --host H --port P --root DIR --bucket B``
+Run as ``python -m tweet_triage.app.stack.object_store --host H --port P --root DIR --bucket B --api-prefix /s3``
 (what ``triage stack up`` does); ``GET /healthz`` answers 200 once the bucket exists.
 """
 
@@ -21,7 +21,11 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any, Final
 
-API_PREFIX: Final = "/s3"
+import uvicorn
+from alocals3.api.deps import get_storage
+from alocals3.app import create_app
+from fastapi import HTTPException
+
 _WRITES: Final = frozenset({"PUT", "POST", "DELETE"})
 
 Scope = MutableMapping[str, Any]
@@ -48,19 +52,17 @@ class OneWriteAtATime:
             await self._app(scope, receive, send)
 
 
-def configure(root: Path) -> None:
-    """Point alocals3 at ``root`` (its blobs and its SQLite index) through its own environment variables."""
+def configure(root: Path, api_prefix: str) -> None:
+    """Point alocals3 at ``root`` (its blobs and its SQLite index) and serve the S3 API under ``api_prefix``, through
+    its own environment variables (read when it first needs them)."""
     root.mkdir(parents=True, exist_ok=True)
     os.environ["ALOCALS3_STORAGE_ROOT"] = str(root)
     os.environ["ALOCALS3_DATABASE_URL"] = f"sqlite:///{root / 'index.sqlite'}"
-    os.environ["ALOCALS3_API_PREFIX"] = API_PREFIX
+    os.environ["ALOCALS3_API_PREFIX"] = api_prefix
     os.environ.setdefault("ALOCALS3_LOG_LEVEL", "WARNING")
 
 
 def ensure_bucket(name: str) -> None:
-    from alocals3.api.deps import get_storage
-    from fastapi import HTTPException
-
     try:
         get_storage().create_bucket(name)
     except HTTPException as exc:
@@ -74,11 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--root", type=Path, required=True)
     parser.add_argument("--bucket", required=True)
+    parser.add_argument("--api-prefix", default="/s3")
     args = parser.parse_args(argv)
-    configure(args.root.resolve())
-
-    import uvicorn
-    from alocals3.app import create_app
+    configure(args.root.resolve(), args.api_prefix)
 
     ensure_bucket(args.bucket)
     app: Any = OneWriteAtATime(create_app())

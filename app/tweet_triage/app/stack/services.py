@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tweet_triage.app.stack import health, object_store
+from tweet_triage.app.stack import health
 from tweet_triage.errors import StackError
 from tweet_triage.settings import Settings, env_name
 
@@ -20,6 +20,7 @@ COSMOS = "cosmos"
 MLFLOW = "mlflow"
 SERVICE_NAMES = (OBJECTS, BROKER, COSMOS, MLFLOW)  # start order; `down` stops them in reverse
 BROKER_BUCKET = "tansu"
+OBJECTS_API_PREFIX = "/s3"  # where the object store serves the S3 API (its /healthz stays at the root)
 
 COSMOS_SERVER_BIN = Path("node_modules") / "@vercel" / "cosmosdb-server" / "lib" / "cli.js"
 COSMOS_LAUNCHER = "serve.js"  # the server through its createHttpServer with keep-alive (its CLI closes each request)
@@ -65,7 +66,7 @@ def broker_storage_env(settings: Settings) -> dict[str, str]:
     """What Tansu's ``s3://`` engine needs to reach the local object store (no real credentials: it checks none)."""
     stack = settings.stack
     return {
-        "AWS_ENDPOINT": f"http://{stack.host}:{stack.objects_port}{object_store.API_PREFIX}",
+        "AWS_ENDPOINT": f"http://{stack.host}:{stack.objects_port}{OBJECTS_API_PREFIX}",
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -98,6 +99,8 @@ def build_specs(settings: Settings) -> list[ServiceSpec]:
             str(objects_dir(settings)),
             "--bucket",
             BROKER_BUCKET,
+            "--api-prefix",
+            OBJECTS_API_PREFIX,
         ],
         port=stack.objects_port,
         port_setting=env_name(("stack", "objects_port")),

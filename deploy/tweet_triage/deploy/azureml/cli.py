@@ -9,8 +9,20 @@ from typing import Annotated, Any
 import typer
 
 from tweet_triage.cli.context import CliContext, cli_context
+from tweet_triage.deploy.azureml.endpoint import TrafficPlan, checked_slot
+from tweet_triage.deploy.azureml.environment import build_environment
+from tweet_triage.deploy.azureml.jobs import build_weekly_schedule, submit_retrain
+from tweet_triage.deploy.azureml.rollout import deploy_slot
+from tweet_triage.deploy.azureml.rollout import promote_slot as promote
+from tweet_triage.deploy.azureml.source import SourceTree
 from tweet_triage.deploy.azureml.stages import app as stage_app
+from tweet_triage.deploy.azureml.validate import validate_all
+from tweet_triage.deploy.azureml.workspace import ml_client
+from tweet_triage.deploy.github import approver_of
+from tweet_triage.deploy.infra import check_infra
 from tweet_triage.errors import CloudError, UsageError
+from tweet_triage.model.approval_gate import gate_for
+from tweet_triage.model.registry import CANDIDATE, PRODUCTION, Registry
 
 app = typer.Typer(help="Azure ML: validate definitions offline, retrain, deploy blue/green.", no_args_is_help=True)
 app.add_typer(stage_app, name="stage")
@@ -33,8 +45,6 @@ def validate(
     out: Annotated[Path, typer.Option(help="Folder for the YAML definitions.")] = Path(".triage/azureml"),
 ) -> None:
     """Build every definition offline, validate it, write it as YAML and load it back. No credentials needed."""
-    from tweet_triage.deploy.azureml.validate import validate_all
-
     _quiet_sdk()
     context = cli_context(ctx)
     report = validate_all(context.settings, out)
@@ -48,8 +58,6 @@ def validate(
 @app.command("validate-infra")
 def validate_infra(ctx: typer.Context) -> None:
     """Check the Bicep in deploy/infra offline: syntax, modules, parameter files, agreement with the code."""
-    from tweet_triage.deploy.infra import check_infra
-
     context = cli_context(ctx)
     report = check_infra()
     if not report.ok:
@@ -63,8 +71,6 @@ def submit(
     reason: Annotated[str, typer.Option(help="Why retrain (recorded on the job and the model).")] = "manual",
 ) -> None:
     """Submit the retraining pipeline to the workspace; prints the job name. The result is a `candidate` only."""
-    from tweet_triage.deploy.azureml.jobs import submit_retrain
-
     _quiet_sdk()
     context = cli_context(ctx)
     name = submit_retrain(context.settings, reason=reason)
@@ -74,11 +80,6 @@ def submit(
 @app.command("schedule")
 def schedule(ctx: typer.Context) -> None:
     """Create or update the weekly retraining schedule in the workspace."""
-    from tweet_triage.deploy.azureml.environment import build_environment
-    from tweet_triage.deploy.azureml.jobs import build_weekly_schedule
-    from tweet_triage.deploy.azureml.source import SourceTree
-    from tweet_triage.deploy.azureml.workspace import ml_client
-
     _quiet_sdk()
     context = cli_context(ctx)
     client = ml_client(context.settings)
@@ -105,11 +106,6 @@ def deploy(
     """Deploy a model version to a slot of the online endpoint, then give it a share of live (or mirrored) traffic.
 
     Live traffic only for the approved production version; any other version only mirrored, next to a live slot."""
-    from tweet_triage.deploy.azureml.endpoint import TrafficPlan, checked_slot
-    from tweet_triage.deploy.azureml.rollout import deploy_slot
-    from tweet_triage.deploy.azureml.workspace import ml_client
-    from tweet_triage.model.registry import CANDIDATE, PRODUCTION
-
     _quiet_sdk()
     context = cli_context(ctx)
     target = checked_slot(slot)
@@ -134,10 +130,6 @@ def promote_slot(
 
     Only a live slot serving the approved production version; to go back to the other slot, roll the model back
     first (`triage model rollback`)."""
-    from tweet_triage.deploy.azureml.endpoint import checked_slot
-    from tweet_triage.deploy.azureml.rollout import promote_slot as promote
-    from tweet_triage.deploy.azureml.workspace import ml_client
-
     _quiet_sdk()
     context = cli_context(ctx)
     requested = checked_slot(slot) if slot is not None else None
@@ -160,14 +152,9 @@ def approver(
     environment: Annotated[str, typer.Option(help="The GitHub environment whose reviewers approve.")] = "production",
 ) -> None:
     """Print who approved a GitHub environment in a workflow run (github:LOGIN), for CD to record as the approver."""
-    from tweet_triage.deploy.github import approver_of
-
     typer.echo(approver_of(approvals, environment))
 
 
 def _registry_and_gate(context: CliContext) -> tuple[Any, Any]:
-    from tweet_triage.model.approval_gate import gate_for
-    from tweet_triage.model.registry import Registry
-
     registry = Registry(context.settings)
     return registry, gate_for(registry)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from tweet_triage.deploy.azureml.components import build_components
 from tweet_triage.deploy.azureml.environment import build_environment, reference
 from tweet_triage.deploy.azureml.source import SourceTree
+from tweet_triage.deploy.azureml.workspace import ml_client
 from tweet_triage.settings import Settings
 from tweet_triage.training import lineage
 
@@ -112,8 +113,6 @@ def build_weekly_schedule(settings: Settings, *, tree: SourceTree | None = None)
 
 def submit_retrain(settings: Settings, *, reason: str) -> str:
     """Submit the retraining pipeline; returns the job name. Raises SettingsError/CloudError naming what is missing."""
-    from tweet_triage.deploy.azureml.workspace import ml_client
-
     client = ml_client(settings)  # settings first, then a bounded credential check: fails fast
     tree = SourceTree.for_settings(settings)
     client.environments.create_or_update(build_environment(tree))  # idempotent: the version is a content hash

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from azure.core.exceptions import ResourceNotFoundError
+
 from tweet_triage.deploy.azureml.endpoint import (
     SLOTS,
     Role,
@@ -44,8 +46,6 @@ class SlotInfo:
 
 
 def endpoint_or_none(client: Any, name: str) -> Any:
-    from azure.core.exceptions import ResourceNotFoundError
-
     try:
         return client.online_endpoints.get(name)
     except ResourceNotFoundError:

@@ -20,10 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger(__name__)
-MAX_TWEETS = 256
 _SOURCE_ROOT = Path(__file__).resolve().parents[4]
-_predictor: Any = None
 
 
 def _import_path() -> None:
@@ -34,11 +31,22 @@ def _import_path() -> None:
             sys.path.append(path)
 
 
+_import_path()  # this script is the entry point: the project's modules below come from the uploaded tree
+
+from tweet_triage.errors import ModelError  # noqa: E402
+from tweet_triage.model.approval_gate import UnapprovedModel, gate_for  # noqa: E402
+from tweet_triage.model.package import META_FILE, TOKENIZER_DIR  # noqa: E402
+from tweet_triage.model.predictor import Predictor  # noqa: E402
+from tweet_triage.model.registry import Registry  # noqa: E402
+from tweet_triage.settings import load_settings  # noqa: E402
+
+log = logging.getLogger(__name__)
+MAX_TWEETS = 256
+_predictor: Any = None
+
+
 def find_package(model_dir: Path) -> Path:
     """The folder holding the model package (its metadata next to its tokenizer) inside the registered model."""
-    from tweet_triage.errors import ModelError
-    from tweet_triage.model.package import META_FILE, TOKENIZER_DIR
-
     candidates = sorted(path.parent for path in model_dir.rglob(META_FILE) if (path.parent / TOKENIZER_DIR).is_dir())
     if len(candidates) != 1:
         raise ModelError(f"expected one model package ({META_FILE}) under {model_dir}, found {len(candidates)}")
@@ -47,9 +55,6 @@ def find_package(model_dir: Path) -> Path:
 
 def init() -> None:
     global _predictor
-    _import_path()
-    from tweet_triage.model.predictor import Predictor
-
     model_dir = Path(os.environ.get("AZUREML_MODEL_DIR", "."))
     version = os.environ.get("TRIAGE_MODEL_VERSION", "unknown")
     if os.environ.get("TRIAGE_SERVING_ROLE", "live") != "mirror":
@@ -62,10 +67,6 @@ def init() -> None:
 
 def check_approval(version: str, gate: Any = None) -> None:
     """Raise :class:`~tweet_triage.model.approval_gate.UnapprovedModel` unless ``version`` may serve live traffic."""
-    from tweet_triage.model.approval_gate import UnapprovedModel, gate_for
-    from tweet_triage.model.registry import Registry
-    from tweet_triage.settings import load_settings
-
     if gate is None:
         registry = Registry(load_settings())
         gate = gate_for(registry)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from packaging.requirements import Requirement
+
 from tweet_triage.errors import UsageError
 from tweet_triage.settings import Settings
 
@@ -58,8 +60,6 @@ def read_pins(constraints: Path) -> dict[str, str]:
 
 def dependency_closure(extras: tuple[str, ...]) -> set[str]:
     """Normalized names of every distribution ``tweet-triage[extras]`` needs, from the installed metadata."""
-    from packaging.requirements import Requirement
-
     wanted: list[tuple[str, frozenset[str]]] = [(PROJECT, frozenset(extras))]
     seen: set[str] = set()
     while wanted:

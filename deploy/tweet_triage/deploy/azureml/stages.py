@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,6 +23,14 @@ from tweet_triage.cli.context import cli_context
 from tweet_triage.cli.options import policy_option
 from tweet_triage.errors import DataError
 from tweet_triage.model.operating_point import DEFAULT_POLICY
+from tweet_triage.model.registry import Registry
+from tweet_triage.training import stages
+from tweet_triage.training.datasets import get_spec, sha256_of
+from tweet_triage.training.feedback_data import read_feedback_csv, with_feedback
+from tweet_triage.training.finetune import TrainConfig, quick_profile
+from tweet_triage.training.pipeline import DRIFT_REFERENCE_SIZE
+from tweet_triage.training.prepare import load, prepare, resolve, write
+from tweet_triage.training.quantization.study import study_config
 
 app = typer.Typer(help="Pipeline stages run by Azure ML components (folders in, folders out).", no_args_is_help=True)
 
@@ -42,8 +51,6 @@ class StudySize(StrEnum):
 
 def _prepared(folder: Path) -> Any:
     """The one prepared dataset version written under ``folder`` by the prepare stage."""
-    from tweet_triage.training.prepare import load, resolve
-
     return load(resolve(folder, "latest"))
 
 
@@ -61,10 +68,6 @@ def prepare_stage(
     feedback: Annotated[Path | None, typer.Option(help="Human labels (CSV file or folder) to add.")] = None,
 ) -> None:
     """Validate, clean, deduplicate and split (the known dataset's columns), adding feedback labels if given."""
-    from tweet_triage.training.datasets import get_spec, sha256_of
-    from tweet_triage.training.feedback_data import read_feedback_csv, with_feedback
-    from tweet_triage.training.prepare import prepare, write
-
     context = cli_context(ctx)
     spec = get_spec("disaster-tweets")
     source = raw / file
@@ -93,11 +96,6 @@ def fine_tune_stage(
     max_steps: Annotated[int | None, typer.Option(min=1, help="Stop after N optimizer steps.")] = None,
 ) -> None:
     """Fine-tune the base model; writes the Hugging Face model folder and its calibration temperature."""
-    from dataclasses import replace
-
-    from tweet_triage.training import stages
-    from tweet_triage.training.finetune import TrainConfig, quick_profile
-
     context = cli_context(ctx)
     config = replace(quick_profile(), seed=seed) if quick else TrainConfig(epochs=epochs, seed=seed)
     if max_samples is not None or max_steps is not None:
@@ -125,9 +123,6 @@ def export_stage(
 ) -> None:
     """Export to ONNX and run the quantization study on this node's CPU; writes the fp32 reference package and the
     package that ships, with its operating point."""
-    from tweet_triage.training import stages
-    from tweet_triage.training.quantization.study import study_config
-
     context = cli_context(ctx)
     study = study_config(quantization, quick=study_size is StudySize.QUICK)
     exported = stages.export_stage(
@@ -149,8 +144,6 @@ def evaluate_stage(
 ) -> None:
     """Every shipped graph against fp32 on the test split (the quantization rule), behavioural checks; fails when a
     shipped graph breaks the rule."""
-    from tweet_triage.training import stages
-
     context = cli_context(ctx)
     evaluated = stages.evaluate_stage(_prepared(prepared), model, packages, out, max_samples=max_samples, seed=seed)
     quant = evaluated.quantization
@@ -169,10 +162,6 @@ def register_stage(
     git_commit: Annotated[str, typer.Option(help="Commit of the source (the job's snapshot has no .git).")] = "unknown",
 ) -> None:
     """Log the run to MLflow (the workspace), register the int8 package as `candidate`, gate it against production."""
-    from tweet_triage.model.registry import Registry
-    from tweet_triage.training import stages
-    from tweet_triage.training.pipeline import DRIFT_REFERENCE_SIZE
-
     context = cli_context(ctx)
     settings = context.settings
     if settings.mlflow.tracking_uri is None and os.environ.get("MLFLOW_TRACKING_URI"):

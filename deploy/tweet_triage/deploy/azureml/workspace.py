@@ -11,6 +11,9 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from azure.core.exceptions import ClientAuthenticationError
+from azure.identity import DefaultAzureCredential
+
 from tweet_triage.errors import CloudError, SettingsError
 from tweet_triage.settings import Settings, env_name
 
@@ -59,12 +62,6 @@ def credential_hint() -> str:
 
 def acquire_credential(timeout_s: float) -> Any:
     """A DefaultAzureCredential that has proven it can get an ARM token within ``timeout_s`` seconds."""
-    try:
-        from azure.core.exceptions import ClientAuthenticationError
-        from azure.identity import DefaultAzureCredential
-    except ImportError:
-        raise CloudError("azure-identity is not installed: pip install 'tweet-triage[azure]'") from None
-
     credential = DefaultAzureCredential(process_timeout=max(1, int(timeout_s)))
     outcome: dict[str, BaseException | None] = {}
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
+from tweet_triage.broker.record_publisher import RecordPublisher
 from tweet_triage.clock import format_utc
 from tweet_triage.errors import AlertNotFound, TriageError
 from tweet_triage.monitoring.alerts.records import Alert, AlertKind, Delivery, Status
@@ -105,8 +106,6 @@ class AlertStore(AlertUpdates):
     @contextmanager
     def open(cls, settings: Settings, *, create: bool = False) -> Iterator[AlertStore]:
         """Connect; with ``create`` the database and containers are created first (the monitor does this)."""
-        from tweet_triage.broker.record_publisher import RecordPublisher
-
         with open_container(settings, ALERTS, create=create) as container, RecordPublisher(settings) as publisher:
             yield cls(container, settings, publisher)
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tweet_triage.deploy.azureml.jobs import submit_retrain
 from tweet_triage.monitoring.retrain.request import RetrainRequest
 from tweet_triage.monitoring.retrain.service import RetrainBackend
 from tweet_triage.settings import Settings
@@ -82,8 +83,6 @@ class AzureMlBackend:
         self._settings = settings
 
     def start(self, alert_id: str, request: RetrainRequest) -> str:
-        from tweet_triage.deploy.azureml.jobs import submit_retrain
-
         job = submit_retrain(self._settings, reason=f"{request.trigger.kind}: {request.trigger.reason}")
         return f"azureml job {job}"
 

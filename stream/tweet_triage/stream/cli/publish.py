@@ -11,10 +11,13 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from tweet_triage.broker.topics import ensure_topics
 from tweet_triage.cli.context import cli_context
 from tweet_triage.errors import PublishError
 from tweet_triage.settings import Settings
 from tweet_triage.stream.producer.csv_source import DEFAULT_TEXT_COLUMN, CsvSummary, CsvTweetSource
+from tweet_triage.stream.producer.eventhubs import EventHubsPublisher
+from tweet_triage.stream.producer.kafka import KafkaPublisher
 from tweet_triage.stream.producer.run import Publisher, PublishReport, publish_events
 
 
@@ -66,11 +69,7 @@ def publish(
 
 def _publisher(settings: Settings, to: Target) -> Publisher:
     if to is Target.EVENTHUBS:
-        from tweet_triage.stream.producer.eventhubs import EventHubsPublisher
-
         return EventHubsPublisher.from_settings(settings)
-    from tweet_triage.stream.producer.kafka import KafkaPublisher
-
     return KafkaPublisher(settings)
 
 
@@ -84,8 +83,6 @@ async def _run(
     console: Console,
 ) -> PublishReport:
     if to is Target.KAFKA and not settings.kafka.uses_eventhubs:
-        from tweet_triage.broker.topics import ensure_topics
-
         await ensure_topics(settings, names=[settings.kafka.topic_tweets])
     progress = Progress(
         TextColumn("[progress.description]{task.description}"),

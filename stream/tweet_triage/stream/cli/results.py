@@ -10,12 +10,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
 from tweet_triage.cli.context import cli_context
 from tweet_triage.clock import utc_now
 from tweet_triage.errors import UsageError
 from tweet_triage.store.reader import PredictionReader
+from tweet_triage.stream.rebuild import REBUILDABLE
+from tweet_triage.stream.rebuild import rebuild as run_rebuild
 
 app = typer.Typer(help="Read triage results (predictions) from the results store.", no_args_is_help=True)
 
@@ -122,11 +125,6 @@ def rebuild(
     ] = None,
 ) -> None:
     """Write back from the topics every item the results store lacks or holds in an older state (idempotent)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
-
-    from tweet_triage.stream.rebuild import REBUILDABLE
-    from tweet_triage.stream.rebuild import rebuild as run_rebuild
-
     chosen = container or list(REBUILDABLE)
     unknown = sorted(set(chosen) - set(REBUILDABLE))
     if unknown:

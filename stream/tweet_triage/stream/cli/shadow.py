@@ -9,6 +9,7 @@ from rich.table import Table
 
 from tweet_triage.cli.context import cli_context
 from tweet_triage.errors import UsageError
+from tweet_triage.stream.shadow_report import read_comparison
 
 
 def _percent(value: float | None) -> str:
@@ -22,8 +23,6 @@ def compare_shadow(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Agreement with production on the same tweets, and accuracy of both on human feedback for those tweets."""
-    from tweet_triage.stream.shadow_report import read_comparison
-
     context = cli_context(ctx)
     if not version.isdigit():
         raise UsageError(f"VERSION must be a version number, not {version!r}")

@@ -7,6 +7,9 @@ from typing import Annotated
 import typer
 
 from tweet_triage.cli.context import cli_context
+from tweet_triage.errors import UsageError
+from tweet_triage.stream.shadow import shadow_settings
+from tweet_triage.stream.worker import WorkerOptions, run_worker
 
 
 def worker(
@@ -30,10 +33,6 @@ def worker(
     ] = None,
 ) -> None:
     """Consume tweets, score them with the production model, store predictions; runs until stopped."""
-    from tweet_triage.errors import UsageError
-    from tweet_triage.stream.shadow import shadow_settings
-    from tweet_triage.stream.worker import WorkerOptions, run_worker
-
     context = cli_context(ctx)
     if shadow is not None and not shadow.isdigit():
         raise UsageError(f"--shadow needs a version number (not an alias that can move), not {shadow!r}")

@@ -16,6 +16,11 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
+from aiokafka.partitioner import murmur2
+from azure.eventhub import EventData
+from azure.eventhub.aio import EventHubProducerClient
+from azure.identity.aio import DefaultAzureCredential
+
 from tweet_triage.contracts.tweets import TweetEvent
 from tweet_triage.errors import PublishError, UsageError
 from tweet_triage.settings import Settings, env_name
@@ -65,8 +70,6 @@ class _ClosingCredential:
 
 def partition_for(tweet_id: str, partition_ids: Sequence[str]) -> str:
     """The partition a tweet goes to: Kafka's default partitioner applied to the id."""
-    from aiokafka.partitioner import murmur2
-
     index = (int(murmur2(tweet_id.encode("utf-8"))) & 0x7FFFFFFF) % len(partition_ids)
     return partition_ids[index]
 
@@ -81,8 +84,6 @@ class EventHubsPublisher:
     def from_settings(cls, settings: Settings) -> EventHubsPublisher:
         """Connect with the connection string (a producer's send-only key), or with Entra ID to the namespace;
         the event hub is the tweets topic's name."""
-        from azure.eventhub.aio import EventHubProducerClient
-
         kafka = settings.kafka
         name = kafka.topic_tweets
         secret = kafka.eventhubs_connection_string
@@ -90,8 +91,6 @@ class EventHubsPublisher:
             client = EventHubProducerClient.from_connection_string(secret.get_secret_value(), eventhub_name=name)
             return cls(client, eventhub_name=name)
         if kafka.eventhubs_namespace is not None:
-            from azure.identity.aio import DefaultAzureCredential
-
             credential = DefaultAzureCredential(managed_identity_client_id=kafka.identity_client_id)
             entra = EventHubProducerClient(kafka.eventhubs_namespace, name, credential)
             return cls(_ClosingCredential(entra, credential), eventhub_name=name)
@@ -172,8 +171,6 @@ class EventHubsPublisher:
 
 
 def _event_data(event: TweetEvent) -> EventData:
-    from azure.eventhub import EventData
-
     data = EventData(event.to_json())
     data.content_type = "application/json"
     data.properties = {"tweet_id": event.id}

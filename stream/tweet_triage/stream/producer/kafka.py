@@ -8,6 +8,9 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
 from tweet_triage.broker.connection import kafka_client_options
 from tweet_triage.contracts.tweets import TweetEvent
 from tweet_triage.errors import PublishError
@@ -46,9 +49,6 @@ class KafkaPublisher:
         return 16
 
     async def __aenter__(self) -> Self:
-        from aiokafka import AIOKafkaProducer
-        from aiokafka.errors import KafkaError
-
         producer = AIOKafkaProducer(
             **kafka_client_options(self._settings),
             acks="all",

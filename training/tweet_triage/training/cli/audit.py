@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from tweet_triage.cli.context import cli_context
+from tweet_triage.model.approvals import ApprovalLog
+from tweet_triage.model.package import PackageMeta
 from tweet_triage.training.cli.model import open_registry
+from tweet_triage.training.packaging import STUDY_FILE
 
 audit_app = typer.Typer(help="Trace a model back to its data, code, metrics and approvals.", no_args_is_help=True)
 
@@ -17,9 +21,6 @@ audit_app = typer.Typer(help="Trace a model back to its data, code, metrics and 
 @audit_app.command("model")
 def audit_model(ctx: typer.Context, version: Annotated[str, typer.Argument(help="Version number or alias.")]) -> None:
     """Dataset version and report, training run, git commit, metrics and approvals of one model version."""
-    from tweet_triage.model.approvals import ApprovalLog
-    from tweet_triage.model.package import PackageMeta
-
     context = cli_context(ctx)
     registry = open_registry(context)
     mv = registry.get(version)
@@ -52,9 +53,6 @@ def audit_model(ctx: typer.Context, version: Annotated[str, typer.Argument(help=
 def quantization_audit(package: Path) -> dict[str, Any]:
     """What the package says about its graphs: the chosen and shipped ones, the CPU they were measured on, the rule
     and the study's table (every candidate with its speed, accuracy against fp32, invariance and verdict)."""
-    from tweet_triage.model.package import PackageMeta
-    from tweet_triage.training.packaging import STUDY_FILE
-
     meta = PackageMeta.read(package)
     audit: dict[str, Any] = {
         "graphs": [{"name": g.name, "portable": g.portable, "scheme": g.scheme, **g.evaluation} for g in meta.graphs],
@@ -74,8 +72,6 @@ def quantization_audit(package: Path) -> dict[str, Any]:
 
 
 def _load_json_artifact(registry: Any, run_id: str, path: str) -> dict[str, Any]:
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
         local = registry.client.download_artifacts(run_id, path, tmp)
         data: dict[str, Any] = json.loads(Path(local).read_text())

@@ -10,6 +10,8 @@ from rich.table import Table
 
 from tweet_triage.cli.context import CliContext, cli_context
 from tweet_triage.errors import DataError, UsageError
+from tweet_triage.training.datasets import get_spec, pull, raw_dir, sha256_of
+from tweet_triage.training.prepare import ConflictPolicy, PrepareOptions, load, prepare, resolve, write
 
 data_app = typer.Typer(help="Fetch and prepare labelled datasets.", no_args_is_help=True)
 
@@ -28,8 +30,6 @@ def data_pull(
     force: Annotated[bool, typer.Option(help="Fetch again even if a verified copy exists.")] = False,
 ) -> None:
     """Fetch a known dataset by URL with a sha256 check, or copy it from a local mirror."""
-    from tweet_triage.training.datasets import get_spec, pull
-
     context = cli_context(ctx)
     spec = get_spec(name)
     paths = pull(
@@ -57,9 +57,6 @@ def data_prepare(
     split_seed: Annotated[int, typer.Option(help="Seed of the stratified 70/15/15 split.")] = 0,
 ) -> None:
     """Validate, clean, deduplicate and split; writes a content-addressed dataset version and its data report."""
-    from tweet_triage.training.datasets import get_spec, raw_dir, sha256_of
-    from tweet_triage.training.prepare import ConflictPolicy, PrepareOptions, prepare, write
-
     context = cli_context(ctx)
     if conflicts not in ("majority", "drop"):
         raise UsageError(f"--conflicts must be 'majority' or 'drop', not {conflicts!r}")
@@ -104,6 +101,4 @@ def data_prepare(
 
 
 def load_dataset(context: CliContext, version: str) -> Any:
-    from tweet_triage.training.prepare import load, resolve
-
     return load(resolve(prepared_root(context), version))

@@ -3,7 +3,9 @@ commands' handle on the model registry."""
 
 from __future__ import annotations
 
+import tempfile
 import time
+from dataclasses import replace as with_changes
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,16 +15,23 @@ from rich.text import Text
 
 from tweet_triage.cli.context import CliContext, cli_context
 from tweet_triage.errors import UsageError
+from tweet_triage.model.approval_chain import ChainBroken, verify_chain
+from tweet_triage.model.approvals import ApprovalLog
+from tweet_triage.model.package import PackageMeta
+from tweet_triage.model.registry import PRODUCTION, Registry
+from tweet_triage.training import export
 from tweet_triage.training.cli.data import load_dataset
 from tweet_triage.training.cli.train import study_table
+from tweet_triage.training.packaging import STAGING_DIR, staging_package
+from tweet_triage.training.promotion import promote, rollback
+from tweet_triage.training.quantization.study import run_study, study_config
+from tweet_triage.training.stages import HF_MODEL_ARTIFACT, calibration_tweets, study_tweets
 
 model_app = typer.Typer(help="List, promote and roll back model versions.", no_args_is_help=True)
 
 
 def open_registry(context: CliContext) -> Any:
     """The model registry the settings name (MLflow is imported only by the commands that need it)."""
-    from tweet_triage.model.registry import Registry
-
     return Registry(context.settings)
 
 
@@ -71,9 +80,6 @@ def model_promote(
     override: Annotated[str | None, typer.Option(help="Promote despite a failed gate; give the reason.")] = None,
 ) -> None:
     """Point `production` at VERSION: needs a passed gate or an explicit override; recorded in the approval log."""
-    from tweet_triage.model.approvals import ApprovalLog
-    from tweet_triage.training.promotion import promote
-
     context = cli_context(ctx)
     if not version.isdigit():
         raise UsageError(f"VERSION must be a version number, not {version!r}")
@@ -97,9 +103,6 @@ def model_rollback(
     reason: Annotated[str, typer.Option(help="Why (recorded).")],
 ) -> None:
     """Put the previous production version back; recorded in the approval log."""
-    from tweet_triage.model.approvals import ApprovalLog
-    from tweet_triage.training.promotion import rollback
-
     context = cli_context(ctx)
     registry = open_registry(context)
     record = rollback(registry, ApprovalLog.beside(registry), approver=approver, reason=reason)
@@ -121,14 +124,6 @@ def model_quantization_study(
 ) -> None:
     """Run the quantization study on this machine for a registered version (its training run's fp32 weights, its
     dataset's validation tweets) and print the table; registers nothing."""
-    import tempfile
-    from dataclasses import replace as with_changes
-
-    from tweet_triage.model.package import PackageMeta
-    from tweet_triage.training.packaging import STAGING_DIR, staging_package
-    from tweet_triage.training.quantization.study import run_study, study_config
-    from tweet_triage.training.stages import HF_MODEL_ARTIFACT, calibration_tweets, study_tweets
-
     context = cli_context(ctx)
     registry = open_registry(context)
     mv = registry.get(version)
@@ -138,8 +133,6 @@ def model_quantization_study(
     dataset = load_dataset(context, mv.tags.get("dataset.version", "latest"))
     meta = PackageMeta.read(registry.download(mv))
     with tempfile.TemporaryDirectory(prefix="tweet-triage-study-") as tmp:
-        from tweet_triage.training import export
-
         hf_dir = Path(registry.client.download_artifacts(mv.run_id, HF_MODEL_ARTIFACT, tmp))
         staging = Path(tmp) / STAGING_DIR
         staging_package(staging, export.export_onnx(hf_dir, Path(tmp) / "onnx"), hf_dir, meta)
@@ -174,10 +167,6 @@ def model_approvals(
     ] = False,
 ) -> None:
     """The approval log, oldest first; with --verify, whether anyone tampered with it."""
-    from tweet_triage.model.approval_chain import ChainBroken, verify_chain
-    from tweet_triage.model.approvals import ApprovalLog
-    from tweet_triage.model.registry import PRODUCTION
-
     context = cli_context(ctx)
     registry = open_registry(context)
     log = ApprovalLog.beside(registry)

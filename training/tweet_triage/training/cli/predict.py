@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import typer
 
 from tweet_triage.cli.context import cli_context
 from tweet_triage.errors import UsageError
+from tweet_triage.model.predictor import Predictor
 from tweet_triage.training.cli.model import open_registry
 
 
@@ -23,8 +25,6 @@ def predict(
     output: Annotated[Path | None, typer.Option(help="Write JSON lines here instead of stdout.")] = None,
 ) -> None:
     """Print label, confidence, per-class probabilities and model version, one JSON object per tweet."""
-    from tweet_triage.model.predictor import Predictor
-
     context = cli_context(ctx)
     rows = _predict_rows(texts, input_file, text_column)
     registry = open_registry(context)
@@ -43,8 +43,6 @@ def predict(
 
 
 def _predict_rows(texts: list[str] | None, input_file: Path | None, text_column: str) -> list[dict[str, str]]:
-    import csv
-
     if texts and input_file:
         raise UsageError("give tweets as arguments or --input FILE, not both")
     if texts:

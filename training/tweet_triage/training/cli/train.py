@@ -12,6 +12,9 @@ from rich.text import Text
 from tweet_triage.cli.context import cli_context
 from tweet_triage.cli.options import policy_option
 from tweet_triage.training.cli.data import load_dataset
+from tweet_triage.training.finetune import TrainConfig, quick_profile
+from tweet_triage.training.pipeline import PipelineConfig, run_pipeline
+from tweet_triage.training.quantization.study import study_config
 
 
 def train(
@@ -54,10 +57,6 @@ def train(
     ] = 0.0,
 ) -> None:
     """Fine-tune, export, quantize, evaluate and register a new `candidate` version."""
-    from tweet_triage.training.finetune import TrainConfig, quick_profile
-    from tweet_triage.training.pipeline import PipelineConfig, run_pipeline
-    from tweet_triage.training.quantization.study import study_config
-
     context = cli_context(ctx)
     study = study_config(quantization, quick=quick)
     train_config = TrainConfig(

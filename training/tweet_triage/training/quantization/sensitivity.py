@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import onnxruntime as ort
 
 from tweet_triage.training.quantization.graph import LinearMatMul, linear_matmuls, weight_array
 
@@ -35,7 +36,6 @@ def collect_activations(fp32_path: Path, feeds: Sequence[dict[str, Any]], *, thr
     """Run the fp32 graph on ``feeds`` and keep every linear layer's input rows (real tokens only, at most
     :data:`MAX_ROWS` per tensor)."""
     import onnx
-    import onnxruntime as ort
 
     model = onnx.load(str(fp32_path))
     linears = linear_matmuls(model)

@@ -21,6 +21,7 @@ from tweet_triage.errors import UsageError
 from tweet_triage.model.hardware import CpuInfo, cpu_info
 from tweet_triage.model.package import GraphSpec, PackageMeta, graph_file, with_graphs
 from tweet_triage.model.predictor import Predictor
+from tweet_triage.training.evaluate import evaluate
 from tweet_triage.training.quantization import schemes
 from tweet_triage.training.quantization.measure import Tweets, accuracy, invariance, predictor_scorer, speeds
 from tweet_triage.training.quantization.rule import Measurement, QuantizationRule, Selection, select
@@ -230,8 +231,6 @@ def run_study(
         except Exception as exc:  # a graph ONNX Runtime cannot load is a row with its error
             failed[name] = f"{type(exc).__name__}: {exc}"[:300]
     p32 = predictors[schemes.REFERENCE].score(validation.texts, validation.keywords).probabilities
-    from tweet_triage.training.evaluate import evaluate
-
     f1_32 = evaluate(p32, validation.truth, reference.labels, positive_label).f1
     rows: dict[str, Measurement] = {}
     invariance_set = validation.head(config.invariance_tweets)
