@@ -13,10 +13,11 @@ from tweet_triage.store.records import PredictionRecord
 T = TypeVar("T")
 
 
-def wait_until(probe: Callable[[], T], *, timeout_s: float, what: str, interval_s: float = 0.05) -> T:
+def wait_until(probe: Callable[[], T], *, timeout_s: float, what: str, interval_s: float = 0.2) -> T:
     """Poll ``probe`` until it returns something truthy; fail with ``what`` after ``timeout_s``.
 
-    This waits for an observable condition, never for a fixed time.
+    This waits for an observable condition, never for a fixed time. Probes often open a client or start a request:
+    every 0.2 s keeps them from competing with the processes under test for the two cores.
     """
     deadline = time.monotonic() + timeout_s
     while True:

@@ -305,6 +305,11 @@ class MonitorSettings(_Section):
         1e-6, gt=0, lt=0.1, description="Chance per tweet that normal traffic fills the out-of-scope window."
     )
     state_dir: Path | None = Field(None, description="Detector state and threshold cache (default: STATE_DIR/monitor).")
+    thresholds_dir: Path | None = Field(
+        None,
+        description="Cache of calibrated detector thresholds (default: MONITOR STATE_DIR/thresholds); keyed by "
+        "reference and detector settings, so monitors may share one.",
+    )
     save_every_s: float = Field(30.0, gt=0, description="How often detector state is saved.")
     model_poll_s: float = Field(30.0, gt=0, description="How often the production alias is checked.")
     accuracy_window: int = Field(200, ge=10, description="Most recent feedback items per model version that count.")
@@ -315,6 +320,9 @@ class MonitorSettings(_Section):
 
     def resolved_state_dir(self, stack: StackSettings) -> Path:
         return self.state_dir if self.state_dir is not None else stack.state_dir / "monitor"
+
+    def resolved_thresholds_dir(self, stack: StackSettings) -> Path:
+        return self.thresholds_dir if self.thresholds_dir is not None else self.resolved_state_dir(stack) / "thresholds"
 
 
 class AlertSettings(_Section):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,10 +17,19 @@ from tweet_triage.training.finetune import TrainConfig
 from tweet_triage.training.pipeline import PipelineConfig, PipelineResult, run_pipeline
 from tweet_triage.training.prepare import PreparedDataset, prepare, write
 from tweet_triage.training.promotion import promote
+from tweet_triage.training.quantization.rule import QuantizationRule
 from tweet_triage.training.quantization.study import quick_study
 
 SERVING_MODEL = "tweet-triage-serving-test"
-QUICK = PipelineConfig(train=TrainConfig(epochs=1, max_samples=300, max_steps=20, batch_size=16), study=quick_study())
+# The test model trains for 20 steps: many of its probabilities sit near the threshold, so one label flipped by int8
+# arithmetic moves its F1 on 300 test tweets by about 0.003, and which int8 graph the study picks depends on the
+# CPU's timings. The suite tests the pipeline's plumbing, the same on every CPU; the production rule itself is tested
+# in tests/unit/training/quantization. So the test model gets a looser accuracy rule (batch invariance stays exact).
+TEST_RULE = QuantizationRule(max_f1_drop=0.05, min_agreement=0.9)
+QUICK = PipelineConfig(
+    train=TrainConfig(epochs=1, max_samples=300, max_steps=20, batch_size=16),
+    study=replace(quick_study(), rule=TEST_RULE),
+)
 
 
 @pytest.fixture(scope="session")
@@ -74,26 +84,40 @@ def package_dir(registry: Registry, version: str) -> Path:
     return registry.download(registry.get(version))
 
 
+def named_registry(training_settings: Settings, model_name: str) -> Registry:
+    """The session stack's registry, for a registered model (and experiment) of the caller's own."""
+    return Registry(
+        load_settings(
+            stack=training_settings.stack.model_dump(), mlflow={"model_name": model_name, "experiment": model_name}
+        )
+    )
+
+
 def register_copies(
-    first_candidate: PipelineResult, registry: Registry, training_settings: Settings, model_name: str, *, count: int = 2
+    first_candidate: PipelineResult,
+    registry: Registry,
+    training_settings: Settings,
+    model_name: str,
+    *,
+    count: int = 2,
+    promote_first: bool = True,
 ) -> list[str]:
     """``count`` versions of the session's quick-profile package registered under ``model_name`` (a name of the
-    caller's own, so tests that move its aliases never disturb others); the first one is promoted to production."""
-    settings = load_settings(
-        stack=training_settings.stack.model_dump(), mlflow={"model_name": model_name, "experiment": model_name}
-    )
-    target = Registry(settings)
+    caller's own, so tests that move its aliases never disturb others), with a failed gate; the first one is promoted
+    to production unless ``promote_first`` is false."""
+    target = named_registry(training_settings, model_name)
     package = registry.download(first_candidate.version)
     tags = {"gate.passed": "false", "dataset.version": first_candidate.version.tags["dataset.version"]}
     versions = [
         target.register(first_candidate.run_id, package, tags, f"{model_name} copy").version for _ in range(count)
     ]
-    promote(
-        target,
-        ApprovalLog.beside(target),
-        version=versions[0],
-        approver="tests",
-        reason=f"{model_name} tests",
-        override_reason="quick profile",
-    )
+    if promote_first:
+        promote(
+            target,
+            ApprovalLog.beside(target),
+            version=versions[0],
+            approver="tests",
+            reason=f"{model_name} tests",
+            override_reason="quick profile",
+        )
     return versions

@@ -28,6 +28,7 @@ from tweet_triage.app.launch import start_serving
 from tweet_triage.app.stack.apps import start_app
 from tweet_triage.app.stack.manager import StackManager
 from tweet_triage.clock import utc_now
+from tweet_triage.errors import ContainerMissing
 from tweet_triage.model.approval_gate import gate_for
 from tweet_triage.model.approvals import ApprovalLog
 from tweet_triage.model.registry import PRODUCTION, Registry
@@ -90,7 +91,13 @@ def ensure_production_model(settings: Settings, say: Say) -> str:
     result = run_pipeline(
         settings,
         dataset,
-        PipelineConfig(train=quick_profile(), study=quick_study(), gate=settings.gate, trigger="demo bootstrap"),
+        PipelineConfig(
+            train=quick_profile(),
+            study=quick_study(),
+            gate=settings.gate,
+            trigger="demo bootstrap",
+            fall_back_to_reference=True,  # the newcomer's first command ends with a model on every CPU
+        ),
         registry=registry,
         on_stage=say,
     )
@@ -187,10 +194,12 @@ def summarise(
 
 
 def _stored_since(settings: Settings, since: datetime) -> list[PredictionRecord]:
+    """What the worker stored since ``since``; nothing while it has not created its container yet (any other store
+    error reaches the user: the summary must never report "0 stored" for a store it could not read)."""
     try:
         with PredictionReader.open(settings) as reader:
             items = [PredictionRecord.from_item(item) for item in reader.iter_items()]
-    except Exception:
+    except ContainerMissing:
         return []
     return [r for r in items if r.scored_at >= since]
 

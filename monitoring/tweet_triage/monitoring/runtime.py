@@ -75,7 +75,7 @@ def build_drift_monitor(settings: Settings, version: str, package_dir: Path, *, 
     """Detectors for one model package, calibrated from its drift reference (thresholds cached on disk)."""
     meta = PackageMeta.read(package_dir)
     reference = DriftReference.load(package_dir)
-    cache = settings.monitor.resolved_state_dir(settings.stack) / "thresholds"
+    cache = settings.monitor.resolved_thresholds_dir(settings.stack)
     embedding_spec, output_spec = detector_specs(settings.monitor)
     return DriftMonitor(
         version,

@@ -11,13 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.integration.conftest import package_dir
+from tests.integration.conftest import QUICK, package_dir
 from tweet_triage.model.package import DriftReference, PackageMeta
 from tweet_triage.model.predictor import Predictor
 from tweet_triage.model.registry import CANDIDATE, Registry
 from tweet_triage.training.pipeline import PipelineResult
 from tweet_triage.training.prepare import PreparedDataset
-from tweet_triage.training.quantization.rule import QuantizationRule
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -76,7 +75,7 @@ def test_the_package_carries_model_tokenizer_labels_and_drift_reference(
 def test_every_shipped_graph_passes_the_quantization_rule_and_is_batch_invariant(
     first_candidate: PipelineResult, registry: Registry, kaggle_dataset: PreparedDataset
 ) -> None:
-    rule = QuantizationRule()
+    rule = QUICK.study.rule  # the test model's rule (see tests/integration/conftest.py)
     assert first_candidate.shipped, "at least one graph ships"
     for quant, invariance in first_candidate.shipped:
         assert quant.f1_drop <= rule.max_f1_drop and quant.label_agreement >= rule.min_agreement

@@ -28,6 +28,7 @@ from tweet_triage.app.stack.manager import StackManager
 from tweet_triage.app.stack.services import COSMOS, build_specs
 from tweet_triage.broker.topic_reader import TopicReader, TopicRecord
 from tweet_triage.contracts.dead_letters import DeadLetter
+from tweet_triage.errors import ContainerMissing
 from tweet_triage.model.registry import PRODUCTION, Registry
 from tweet_triage.settings import Settings, load_settings
 from tweet_triage.store.reader import PredictionReader
@@ -169,10 +170,12 @@ class StreamEnv:
         self.publish([(i.encode(), json.dumps({"id": i, "text": f"{text} #{i}"}).encode()) for i in ids])
 
     def stored(self) -> list[PredictionRecord]:
+        """Every stored prediction; none while the worker has not created the container yet (any other error fails
+        the test: "nothing stored" must not hide a store that cannot be read)."""
         try:
             with PredictionReader.open(self.settings) as reader:
                 return [PredictionRecord.from_item(item) for item in reader.iter_items()]
-        except Exception:
+        except ContainerMissing:
             return []
 
     def wait_stored(self, count: int, timeout_s: float = 120) -> list[PredictionRecord]:

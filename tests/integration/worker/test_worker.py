@@ -193,13 +193,16 @@ def test_moving_the_production_alias_mid_replay_swaps_the_model(
         reason="swap test",
         override_reason="quick profile",
     )
-    wait_until(
-        lambda: stream_env.health(port).get("model_version") == new,
-        timeout_s=60,
-        what="the worker to serve the new version",
-    )
-    stream_env.publish_tweets(after)
-    stored = {r.id: r for r in stream_env.wait_stored(len(before) + len(after))}
+    try:
+        wait_until(
+            lambda: stream_env.health(port).get("model_version") == new,
+            timeout_s=60,
+            what="the worker to serve the new version",
+        )
+        stream_env.publish_tweets(after)
+        stored = {r.id: r for r in stream_env.wait_stored(len(before) + len(after))}
+    finally:  # the stream model is shared by the session's worker tests: put production back
+        rollback(registry, ApprovalLog.beside(registry), approver="tests", reason="undo the swap test")
     assert sorted(stored) == sorted(before + after)
     assert {r.model_version for r in stored.values()} <= {old, new}
     assert {stored[i].model_version for i in before} == {old}

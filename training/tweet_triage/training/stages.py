@@ -59,6 +59,11 @@ class PipelineFailed(ModelError):
     """A hard quality requirement of the model itself failed; nothing was registered."""
 
 
+class HeldOutCheckFailed(PipelineFailed):
+    """A shipped graph, chosen on the validation split, breaks the quantization rule or batch invariance on the
+    test split. The fp32 reference graph cannot (it is what the rule compares with)."""
+
+
 @dataclass(frozen=True)
 class StageFolders:
     """Where each stage writes (and the next one reads)."""
@@ -376,13 +381,13 @@ def require(shipped: list[GraphChecks]) -> None:
     """Every shipped graph satisfies the quantization rule and batch invariance on the test split."""
     for quant, invariance in shipped:
         if not quant.passed:
-            raise PipelineFailed(
+            raise HeldOutCheckFailed(
                 f"graph {quant.graph}: F1 {quant.int8.f1:.4f} is {quant.f1_drop:.4f} below fp32 {quant.fp32.f1:.4f} "
                 f"(allowed {quant.max_allowed_f1_drop}), label agreement {quant.label_agreement:.2%} (at least "
                 f"{quant.min_label_agreement:.0%}) on the test split; not registered"
             )
         if not invariance.passed:
-            raise PipelineFailed(
+            raise HeldOutCheckFailed(
                 f"graph {invariance.graph}: batch invariance broken: max |p(batch) − p(alone)| = "
                 f"{invariance.max_difference:.2e} > {invariance.tolerance:.0e}; not registered"
             )
