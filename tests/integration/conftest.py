@@ -106,11 +106,7 @@ def register_copies(
     caller's own, so tests that move its aliases never disturb others), with a failed gate; the first one is promoted
     to production unless ``promote_first`` is false."""
     target = named_registry(training_settings, model_name)
-    package = registry.download(first_candidate.version)
-    tags = {"gate.passed": "false", "dataset.version": first_candidate.version.tags["dataset.version"]}
-    versions = [
-        target.register(first_candidate.run_id, package, tags, f"{model_name} copy").version for _ in range(count)
-    ]
+    versions = [target.copy(first_candidate.version, {"gate.passed": "false"}).version for _ in range(count)]
     if promote_first:
         promote(
             target,

@@ -191,6 +191,19 @@ class Registry:
         self.client.set_registered_model_alias(self.name, CANDIDATE, mv.version)
         return self.get(str(mv.version))
 
+    def copy(self, source: ModelVersion, tags: dict[str, str]) -> ModelVersion:
+        """Register ``source`` (a version of any model in this registry) as a new version of this model, from the
+        same run's package (nothing is uploaded again), with ``tags`` over its own, and point ``candidate`` at it."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            mv = self.client.copy_model_version(f"models:/{source.name}/{source.version}", self.name)
+        except MlflowException as exc:
+            raise self._error(f"cannot copy {source.name} v{source.version} to {self.name!r}", exc) from exc
+        self.set_tags(str(mv.version), tags)
+        self.move_alias(CANDIDATE, str(mv.version))
+        return self.get(str(mv.version))
+
     def set_tags(self, version: str, tags: dict[str, str]) -> None:
         from mlflow.exceptions import MlflowException
 
