@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from tweet_triage.cli.context import CliContext, cli_context
+from tweet_triage.cli.tables import Column, ListTable, WideOption, age
 from tweet_triage.clock import utc_now
 from tweet_triage.errors import UsageError
 from tweet_triage.model.registry import PRODUCTION, Registry
 from tweet_triage.monitoring.alerts.center import alert_center
-from tweet_triage.monitoring.alerts.records import ALERT_KINDS
+from tweet_triage.monitoring.alerts.records import ALERT_KINDS, Alert
 from tweet_triage.monitoring.alerts.store import AlertStore
 from tweet_triage.monitoring.retrain.backends import backend_for
 from tweet_triage.monitoring.retrain.local_job import run_local_retrain
@@ -53,6 +57,7 @@ def list_alerts(
     kind: Annotated[str | None, typer.Option(help="drift, accuracy, retrain, approval or unapproved.")] = None,
     n: Annotated[int, typer.Option("-n", "--limit", min=1, max=1000, help="How many, newest first.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    wide: WideOption = False,
 ) -> None:
     """Recent alerts, newest first (open ones by default)."""
     if status not in ("open", "acked", "all"):
@@ -73,19 +78,35 @@ def list_alerts(
     if not alerts:
         context.console.print(f"no {'' if status == 'all' else status + ' '}alerts")
         return
-    table = Table("id", "created (UTC)", "severity", "kind", "model", "seen", "status", "title")
+    context.console.print(alerts_table(alerts, wide=wide, now=utc_now(), with_status=status != "open"))
+
+
+def alerts_table(alerts: Sequence[Alert], *, wide: bool, now: datetime, with_status: bool = True) -> ListTable:
+    """The rows of `triage alerts list`. The compact table gives the age instead of the time and leaves out the
+    model, the repeat count and (``with_status`` False: only open alerts are listed) the status."""
+    table = ListTable(
+        Column("id"),
+        Column("age", "created (UTC)"),
+        Column("severity"),
+        Column("kind"),
+        Column("model", compact=False),
+        Column("seen", compact=False),
+        Column("status", compact=with_status),
+        Column("title", text=True),
+        wide=wide,
+    )
     for alert in alerts:
         table.add_row(
             alert.id,
-            alert.created_at.strftime("%Y-%m-%d %H:%M"),
+            alert.created_at.strftime("%Y-%m-%d %H:%M") if wide else age(alert.created_at, now),
             Text(alert.severity, style=_SEVERITY_STYLE.get(alert.severity, "")),
             alert.kind,
             f"v{alert.model_version}" if alert.model_version else "-",
             f"{alert.occurrences}×",
-            alert.status + (f" by {alert.acked_by}" if alert.acked_by else ""),
-            alert.title,
+            alert.status + (f" by {escape(alert.acked_by)}" if alert.acked_by and wide else ""),
+            escape(alert.title),
         )
-    context.console.print(table)
+    return table
 
 
 @alerts_app.command("show")

@@ -79,6 +79,9 @@ def test_invalid_setting_is_a_message_naming_the_variable_not_a_traceback() -> N
         (("predict", "a tweet", "--input", "tweets.csv"), "not both"),
         (("data", "prepare", "--conflicts", "newest"), "--conflicts must be 'majority' or 'drop'"),
         (("model", "promote", "latest", "--approver", "a", "--reason", "r"), "VERSION must be a version number"),
+        (("model", "list", "--wide=yes"), "does not take a value"),
+        (("alerts", "list", "--wide", "--status", "nope"), "--status must be open, acked or all"),
+        (("results", "tail", "--wide", "-n", "0"), "-n"),
     ],
 )
 def test_bad_arguments_get_a_message(args: tuple[str, ...], expected: str) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.console import Group
+from rich.markup import escape
 from rich.panel import Panel
-from rich.table import Table
 
-from tweet_triage.app.demo import run_demo
+from tweet_triage.app.demo import DemoSummary, run_demo
 from tweet_triage.cli.context import cli_context
+from tweet_triage.cli.tables import key_value_table
 
 
 def demo(
@@ -24,7 +26,7 @@ def demo(
     context = cli_context(ctx)
     say = lambda line: context.console.print(f"[cyan]▶[/] {line}", highlight=False)  # noqa: E731
     summary = run_demo(context.settings, rate=rate, limit=limit, worker_port=worker_port, say=say)
-    table = Table(title="tweet-triage demo", show_header=False)
+    table = key_value_table(title="tweet-triage demo")
     table.add_row("tweets published", str(summary.published))
     table.add_row("predictions stored", str(summary.stored))
     for label, count in sorted(summary.labels.items()):
@@ -37,23 +39,28 @@ def demo(
     )
     table.add_row("model", f"v{summary.model_version}")
     context.console.print(table)
-    settings = context.settings
-    context.console.print(
-        Panel.fit(
-            "Still running — have a look:\n"
-            f"  • relief dashboard: {summary.dashboard_url}\n"
-            f"  • scoring API:      {summary.api_url}/docs\n"
-            f"  • triaged tweets:   triage results tail -n 10   |   triage results count\n"
-            f"  • worker health:    {summary.worker_url}/healthz   metrics: {summary.worker_url}/metrics\n"
-            f"  • drift & accuracy: triage alerts list   |   monitor {summary.monitor_url}/metrics\n"
-            "    (the replay is in file order, sorted by keyword: expect a drift incident and a recorded retraining\n"
-            "    request — see docs/runbook.md)\n"
-            f"  • MLflow (runs, registry, approvals): {settings.mlflow_tracking_uri}\n"
-            f"  • lineage:          triage audit model production\n"
-            f"  • more tweets:      triage publish FILE.csv --rate 50\n"
-            "Stop everything:   triage stack down",
-            title="next",
-        )
-    )
+    context.console.print(Panel.fit(next_steps(summary, context.settings.mlflow_tracking_uri), title="next"))
     if summary.stored < summary.published:
         raise typer.Exit(1)
+
+
+def next_steps(summary: DemoSummary, mlflow_uri: str) -> Group:
+    """Where to look while the stack runs: one address or command a line, values wrapped to the terminal."""
+    links = key_value_table(grid=True)
+    for name, where in (
+        ("relief dashboard", summary.dashboard_url),
+        ("scoring API", f"{summary.api_url}/docs"),
+        ("triaged tweets", "triage results tail -n 10   |   triage results count"),
+        ("worker health", f"{summary.worker_url}/healthz"),
+        ("worker metrics", f"{summary.worker_url}/metrics"),
+        ("drift & accuracy", "triage alerts list"),
+        ("", "(the replay is in file order, sorted by keyword:"),
+        ("", "expect a drift incident and a recorded retraining"),
+        ("", "request — see docs/runbook.md)"),
+        ("monitor metrics", f"{summary.monitor_url}/metrics"),
+        ("MLflow", f"{mlflow_uri} (runs, registry, approvals)"),
+        ("lineage", "triage audit model production"),
+        ("more tweets", "triage publish FILE.csv --rate 50"),
+    ):
+        links.add_row(f"  • {name}:" if name else "", escape(where))
+    return Group("Still running — have a look:", links, "Stop everything:   triage stack down")

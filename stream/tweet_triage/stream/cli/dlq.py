@@ -18,12 +18,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from tweet_triage.broker.kafka_sender import KafkaSender
 from tweet_triage.broker.topic_reader import ReadProgress, TopicReader, read_record
 from tweet_triage.broker.topics import existing_topics
 from tweet_triage.cli.context import cli_context
+from tweet_triage.cli.tables import Column, ListTable, WideOption, short_time
 from tweet_triage.clock import format_utc, parse_since, utc_now
 from tweet_triage.contracts.tweets import RejectReason
 from tweet_triage.errors import StoreOutage, UsageError
@@ -61,6 +61,7 @@ def list_letters(
         int, typer.Option("-n", "--limit", min=1, max=100_000, help="How many to show, oldest first.")
     ] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    wide: WideOption = False,
 ) -> None:
     """The dead letters, oldest first, with counts by reason over all that match."""
     context = cli_context(ctx)
@@ -79,25 +80,46 @@ def list_letters(
     if not listing.matched:
         context.console.print(f"no dead letters in {topic!r} match", highlight=False)
         return
-    table = Table("id", "dead-lettered (UTC)", "reason", "source", "tweet id", "message")
-    for entry in listing.shown:
-        letter = entry.letter
-        superseded = listing.superseded.get(entry.id)
-        table.add_row(
-            entry.id,
-            letter.dead_lettered_at.strftime("%Y-%m-%d %H:%M:%S"),
-            str(letter.reason) + (f" (superseded by {superseded})" if superseded else ""),
-            escape(f"{letter.topic} {letter.partition}:{letter.offset}"),
-            escape(_short(letter.tweet_id or "", 24)),
-            escape(_short(letter.message, 70)),
-        )
-    context.console.print(table)
+    context.console.print(letters_table(listing, wide=wide, now=utc_now()))
     reasons = ", ".join(f"{name} {n}" for name, n in listing.by_reason.most_common())
     context.console.print(
         f"{len(listing.shown)} of {listing.matched} matching letter(s) shown; by reason: {reasons}"
         + (f"; {listing.unreadable} record(s) were not dead letters" if listing.unreadable else ""),
         highlight=False,
     )
+
+
+def letters_table(listing: Listing, *, wide: bool, now: datetime) -> ListTable:
+    """The rows of `triage dlq list`. The compact table leaves out the source position and the tweet id and says
+    "superseded by" at the start of the message."""
+    table = ListTable(
+        Column("id"),
+        Column("when (UTC)", "dead-lettered (UTC)"),
+        Column("reason"),
+        Column("source", compact=False),
+        Column("tweet id", compact=False),
+        Column("message", text=True),
+        wide=wide,
+    )
+    for entry in listing.shown:
+        letter = entry.letter
+        by = listing.superseded.get(entry.id)
+        superseded = f"(superseded by {by})" if by else ""
+        if wide:
+            when = f"{letter.dead_lettered_at:%Y-%m-%d %H:%M:%S}"
+            reason, message = f"{letter.reason} {superseded}".rstrip(), _short(letter.message, 70)
+        else:  # the message is cut to fit, so what superseded the letter goes first
+            when = short_time(letter.dead_lettered_at, now)
+            reason, message = str(letter.reason), f"{superseded} {letter.message}".lstrip()
+        table.add_row(
+            entry.id,
+            when,
+            reason,
+            escape(f"{letter.topic} {letter.partition}:{letter.offset}"),
+            escape(_short(letter.tweet_id or "", 24)),
+            escape(message),
+        )
+    return table
 
 
 @app.command("show")

@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
 from tweet_triage.cli.context import cli_context
+from tweet_triage.cli.tables import Column, ListTable, WideOption, age
 from tweet_triage.clock import utc_now
 from tweet_triage.errors import UsageError
 from tweet_triage.store.reader import PredictionReader
+from tweet_triage.store.records import PredictionRecord
 from tweet_triage.stream.rebuild import REBUILDABLE
 from tweet_triage.stream.rebuild import rebuild as run_rebuild
 
@@ -56,6 +60,7 @@ def tail(
     ctx: typer.Context,
     n: Annotated[int, typer.Option("-n", "--lines", min=1, max=10_000, help="How many predictions.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    wide: WideOption = False,
 ) -> None:
     """The most recently scored predictions, newest first."""
     context = cli_context(ctx)
@@ -68,17 +73,32 @@ def tail(
     if not records:
         context.console.print("no predictions stored yet")
         return
-    table = Table("scored at (UTC)", "id", "label", "confidence", "model", "text")
+    context.console.print(predictions_table(records, wide=wide, now=utc_now()))
+
+
+def predictions_table(records: Sequence[PredictionRecord], *, wide: bool, now: datetime) -> ListTable:
+    """The rows of `triage results tail`. The compact table gives the age instead of the time, leaves out the model
+    and cuts the tweet to the width that is left."""
+    table = ListTable(
+        Column("age", "scored at (UTC)"),
+        Column("id"),
+        Column("label"),
+        Column("conf", "confidence"),
+        Column("model", compact=False),
+        Column("text", text=True),
+        wide=wide,
+    )
     for record in records:
+        text = record.text if not wide or len(record.text) <= 60 else record.text[:59] + "…"
         table.add_row(
-            record.scored_at.strftime("%Y-%m-%d %H:%M:%S"),
-            record.id,
-            record.label,
-            f"{record.confidence:.3f}",
-            f"{record.model_name} v{record.model_version}",
-            record.text if len(record.text) <= 60 else record.text[:59] + "…",
+            record.scored_at.strftime("%Y-%m-%d %H:%M:%S") if wide else age(record.scored_at, now),
+            escape(record.id),
+            escape(record.label),
+            f"{record.confidence:.3f}" if wide else f"{record.confidence:.2f}",
+            escape(f"{record.model_name} v{record.model_version}"),
+            escape(text),
         )
-    context.console.print(table)
+    return table
 
 
 @app.command("export")

@@ -4,21 +4,24 @@ commands' handle on the model registry."""
 from __future__ import annotations
 
 import tempfile
-import time
+from collections.abc import Sequence
 from dataclasses import replace as with_changes
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 from rich.text import Text
 
 from tweet_triage.cli.context import CliContext, cli_context
+from tweet_triage.cli.tables import Column, ListTable, WideOption, short_number, short_time
+from tweet_triage.clock import utc_now
 from tweet_triage.errors import UsageError
 from tweet_triage.model.approval_chain import ChainBroken, verify_chain
-from tweet_triage.model.approvals import ApprovalLog
+from tweet_triage.model.approvals import ApprovalLog, LogEntry
 from tweet_triage.model.package import PackageMeta
-from tweet_triage.model.registry import PRODUCTION, Registry
+from tweet_triage.model.registry import PRODUCTION, ModelVersion, Registry
 from tweet_triage.training import export
 from tweet_triage.training.cli.data import load_dataset
 from tweet_triage.training.cli.train import study_table
@@ -36,28 +39,43 @@ def open_registry(context: CliContext) -> Any:
 
 
 @model_app.command("list")
-def model_list(ctx: typer.Context) -> None:
+def model_list(ctx: typer.Context, wide: WideOption = False) -> None:
     """Every registered version with its aliases, gate result and key metrics."""
     context = cli_context(ctx)
     versions = open_registry(context).versions()
     if not versions:
         context.console.print("no model versions yet; run `triage train`")
         return
-    table = Table(
-        "version", "aliases", "gate", "operating point (validation P/R)", "test F1", "ECE", "dataset", "created"
+    context.console.print(versions_table(versions, wide=wide, now=datetime.now()))
+
+
+def versions_table(versions: Sequence[ModelVersion], *, wide: bool, now: datetime) -> ListTable:
+    """The rows of `triage model list`; ``now`` (local time) decides how short the creation dates are."""
+    table = ListTable(
+        Column("ver", "version"),
+        Column("aliases"),
+        Column("gate"),
+        Column("operating point", "operating point (validation P/R)", text=True),
+        Column("F1", "test F1"),
+        Column("ECE"),
+        Column("dataset", compact=False),
+        Column("created"),
+        wide=wide,
     )
     for v in versions:
+        created = datetime.fromtimestamp(v.created_ms / 1000)
+        f1, ece = v.tags.get("test.f1", ""), v.tags.get("test.ece", "")
         table.add_row(
             v.version,
             ", ".join(v.aliases),
             Text("pass" if v.gate_passed else "fail", style="green" if v.gate_passed else "red"),
-            operating_point_cell(v.tags),
-            v.tags.get("test.f1", ""),
-            v.tags.get("test.ece", ""),
+            operating_point_cell(v.tags) if wide else short_operating_point(v.tags),
+            f1 if wide else short_number(f1),
+            ece if wide else short_number(ece),
             v.tags.get("dataset.version", ""),
-            time.strftime("%Y-%m-%d %H:%M", time.localtime(v.created_ms / 1000)),
+            created.strftime("%Y-%m-%d %H:%M") if wide else short_time(created, now),
         )
-    context.console.print(table)
+    return table
 
 
 def operating_point_cell(tags: dict[str, str]) -> str:
@@ -69,6 +87,58 @@ def operating_point_cell(tags: dict[str, str]) -> str:
         f"(P {float(tags.get('operating_point.precision', 'nan')):.2f} / "
         f"R {float(tags.get('operating_point.recall', 'nan')):.2f})"
     )
+
+
+def approvals_table(entries: Sequence[LogEntry], *, wide: bool, now: datetime) -> ListTable:
+    """The rows of `triage model approvals`; the compact table puts the override and a resolved alias move after the
+    reason."""
+    table = ListTable(
+        Column("#"),
+        Column("when (UTC)"),
+        Column("action"),
+        Column("ver", "version"),
+        Column("was", "replaced"),
+        Column("by", "approver", squeeze=True),
+        Column("reason", text=True),
+        Column("gate"),
+        Column("override", compact=False),
+        wide=wide,
+    )
+    for entry in entries:
+        r = entry.record
+        if r is None:
+            table.add_row("?", "", Text("unreadable", style="red"), "", "", "", escape(entry.problem or ""), "", "")
+            continue
+        seq = str(r.seq) if r.seq is not None else "-"
+        action = Text(f"{r.action.value}{' (deleted)' if entry.deleted else ''}", style="red" if entry.deleted else "")
+        alias_note = ""
+        if r.moves_production and r.alias_before != r.replaced_version:
+            alias_note = f"alias was at {r.alias_before or 'nothing'}"
+        where = f" → {r.slot}" if r.slot else ""
+        at = datetime.fromtimestamp(r.at, UTC)
+        notes = ([f"override: {r.override_reason}"] if r.override_reason else []) + ([alias_note] if alias_note else [])
+        reason = r.reason if wide else "; ".join([r.reason, *notes])
+        table.add_row(
+            seq,
+            str(r.to_dict()["at_iso"]) if wide else short_time(at, now),
+            action,
+            f"{r.version}{where}",
+            (r.replaced_version or "") + (f" ({alias_note})" if wide and alias_note else ""),
+            escape(r.approver),
+            escape(reason),
+            "pass" if r.gate_passed else "fail",
+            escape(r.override_reason or ""),
+        )
+    return table
+
+
+def short_operating_point(tags: dict[str, str]) -> str:
+    """``f2 ≥0.310 P0.71 R0.93``: the operating point in about 20 columns; "most probable" before operating points."""
+    if "operating_point.threshold" not in tags:
+        return "most probable"
+    threshold = short_number(tags["operating_point.threshold"], 3)
+    precision, recall = (short_number(tags.get(f"operating_point.{key}", "nan")) for key in ("precision", "recall"))
+    return f"{tags.get('operating_point.policy', '?')} ≥{threshold} P{precision} R{recall}"
 
 
 @model_app.command("promote")
@@ -165,36 +235,14 @@ def model_approvals(
             "alias; exit 1 naming the first broken or missing record.",
         ),
     ] = False,
+    wide: WideOption = False,
 ) -> None:
     """The approval log, oldest first; with --verify, whether anyone tampered with it."""
     context = cli_context(ctx)
     registry = open_registry(context)
     log = ApprovalLog.beside(registry)
     entries = log.entries()
-    table = Table("#", "when (UTC)", "action", "version", "replaced", "approver", "reason", "gate", "override")
-    for entry in entries:
-        r = entry.record
-        if r is None:
-            table.add_row("?", "", Text("unreadable", style="red"), "", "", "", entry.problem or "", "", "")
-            continue
-        seq = str(r.seq) if r.seq is not None else "-"
-        action = Text(f"{r.action.value}{' (deleted)' if entry.deleted else ''}", style="red" if entry.deleted else "")
-        replaced = r.replaced_version or ""
-        if r.moves_production and r.alias_before != r.replaced_version:
-            replaced += f" (alias was at {r.alias_before or 'nothing'})"
-        where = f" → {r.slot}" if r.slot else ""
-        table.add_row(
-            seq,
-            str(r.to_dict()["at_iso"]),
-            action,
-            f"{r.version}{where}",
-            replaced,
-            r.approver,
-            r.reason,
-            "pass" if r.gate_passed else "fail",
-            r.override_reason or "",
-        )
-    context.console.print(table)
+    context.console.print(approvals_table(entries, wide=wide, now=utc_now()))
     if not verify:
         return
     production = registry.find(PRODUCTION)
