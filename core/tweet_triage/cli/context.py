@@ -16,6 +16,11 @@ class CliContext:
     err: Console = field(default_factory=lambda: Console(stderr=True))
     _settings: Settings | None = None
 
+    def emit(self, text: str) -> None:
+        """Print machine-readable output (JSON) exactly: no rich markup (a tweet's "[...]" stays), no highlighting,
+        no wrapping."""
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
     @property
     def settings(self) -> Settings:
         if self._settings is None:

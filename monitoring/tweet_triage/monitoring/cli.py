@@ -73,7 +73,7 @@ def list_alerts(
         )
     if as_json:
         for alert in alerts:
-            context.console.print(json.dumps(alert.to_item()), highlight=False, soft_wrap=True)
+            context.emit(json.dumps(alert.to_item()))
         return
     if not alerts:
         context.console.print(f"no {'' if status == 'all' else status + ' '}alerts")
@@ -120,11 +120,11 @@ def show_alert(
     with AlertStore.open(context.settings) as store:
         alert = store.get(alert_id)
     if as_json:
-        context.console.print(json.dumps(alert.to_item(), indent=2), highlight=False, soft_wrap=True)
+        context.emit(json.dumps(alert.to_item(), indent=2))
         return
     out = context.console
     out.print(Text(f"[{alert.severity.upper()}] {alert.title}", style=_SEVERITY_STYLE.get(alert.severity, "")))
-    out.print(alert.summary, highlight=False)
+    out.print(alert.summary, markup=False, highlight=False)
     out.print(
         f"\nid {alert.id} · kind {alert.kind} · model v{alert.model_version or '-'} · status {alert.status}"
         + (f" (acked by {alert.acked_by} at {alert.acked_at:%Y-%m-%d %H:%M} UTC)" if alert.acked_at else ""),
@@ -149,7 +149,7 @@ def show_alert(
             )
         out.print(table)
     if alert.details:
-        out.print(json.dumps(alert.details, indent=2), highlight=False)
+        context.emit(json.dumps(alert.details, indent=2))
 
 
 @alerts_app.command("ack")

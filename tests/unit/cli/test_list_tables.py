@@ -300,6 +300,8 @@ def test_alerts_list_json_is_one_alert_item_a_line_with_or_without_wide(alerts: 
     newest_first = sorted(alerts, key=lambda a: a.order_key, reverse=True)
     assert [json.loads(line)["id"] for line in lines] == [a.id for a in newest_first]
     assert run("alerts", "list", "--status", "all", "--json", "--wide") == lines
+    titles = {json.loads(line)["title"] for line in lines}
+    assert "Accuracy on human feedback fell to 81% [window 500]" in titles, "JSON is printed as is, not as markup"
 
 
 # ---- triage dlq list -------------------------------------------------------------------------------------------------

@@ -71,7 +71,7 @@ def list_letters(
     if as_json:
         for entry in listing.shown:
             row = {"id": entry.id, **entry.letter.summary(), "superseded_by": listing.superseded.get(entry.id)}
-            context.console.print(json.dumps(row, ensure_ascii=False), highlight=False, soft_wrap=True)
+            context.emit(json.dumps(row, ensure_ascii=False))
         return
     topic = settings.kafka.topic_dlq
     if not exists:
@@ -140,7 +140,7 @@ def show_letter(
         raise UsageError(f"no dead letter {letter_id} in {settings.kafka.topic_dlq!r}; `triage dlq list` shows them")
     letter = entry.letter
     if as_json:
-        context.console.print(letter.to_json().decode(), highlight=False, soft_wrap=True)
+        context.emit(letter.to_json().decode())
         return
     console = context.console
     console.print(f"[bold]{entry.id}[/] {letter.reason}: {escape(letter.message)}")
@@ -201,7 +201,7 @@ def replay(
     report, exists = asyncio.run(_replay(settings, target, letter_filter, limit, force, dry_run, context.err))
     if as_json:
         body = _report_json(report, target, dry_run)
-        context.console.print(json.dumps(body, ensure_ascii=False), highlight=False, soft_wrap=True)
+        context.emit(json.dumps(body, ensure_ascii=False))
         return
     if not exists:
         context.console.print(f"nothing to replay: topic {kafka.topic_dlq!r} does not exist yet", highlight=False)

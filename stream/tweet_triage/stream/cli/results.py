@@ -38,12 +38,12 @@ def count(
     with PredictionReader.open(context.settings) as reader:
         if label is not None:
             total = reader.count(label)
-            context.console.print(json.dumps({"label": label, "count": total}) if as_json else str(total))
+            context.emit(json.dumps({"label": label, "count": total}) if as_json else str(total))
             return
         total = reader.count()
         by_label = reader.count_by_label()
     if as_json:
-        context.console.print(json.dumps({"total": total, "by_label": by_label}))
+        context.emit(json.dumps({"total": total, "by_label": by_label}))
         return
     table = Table("label", "predictions")
     for name, n in by_label.items():
@@ -68,7 +68,7 @@ def tail(
         records = reader.tail(n)
     if as_json:
         for record in records:
-            context.console.print(record.model_dump_json(), highlight=False, soft_wrap=True)
+            context.emit(record.model_dump_json())
         return
     if not records:
         context.console.print("no predictions stored yet")
