@@ -38,7 +38,7 @@ from tweet_triage.store.records import PredictionRecord
 from tweet_triage.stream.latency import LatencyReport, publish_and_observe
 from tweet_triage.stream.producer.csv_source import CsvTweetSource
 from tweet_triage.training.datasets import DISASTER_TWEETS, pull, sha256_of
-from tweet_triage.training.finetune import quick_profile
+from tweet_triage.training.finetune import TrainConfig, quick_profile
 from tweet_triage.training.pipeline import PipelineConfig, run_pipeline
 from tweet_triage.training.prepare import prepare, write
 from tweet_triage.training.promotion import bootstrap
@@ -70,8 +70,9 @@ class DemoSummary:
     monitor_url: str = ""
 
 
-def ensure_production_model(settings: Settings, say: Say) -> str:
-    """The production version, training a quick-profile bootstrap model first when there is none."""
+def ensure_production_model(settings: Settings, say: Say, *, bootstrap_samples: int | None = None) -> str:
+    """The production version, training a quick-profile bootstrap model first when there is none (on
+    ``bootstrap_samples`` tweets instead of the profile's own number, if given)."""
     registry = Registry(settings)
     current = registry.find(PRODUCTION)
     if current is not None:
@@ -92,7 +93,7 @@ def ensure_production_model(settings: Settings, say: Say) -> str:
         settings,
         dataset,
         PipelineConfig(
-            train=quick_profile(),
+            train=bootstrap_profile(bootstrap_samples),
             study=quick_study(),
             gate=settings.gate,
             trigger="demo bootstrap",
@@ -107,6 +108,12 @@ def ensure_production_model(settings: Settings, say: Say) -> str:
         f"(test F1 {result.test.f1:.3f}). Promote a reviewed model before real use."
     )
     return record.version
+
+
+def bootstrap_profile(samples: int | None) -> TrainConfig:
+    """The quick profile, on ``samples`` training tweets if given."""
+    profile = quick_profile()
+    return profile if samples is None else replace(profile, max_samples=samples)
 
 
 def start_worker(settings: Settings, port: int, say: Say) -> str:
@@ -212,9 +219,17 @@ def _metric(url: str, name: str) -> float:
     return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name))
 
 
-def run_demo(settings: Settings, *, rate: float, limit: int | None, worker_port: int, say: Say) -> DemoSummary:
+def run_demo(
+    settings: Settings,
+    *,
+    rate: float,
+    limit: int | None,
+    worker_port: int,
+    say: Say,
+    bootstrap_samples: int | None = None,
+) -> DemoSummary:
     StackManager(settings).up(on_event=lambda line: say(f"  {line}"))
-    version = ensure_production_model(settings, say)
+    version = ensure_production_model(settings, say, bootstrap_samples=bootstrap_samples)
     worker_url = start_worker(settings, worker_port, say)
     monitor_url = start_monitor(settings, say)
     serving = start_serving(settings, say)

@@ -103,7 +103,10 @@ def stage_run(local_stack: Settings, tmp_path_factory: pytest.TempPathFactory) -
         ),
         (
             components.export,
-            {"prepared": folders["prepared"], "model": folders["model"], "study": "quick"},
+            # The fp32 reference graph only: a 20-step model's int8 labels may differ from fp32's by more than the
+            # rule allows on some CPUs (the int8 stages are the ones `triage train` runs, tested with the session's
+            # model); the Azure path's own commands, inputs and outputs are what this test is about.
+            {"prepared": folders["prepared"], "model": folders["model"], "study": "quick", "quantization": "fp32"},
             {"packages": folders["packages"]},
         ),
         (
@@ -229,7 +232,7 @@ class RunView:
     tags: set[str]
     params: set[str]
     metrics: set[str]  # without the per-graph ones (each run may ship other graphs)
-    gate_checks: list[str]  # graph names left out
+    gate_checks: list[str]  # graph names left out, each kind once (each run may ship one or two graphs)
     artifacts: set[str]
 
 
@@ -242,7 +245,7 @@ def run_view(reg: Registry, run_id: str, scratch: Path) -> RunView:
         set(run.data.tags) - {"mlflow.runName"},
         set(run.data.params),
         {m for m in run.data.metrics if not m.startswith(("quantization.", "graph."))},
-        [strip_graph(check["name"]) for check in checks],
+        list(dict.fromkeys(strip_graph(check["name"]) for check in checks)),
         artifact_tree(reg, run_id),
     )
 

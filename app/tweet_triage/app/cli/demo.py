@@ -12,6 +12,7 @@ from rich.panel import Panel
 from tweet_triage.app.demo import DemoSummary, run_demo
 from tweet_triage.cli.context import cli_context
 from tweet_triage.cli.tables import key_value_table
+from tweet_triage.training.finetune import quick_profile
 
 
 def demo(
@@ -21,11 +22,26 @@ def demo(
     worker_port: Annotated[
         int, typer.Option(min=1, max=65535, help="Port of the worker's /healthz and /metrics.")
     ] = 16066,
+    bootstrap_samples: Annotated[
+        int | None,
+        typer.Option(
+            min=100,
+            help="Train the bootstrap model (only when there is no production model) on this many tweets instead of "
+            f"the quick profile's {quick_profile().max_samples:,}: faster, less accurate.",
+        ),
+    ] = None,
 ) -> None:
     """Stack up, make sure a production model exists, start the worker, replay the dataset, summarise."""
     context = cli_context(ctx)
-    say = lambda line: context.console.print(f"[cyan]▶[/] {line}", highlight=False)  # noqa: E731
-    summary = run_demo(context.settings, rate=rate, limit=limit, worker_port=worker_port, say=say)
+    say = lambda line: context.console.print(f"[cyan]▶[/] {escape(line)}", highlight=False)  # noqa: E731
+    summary = run_demo(
+        context.settings,
+        rate=rate,
+        limit=limit,
+        worker_port=worker_port,
+        say=say,
+        bootstrap_samples=bootstrap_samples,
+    )
     table = key_value_table(title="tweet-triage demo")
     table.add_row("tweets published", str(summary.published))
     table.add_row("predictions stored", str(summary.stored))
