@@ -7,16 +7,13 @@ the literal ``$ConnectionString`` and the password is the connection string, a s
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.helpers import create_ssl_context
 
 from tweet_triage.broker.entra import token_provider
 from tweet_triage.settings import Settings
-
-if TYPE_CHECKING:
-    from aiokafka import AIOKafkaProducer
 
 EVENTHUBS_SASL_USERNAME = "$ConnectionString"
 

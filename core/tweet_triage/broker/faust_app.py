@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import faust
 from aiokafka.helpers import create_ssl_context
@@ -19,9 +19,6 @@ from tweet_triage.broker.connection import EVENTHUBS_SASL_USERNAME
 from tweet_triage.broker.entra import token_provider
 from tweet_triage.broker.inbound import InboundMessage
 from tweet_triage.settings import Settings
-
-if TYPE_CHECKING:
-    import faust
 
 
 def faust_app(

@@ -22,7 +22,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -31,9 +31,6 @@ from tweet_triage.broker.connection import kafka_client_options
 from tweet_triage.broker.inbound import InboundMessage, normalize_headers
 from tweet_triage.broker.topics import TopicError
 from tweet_triage.settings import Settings, local_stack_hint
-
-if TYPE_CHECKING:
-    from aiokafka import AIOKafkaConsumer, TopicPartition
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ import base64
 import binascii
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -32,9 +32,6 @@ from tweet_triage.clock import UtcDatetime
 from tweet_triage.errors import InvalidMessage
 from tweet_triage.model.places import Place
 from tweet_triage.store.records import PredictionRecord
-
-if TYPE_CHECKING:
-    from tweet_triage.store.records import PredictionRecord
 
 Vector = npt.NDArray[np.float32]
 

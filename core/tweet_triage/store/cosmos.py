@@ -21,8 +21,7 @@ from tweet_triage.settings import CosmosSettings, Settings, env_name, local_stac
 from tweet_triage.store.retry import Failure, classify
 
 if TYPE_CHECKING:
-    from azure.cosmos import ContainerProxy, CosmosClient, DatabaseProxy
-    from azure.cosmos.aio import CosmosClient as AsyncCosmosClient
+    from azure.cosmos import ContainerProxy, DatabaseProxy
     from azure.cosmos.aio import DatabaseProxy as AsyncDatabaseProxy
 
 PREDICTIONS: Final = "predictions"

@@ -23,13 +23,10 @@ import json
 import time
 import urllib.parse
 from email.utils import formatdate
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import aiohttp
 from azure.core.exceptions import HttpResponseError
-
-if TYPE_CHECKING:
-    import aiohttp
 
 API_VERSION: Final = "2020-07-15"  # the version the SDK (azure-cosmos 4.x) speaks
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -27,9 +27,6 @@ from tweet_triage.monitoring.retrain.request import RetrainRequest
 from tweet_triage.monitoring.retrain.service import RetrainService, record
 from tweet_triage.monitoring.worker import MonitorOptions, run_monitor
 from tweet_triage.settings import Settings
-
-if TYPE_CHECKING:
-    from tweet_triage.monitoring.retrain.request import RetrainRequest
 
 alerts_app = typer.Typer(help="On-call alerts: drift, accuracy, retraining and approvals.", no_args_is_help=True)
 retrain_app = typer.Typer(

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import faust
 
@@ -48,9 +48,6 @@ from tweet_triage.monitoring.store_calls import until_stored
 from tweet_triage.settings import Settings
 from tweet_triage.store.cosmos import recreate_schema
 from tweet_triage.store.reader import PredictionReader
-
-if TYPE_CHECKING:
-    import faust
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,6 @@ def demo_env(tmp_path: Path, node_dir: Path) -> Iterator[dict[str, str]]:
             "TRIAGE_STACK__STATE_DIR": str(tmp_path / "state"),
             "TRIAGE_STACK__NODE_DIR": str(node_dir),  # installed once per session (`make setup` did it for users)
             "TRIAGE_DATA__DATA_DIR": str(tmp_path / "state" / "data"),
-            "TRIAGE_DATA__MIRROR_DIR": str(DATA_MIRROR),
             "COLUMNS": "80",
             # the monitor calibrates its detectors on its first start: smaller calibration, same code path
             "TRIAGE_MONITOR__ERT": "5000",
@@ -52,6 +51,8 @@ def demo_env(tmp_path: Path, node_dir: Path) -> Iterator[dict[str, str]]:
             )
         }
     )
+    if DATA_MIRROR:  # CI's copy of the dataset (no internet); without it the demo downloads it, as a user's would
+        env["TRIAGE_DATA__MIRROR_DIR"] = DATA_MIRROR
     try:
         yield env
     finally:

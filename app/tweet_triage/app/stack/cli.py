@@ -24,7 +24,6 @@ from tweet_triage.store.snapshot import SnapshotInfo, snapshot_dir
 
 if TYPE_CHECKING:
     from tweet_triage.store.recovery import RecoveryState
-    from tweet_triage.store.snapshot import SnapshotInfo
 
 app = typer.Typer(
     help="Run the local stand-ins for Event Hubs, Cosmos DB and MLflow on 127.0.0.1.", no_args_is_help=True

@@ -26,7 +26,7 @@ from tweet_triage.errors import PublishError, UsageError
 from tweet_triage.settings import Settings, env_name
 
 if TYPE_CHECKING:
-    from azure.eventhub import EventData, EventDataBatch
+    from azure.eventhub import EventDataBatch
 
 log = logging.getLogger(__name__)
 

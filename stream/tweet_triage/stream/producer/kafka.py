@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import Self
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -15,9 +15,6 @@ from tweet_triage.broker.connection import kafka_client_options
 from tweet_triage.contracts.tweets import TweetEvent
 from tweet_triage.errors import PublishError
 from tweet_triage.settings import Settings, local_stack_hint
-
-if TYPE_CHECKING:
-    from aiokafka import AIOKafkaProducer
 
 log = logging.getLogger(__name__)
 
