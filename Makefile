@@ -10,6 +10,8 @@ TRIAGE := $(VENV)/bin/triage
 STAMP := $(VENV)/.installed
 TORCH := torch==2.13.0
 PYTEST_ARGS ?=
+# One test process per core; they share one local stack and one trained model (tests/shared.py).
+PYTEST_WORKERS ?= auto
 
 .PHONY: help setup hooks demo test test-unit lint format typecheck bench bench-model bench-quant bench-stream bench-stages bench-api bench-drift bench-recipes bench-review bench-places dist dist-check deploy-check lock stack-up stack-down stack-status clean
 
@@ -32,8 +34,8 @@ setup: $(STAMP) ## Create .venv, install the pinned dependencies and the local C
 demo: setup ## The whole pipeline on the local stack: train if needed, stream the dataset, summarise
 	$(TRIAGE) demo
 
-test: setup ## Run the whole test suite (starts its own local services on free ports)
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: setup ## Run the whole test suite (starts its own local services on free ports), one process per core
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-unit: setup ## The fast suite: unit tests only, no services, no training (about a minute on 2 cores)
 	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)

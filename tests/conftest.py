@@ -1,14 +1,15 @@
-"""Shared fixtures: isolated settings on free ports, and one real local stack per test session."""
+"""Shared fixtures: isolated settings on free ports, and one real local stack per test run (shared by every
+pytest-xdist worker, see tests/shared.py)."""
 
 from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.shared import built, create_shared_dir, forget_shared_dir, is_controller, once, shared_dir
 from tweet_triage.app.stack.install import install_cosmos_server
 from tweet_triage.app.stack.manager import StackManager
 from tweet_triage.settings import Settings, load_settings
@@ -16,6 +17,24 @@ from tweet_triage.settings import Settings, load_settings
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Read once, before the autouse fixture hides TRIAGE_* variables from each test (CI sets it to ../shared/data).
 DATA_MIRROR = os.environ.get("TRIAGE_DATA__MIRROR_DIR")
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own tmp_path plugin is configured
+def pytest_configure(config: pytest.Config) -> None:
+    if is_controller(config):
+        create_shared_dir(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The controller stops the shared stack once every worker is done with it."""
+    if not is_controller(config):
+        return
+    try:
+        settings = built("stack", Settings)
+        if settings is not None:
+            StackManager(settings).down()
+    finally:
+        forget_shared_dir()
 
 
 @pytest.fixture(autouse=True)
@@ -37,7 +56,7 @@ def free_port() -> int:
 def node_dir() -> Path:
     """The npm-installed Cosmos DB server, shared by all tests (installed once if missing)."""
     path = Path(os.environ.get("TRIAGE_TEST_NODE_DIR", REPO_ROOT / ".triage" / "node"))
-    install_cosmos_server(path)
+    once("node", lambda: install_cosmos_server(path))
     return path
 
 
@@ -58,16 +77,13 @@ def make_stack_settings(
 
 
 @pytest.fixture(scope="session")
-def stack_settings(tmp_path_factory: pytest.TempPathFactory, node_dir: Path) -> Settings:
-    return make_stack_settings(tmp_path_factory.mktemp("stack"), node_dir)
+def local_stack(node_dir: Path) -> Settings:
+    """The real local services, started once for the whole run by the first test that needs them and stopped at
+    its end (:func:`pytest_unconfigure`)."""
 
+    def start() -> Settings:
+        settings = make_stack_settings(shared_dir() / "stack", node_dir)
+        StackManager(settings).up()
+        return settings
 
-@pytest.fixture(scope="session")
-def local_stack(stack_settings: Settings) -> Iterator[Settings]:
-    """The three real local services, started once for the whole test session and stopped at its end."""
-    manager = StackManager(stack_settings)
-    manager.up()
-    try:
-        yield stack_settings
-    finally:
-        manager.down()
+    return once("stack", start)

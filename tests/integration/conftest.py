@@ -1,4 +1,5 @@
-"""One quick-profile training run per test session, on the real Kaggle file from the data mirror."""
+"""One quick-profile training run per test run (shared by every pytest-xdist worker, see tests/shared.py), on the
+real Kaggle file from the data mirror."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DATA_MIRROR
+from tests.shared import once, shared_dir
 from tweet_triage.model.approvals import ApprovalLog
 from tweet_triage.model.registry import Registry
 from tweet_triage.settings import Settings, load_settings
@@ -33,8 +35,8 @@ QUICK = PipelineConfig(
 
 
 @pytest.fixture(scope="session")
-def training_settings(local_stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    data_dir = tmp_path_factory.mktemp("data")
+def training_settings(local_stack: Settings) -> Settings:
+    data_dir = shared_dir() / "data"
     return load_settings(
         stack=local_stack.stack.model_dump(),
         data={"data_dir": data_dir, "mirror_dir": DATA_MIRROR},
@@ -44,10 +46,13 @@ def training_settings(local_stack: Settings, tmp_path_factory: pytest.TempPathFa
 
 @pytest.fixture(scope="session")
 def kaggle_dataset(training_settings: Settings) -> PreparedDataset:
-    [csv] = pull(
-        DISASTER_TWEETS, data_dir=training_settings.data.data_dir, mirror_dir=training_settings.data.mirror_dir
-    )
-    return write(prepare(csv, DISASTER_TWEETS.prepare_options(), "test"), training_settings.data.data_dir / "prepared")
+    data = training_settings.data
+
+    def pull_and_prepare() -> PreparedDataset:
+        [csv] = pull(DISASTER_TWEETS, data_dir=data.data_dir, mirror_dir=data.mirror_dir)
+        return write(prepare(csv, DISASTER_TWEETS.prepare_options(), "test"), data.data_dir / "prepared")
+
+    return once("kaggle-dataset", pull_and_prepare)
 
 
 @pytest.fixture(scope="session")
@@ -57,13 +62,16 @@ def registry(training_settings: Settings) -> Registry:
 
 @pytest.fixture(scope="session")
 def first_candidate(training_settings: Settings, kaggle_dataset: PreparedDataset, registry: Registry) -> PipelineResult:
-    return run_pipeline(training_settings, kaggle_dataset, QUICK, registry=registry, progress=False)
+    return once(
+        "first-candidate",
+        lambda: run_pipeline(training_settings, kaggle_dataset, QUICK, registry=registry, progress=False),
+    )
 
 
 @pytest.fixture(scope="session")
 def serving_model(first_candidate: PipelineResult, registry: Registry, training_settings: Settings) -> str:
     """A model name with one version in production, for the API and dashboard tests (they never move its alias)."""
-    register_copies(first_candidate, registry, training_settings, SERVING_MODEL, count=1)
+    once("serving-model", lambda: register_copies(first_candidate, registry, training_settings, SERVING_MODEL, count=1))
     return SERVING_MODEL
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,7 +162,11 @@ class Registry:
         with tempfile.TemporaryDirectory(dir=self._cache) as tmp:
             local = self.client.download_artifacts(version.run_id, PACKAGE_ARTIFACT_PATH, tmp)
             check_package(Path(local))
-            shutil.move(local, target)
+            try:
+                Path(local).rename(target)  # atomic: another process (the worker beside the monitor) may win the race
+            except OSError:
+                if not target.is_dir():
+                    raise
         return target
 
     # ---- writing ------------------------------------------------------------------------------------------------

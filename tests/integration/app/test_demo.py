@@ -33,6 +33,7 @@ def demo_env(tmp_path: Path, node_dir: Path) -> Iterator[dict[str, str]]:
             "TRIAGE_STACK__NODE_DIR": str(node_dir),  # installed once per session (`make setup` did it for users)
             "TRIAGE_DATA__DATA_DIR": str(tmp_path / "state" / "data"),
             "COLUMNS": "80",
+            "TRIAGE_TEST_WORKER_PORT": str(free_port()),  # not a setting: the demo's --worker-port
             # the monitor calibrates its detectors on its first start: smaller calibration, same code path
             "TRIAGE_MONITOR__ERT": "5000",
             "TRIAGE_MONITOR__N_BOOTSTRAPS": "50000",
@@ -69,7 +70,7 @@ def demo(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
             "--rate",
             "50",
             "--worker-port",
-            str(free_port()),
+            env["TRIAGE_TEST_WORKER_PORT"],  # one port for both runs, as a user's default: the second run reuses it
             "--bootstrap-samples",
             str(BOOTSTRAP_SAMPLES),
         ],

@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from tests.conftest import free_port, make_stack_settings
 from tests.helpers import wait_until
 from tests.integration.conftest import register_copies
+from tests.shared import once
 from tweet_triage.app.stack.manager import StackManager
 from tweet_triage.app.stack.services import COSMOS, build_specs
 from tweet_triage.broker.topic_reader import TopicReader, TopicRecord
@@ -48,7 +49,10 @@ class StreamModels:
 @pytest.fixture(scope="session")
 def stream_models(first_candidate: PipelineResult, registry: Registry, training_settings: Settings) -> StreamModels:
     """Two registered versions of the quick-profile package under their own name; the first in production."""
-    return StreamModels(*register_copies(first_candidate, registry, training_settings, STREAM_MODEL))
+    return once(
+        "stream-models",
+        lambda: StreamModels(*register_copies(first_candidate, registry, training_settings, STREAM_MODEL)),
+    )
 
 
 @dataclass(frozen=True)
@@ -99,10 +103,23 @@ class StreamEnv:
         return proc
 
     def health(self, port: int) -> dict[str, object]:
+        """The /healthz body of the process on ``port``; empty while it does not answer yet. If that process has
+        exited (and was not stopped by the test), fail with the end of its log instead of waiting for it."""
         try:
             return dict(httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json())
         except (httpx.HTTPError, ValueError):
+            self._check_alive(port)
             return {}
+
+    def _check_alive(self, port: int) -> None:
+        if port not in self.ports:
+            return
+        proc = self.workers[self.ports.index(port)]
+        code = proc.poll()
+        if code not in (None, 0, -signal.SIGTERM, -signal.SIGKILL):  # not stopped (or killed) on purpose
+            log = Path(self.env["TRIAGE_STACK__STATE_DIR"]).glob(f"*-{port}.log")
+            tail = "".join(path.read_text(errors="replace")[-3000:] for path in log)
+            raise AssertionError(f"the process on port {port} exited with code {code}:\n{tail}")
 
     def metric(self, port: int, name: str) -> float:
         try:

@@ -19,6 +19,7 @@ import pytest
 from tests.helpers import prediction, wait_until
 from tests.integration.conftest import package_dir
 from tests.integration.worker.conftest import StreamEnv, StreamModels, production_version
+from tests.shared import shared_dir
 from tweet_triage.broker.topics import ensure_topics
 from tweet_triage.clock import utc_now
 from tweet_triage.contracts.feedback import FeedbackEvent
@@ -74,10 +75,12 @@ def webhook() -> Iterator[Webhook]:
 
 
 @pytest.fixture(scope="session")
-def thresholds(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One threshold cache for the session's monitors: the detectors are calibrated once (about a minute), not per
-    test; each test keeps its own detector state."""
-    return tmp_path_factory.mktemp("thresholds")
+def thresholds() -> Path:
+    """One threshold cache for the run's monitors: the detectors are calibrated once (about a minute), not per test;
+    each test keeps its own detector state."""
+    path = shared_dir() / "thresholds"
+    path.mkdir(exist_ok=True)
+    return path
 
 
 def monitor_env(state_dir: Path, webhook: Webhook, thresholds: Path, **extra: str) -> dict[str, str]:

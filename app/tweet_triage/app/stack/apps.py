@@ -41,6 +41,11 @@ def start_app(
         record = processes.spawn([triage, *args], log_file=manager.log_file(name), cwd=Path.cwd(), env=env, port=port)
         record.write(pid_file)
         say(f"{name} starting (log: {manager.log_file(name)})")
+    elif record.port != port:
+        raise StackError(
+            f"the {name} already runs (pid {record.pid}) on port {record.port}, not {port}: use that port, or stop it "
+            "first with `triage stack down`"
+        )
     deadline = time.monotonic() + timeout_s
     while not healthy(health_url):
         if record.process() is None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -201,7 +202,7 @@ def _build(
     backend = cls(reference, thresholds=cached, verbose=progress, **kwargs)
     if cached is None:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        partial = cache_file.with_suffix(".part.npy")
+        partial = cache_file.with_suffix(f".{os.getpid()}.part.npy")  # monitors may share the cache: one file each
         np.save(partial, _thresholds_array(backend.thresholds), allow_pickle=False)
         partial.replace(cache_file)
     return backend
