@@ -1,17 +1,19 @@
-"""Stream throughput and publish→stored latency, side by side with the raw predictor, in one run.
+"""Stream throughput, publish→stored latency and CPU per tweet of every process, beside the raw predictor, in one run.
 
-    python benchmarks/bench_stream.py [--rate 200] [--seconds 30] [--saturation 4000] [--repeats 3] [--alone]
+    python benchmarks/bench_stream.py [--rate 200] [--tweets 3000] [--saturation 4000] [--repeats 3] [--alone]
 
 1. raw: the production predictor scores the same tweets in-process, in arrival order, at the worker's batch size
    (median of ``--repeats`` passes);
-2. fixed rate: tweets offered at ``--rate`` for ``--seconds``; latency = arrival of the tweet's scored event (the
-   worker publishes it right after the prediction is stored) minus the producer's ``published_at`` — an upper bound
-   of publish→stored (:mod:`tweet_triage.stream.latency`, the same measurement as `make demo`'s summary);
+2. fixed rate: ``--tweets`` tweets offered at ``--rate``; latency = arrival of the tweet's scored event (the worker
+   publishes it right after the prediction is stored) minus the producer's ``published_at`` — an upper bound of
+   publish→stored (:mod:`tweet_triage.stream.latency`, the same measurement as `make demo`'s summary); meanwhile the
+   CPU time of every process of the stack (worker, monitor, API, broker, its object store, Cosmos DB server, MLflow)
+   is divided by the tweets (:mod:`tweet_triage.app.stack.usage`);
 3. saturation: ``--saturation`` tweets published at once; throughput = tweets / (last arrival − first publish).
 
-Phases 2 and 3 are repeated ``--repeats`` times; medians are printed with the CPU. The worker runs as its own
-process on fresh topics and a fresh Cosmos database, with the drift monitor and the scoring API running beside it
-as in production (``--alone``: the worker only). Needs `triage stack up` and an approved production model.
+Phases 2 and 3 are repeated ``--repeats`` times; medians are printed with the CPU model and flags. The worker runs as
+its own process on fresh topics and a fresh Cosmos database, with the drift monitor and the scoring API running beside
+it as in production (``--alone``: the worker only). Needs `triage stack up` and an approved production model.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil
 
+from tweet_triage.app.stack.usage import CpuPerTweet, CpuSnapshot, budget_ms, stack_processes
 from tweet_triage.contracts.tweets import TweetEvent
 from tweet_triage.model.hardware import cpu_info
 from tweet_triage.model.predictor import Predictor
@@ -40,6 +44,7 @@ from tweet_triage.stream.latency import LatencyReport, publish_and_observe
 from tweet_triage.training.prepare import load
 
 BATCH = 64
+BENCH_APPS = ("worker", "monitor", "api", "dashboard")  # this benchmark starts its own worker, monitor and API
 
 
 def isolated(settings: Settings, tag: str, ports: dict[str, int]) -> tuple[Settings, dict[str, str]]:
@@ -121,7 +126,7 @@ def wait_ready(services: list[Service], timeout_s: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, default=200.0)
-    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--tweets", type=int, default=3000, help="tweets offered at --rate per repeat")
     parser.add_argument("--saturation", type=int, default=4000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--alone", action="store_true", help="run the worker without the monitor and the API")
@@ -180,11 +185,20 @@ def main() -> None:
         )
     fixed: list[LatencyReport] = []
     saturated: list[LatencyReport] = []
+    cpu: list[CpuPerTweet] = []
     try:
         wait_ready(services, timeout_s=600)
+        running = stack_processes(base)
+        stack = {name: process for name, process in running.items() if name not in BENCH_APPS}
+        processes = {s.name.lower(): psutil.Process(s.process.pid) for s in services} | stack
+        busy = [name for name in BENCH_APPS if name in running]
+        if busy:
+            print(f"warning: {', '.join(busy)} of `triage demo` still running beside the benchmark (stack down first)")
         for repeat in range(args.repeats):
-            events = make_events(tweets, int(args.rate * args.seconds), f"fixed-{tag}-{repeat}")
+            events = make_events(tweets, args.tweets, f"fixed-{tag}-{repeat}")
+            before = CpuSnapshot.take(processes)
             fixed.append(asyncio.run(publish_and_observe(settings, events, rate=args.rate, timeout_s=600)))
+            cpu.append(CpuPerTweet.between(before, CpuSnapshot.take(processes), len(events)))
             burst = make_events(tweets, args.saturation, f"burst-{tag}-{repeat}")
             saturated.append(asyncio.run(publish_and_observe(settings, burst, rate=None, timeout_s=600)))
     finally:
@@ -192,17 +206,30 @@ def main() -> None:
             os.killpg(service.process.pid, signal.SIGTERM)
         for service in services:
             service.process.wait(timeout=60)
-    _report(args, raw, fixed, saturated, [s.name for s in services])
+    _report(args, raw, fixed, saturated, cpu, [s.name for s in services])
 
 
 def _report(
-    args: argparse.Namespace, raw: float, fixed: list[LatencyReport], saturated: list[LatencyReport], beside: list[str]
+    args: argparse.Namespace,
+    raw: float,
+    fixed: list[LatencyReport],
+    saturated: list[LatencyReport],
+    cpu: list[CpuPerTweet],
+    beside: list[str],
 ) -> None:
     p50 = statistics.median(r.p50_s for r in fixed)
     p99 = statistics.median(r.p99_s for r in fixed)
     sustained = statistics.median(r.throughput for r in fixed)
     peak = statistics.median(r.throughput for r in saturated)
+    names = list(dict.fromkeys(name for sample in cpu for name in sample.ms))
+    per_process = {name: statistics.median(sample.ms.get(name, 0.0) for sample in cpu) for name in names}
+    total = statistics.median(sample.total_ms for sample in cpu)
+    budget = budget_ms(psutil.cpu_count() or 1, args.rate)
     print(f"running: {', '.join(beside)}; medians of {args.repeats} repeats")
+    print(f"CPU per tweet at {args.rate:.0f}/s offered ({args.tweets} tweets; budget {budget:.1f} ms on all cores):")
+    for name, value in per_process.items():
+        print(f"  {name:<12}{value:>8.2f} ms")
+    print(f"  {'total':<12}{total:>8.2f} ms")
     print(f"{'':26}{'p50':>9}{'p99':>9}{'throughput':>13}  verdicts")
     print(
         f"{f'fixed {args.rate:.0f}/s offered':26}{p50 * 1000:>7.0f}ms{p99 * 1000:>7.0f}ms{sustained:>9.0f}/s  "
@@ -221,6 +248,8 @@ def _report(
                 "ratio": peak / raw,
                 "p50_s": p50,
                 "p99_s": p99,
+                "cpu_ms_per_tweet": per_process,
+                "cpu_ms_per_tweet_total": total,
                 "kept_up": [r.kept_up for r in fixed],
                 "repeats": {
                     "p99_s": [r.p99_s for r in fixed],

@@ -27,6 +27,7 @@ import httpx
 from tweet_triage.app.launch import start_serving
 from tweet_triage.app.stack.apps import start_app
 from tweet_triage.app.stack.manager import StackManager
+from tweet_triage.app.stack.usage import CpuPerTweet, CpuSnapshot, stack_processes
 from tweet_triage.clock import utc_now
 from tweet_triage.errors import ContainerMissing
 from tweet_triage.model.approval_gate import gate_for
@@ -68,6 +69,7 @@ class DemoSummary:
     api_url: str = ""
     dashboard_url: str = ""
     monitor_url: str = ""
+    cpu: CpuPerTweet | None = None  # each process of the stack, from the first publish to the last tweet stored
 
 
 def ensure_production_model(settings: Settings, say: Say, *, bootstrap_samples: int | None = None) -> str:
@@ -237,7 +239,10 @@ def run_demo(
 
     [csv] = pull(DISASTER_TWEETS, data_dir=settings.data.data_dir, mirror_dir=settings.data.mirror_dir)
     scored_before = _metric(worker_url, SCORED_METRIC)
+    processes = stack_processes(settings)
+    cpu_before = CpuSnapshot.take(processes)
     latency, since = replay(settings, csv, rate=rate, limit=limit, say=say)
     say(f"published {latency.offered}; counting what the worker stored (model v{version})")
     summary = summarise(settings, latency, since, worker_url, scored_before, timeout_s=60.0)
-    return replace(summary, api_url=serving.api, dashboard_url=serving.dashboard, monitor_url=monitor_url)
+    cpu = CpuPerTweet.between(cpu_before, CpuSnapshot.take(processes), summary.stored)
+    return replace(summary, api_url=serving.api, dashboard_url=serving.dashboard, monitor_url=monitor_url, cpu=cpu)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -10,6 +11,7 @@ from rich.markup import escape
 from rich.panel import Panel
 
 from tweet_triage.app.demo import DemoSummary, run_demo
+from tweet_triage.app.stack.usage import budget_ms
 from tweet_triage.cli.context import cli_context
 from tweet_triage.cli.tables import key_value_table
 from tweet_triage.training.finetune import quick_profile
@@ -53,6 +55,16 @@ def demo(
     table.add_row(
         "the stream", f"[green]{summary.verdict}[/]" if summary.kept_up else f"[bold red]{summary.verdict}[/]"
     )
+    if summary.cpu is not None:
+        cores = os.cpu_count() or 1
+        budget = budget_ms(cores, summary.offered_rate)
+        table.add_row(
+            "CPU per tweet",
+            f"{summary.cpu.total_ms:.1f} ms (what {summary.offered_rate:.0f}/s leaves on {cores} cores: "
+            f"{budget:.1f} ms)",
+        )
+        for name, ms in summary.cpu.ms.items():
+            table.add_row(f"  {name}", f"{ms:.1f} ms")
     table.add_row("model", f"v{summary.model_version}")
     context.console.print(table)
     context.console.print(Panel.fit(next_steps(summary, context.settings.mlflow_tracking_uri), title="next"))
