@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import socket
 import sys
 from pathlib import Path
@@ -53,3 +54,31 @@ def test_port_holder_names_the_process_holding_a_port() -> None:
         assert holder is not None
         assert str(psutil.Process().pid) in holder
     assert processes.port_holder("127.0.0.1", port) is None
+
+
+def _ended(tmp_path: Path, code: str) -> processes.PidRecord:
+    """A child that ran ``code`` and has ended, not yet reaped (waitid with WNOWAIT leaves it for how_it_exited)."""
+    record = processes.spawn(
+        [sys.executable, "-c", code], log_file=tmp_path / "child.log", cwd=tmp_path, env={}, port=0
+    )
+    os.waitid(os.P_PID, record.pid, os.WEXITED | os.WNOWAIT)
+    return record
+
+
+def test_how_a_child_ended_is_said_in_words(tmp_path: Path) -> None:
+    assert processes.how_it_exited(_ended(tmp_path, "raise SystemExit(3)")) == "exited with code 3"
+    killed = _ended(tmp_path, "import os, signal; os.kill(os.getpid(), signal.SIGKILL)")
+    assert processes.how_it_exited(killed) == "was killed by signal 9"
+    reaped = _ended(tmp_path, "pass")
+    os.waitpid(reaped.pid, 0)  # what a discarded Popen's cleanup does to it
+    assert processes.how_it_exited(reaped) == "exited (its exit code was collected elsewhere)"
+
+
+def test_a_running_child_has_not_ended(tmp_path: Path) -> None:
+    record = processes.spawn(
+        [sys.executable, "-c", "import time; time.sleep(60)"], log_file=tmp_path / "c.log", cwd=tmp_path, env={}, port=0
+    )
+    try:
+        assert processes.how_it_exited(record) is None
+    finally:
+        processes.stop(record)

@@ -216,9 +216,9 @@ class StackManager:
                 return ServiceStatus(
                     spec.name, State.RUNNING, record.pid, spec.url, result.detail, self.log_file(spec.name)
                 )
-            code = processes.exit_code(record)
-            if code is not None:
-                raise StackError(self._failure(spec, f"exited with code {code} before it was healthy"))
+            ended = processes.how_it_exited(record)
+            if ended is not None:
+                raise StackError(self._failure(spec, f"{ended} before it was healthy"))
             raise _NotYet(result.detail)
 
         return self._poll(

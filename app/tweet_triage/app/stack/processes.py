@@ -73,15 +73,16 @@ def spawn(argv: Sequence[str], *, log_file: Path, cwd: Path, env: Mapping[str, s
     return PidRecord(pid=proc.pid, started_at=psutil.Process(proc.pid).create_time(), argv=list(argv), port=port)
 
 
-def exit_code(record: PidRecord) -> int | None:
-    """The exit code of a child we spawned that has already exited (None while it runs or when unknown)."""
+def how_it_exited(record: PidRecord) -> str | None:
+    """How a child we spawned ended ("exited with code 2", "was killed by signal 9"), or None while it runs."""
     try:
         pid, status = os.waitpid(record.pid, os.WNOHANG)
-    except ChildProcessError:
-        return None if record.process() is not None else -1
+    except ChildProcessError:  # not our child any more: reaped elsewhere (a discarded Popen is reaped by the next one)
+        return None if record.process() is not None else "exited (its exit code was collected elsewhere)"
     if pid == 0:
         return None
-    return os.waitstatus_to_exitcode(status)
+    code = os.waitstatus_to_exitcode(status)
+    return f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
 
 
 def stop(record: PidRecord, timeout_s: float = 10.0) -> list[int]:
