@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final
 
 import numpy as np
@@ -23,8 +25,7 @@ import numpy.typing as npt
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from tweet_triage.broker.connection import kafka_client_options
-from tweet_triage.clock import utc_now
-from tweet_triage.contracts.scored import ScoredEvent
+from tweet_triage.clock import parse_iso8601, utc_now
 from tweet_triage.contracts.tweets import TweetEvent
 from tweet_triage.settings import Settings
 from tweet_triage.stream.producer.kafka import KafkaPublisher
@@ -105,9 +106,9 @@ async def publish_and_observe(
                 now = utc_now()
                 for messages in batch.values():
                     for message in messages:
-                        scored = ScoredEvent.from_json(message.value)
-                        if scored.id in order and scored.published_at is not None and scored.id not in arrivals:
-                            arrivals[scored.id] = ((now - scored.published_at).total_seconds(), now.timestamp())
+                        tweet_id, published_at = arrival(message.value)
+                        if tweet_id in order and published_at is not None and tweet_id not in arrivals:
+                            arrivals[tweet_id] = ((now - published_at).total_seconds(), now.timestamp())
 
         reader = asyncio.create_task(read())
         started = time.time()
@@ -121,3 +122,14 @@ async def publish_and_observe(
     latencies = np.array([latency for _, (latency, _) in ordered], dtype=np.float64)
     last = max((at for _, at in arrivals.values()), default=started)
     return LatencyReport(len(events), latencies, len(arrivals) / max(last - started, 1e-9), rate)
+
+
+def arrival(value: bytes | None) -> tuple[str | None, datetime | None]:
+    """The tweet id and ``published_at`` of a scored event, read without validating the whole event: the observer
+    runs on the machine it measures, and a full validation (the embedding decoded) cost it about 3 ms per tweet."""
+    try:
+        fields = json.loads(value or b"")
+        published = fields.get("published_at")
+        return str(fields.get("id")), parse_iso8601(published) if isinstance(published, str) else None
+    except (ValueError, AttributeError):  # not a scored event of ours: not an arrival
+        return None, None

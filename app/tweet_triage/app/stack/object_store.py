@@ -8,6 +8,13 @@ both pass the check: this launcher therefore lets one write at a time through (r
 written atomically (temporary file + rename, then an SQLite row), so a SIGKILL of either process loses nothing that
 was acknowledged.
 
+Listing is ours: Tansu lists a partition's record objects on every fetch (``prefix=.../records/``, paged with
+continuation tokens), and alocals3 (0.3.0) gets both halves wrong — it loads every row under the prefix for each page
+(its loop stops at ``max-keys`` only after fetching them all), so a fetch cost grew with the partition's history, and
+its continuation token is the first key of the *next* page while the next page starts *after* the token, so the first
+object of every page but the first was never listed: past 1,000 record batches in a partition, a consumer could skip a
+batch. :class:`BoundedListing` answers with an indexed range query and ``LIMIT``, and no key is lost between pages.
+
 Run as ``python -m tweet_triage.app.stack.object_store --host H --port P --root DIR --bucket B --api-prefix /s3``
 (what ``triage stack up`` does); ``GET /healthz`` answers 200 once the bucket exists.
 """
@@ -18,13 +25,17 @@ import argparse
 import asyncio
 import os
 from collections.abc import Awaitable, Callable, MutableMapping
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import uvicorn
 from alocals3.api.deps import get_storage
 from alocals3.app import create_app
+from alocals3.db import ObjectModel
+from alocals3.storage.local import LocalStorageBackend
 from fastapi import HTTPException
+from sqlalchemy import select
 
 _WRITES: Final = frozenset({"PUT", "POST", "DELETE"})
 
@@ -62,12 +73,67 @@ def configure(root: Path, api_prefix: str) -> None:
     os.environ.setdefault("ALOCALS3_LOG_LEVEL", "WARNING")
 
 
+class BoundedListing(LocalStorageBackend):  # type: ignore[misc]  # alocals3 ships no type information
+    """alocals3's storage, with ``list-type=2`` pages (without a delimiter) read ``max_keys`` rows at a time and
+    continued after the last key they hold."""
+
+    def list_objects_v2(
+        self,
+        bucket: str,
+        prefix: str = "",
+        delimiter: str = "",
+        max_keys: int = 1000,
+        continuation_token: str | None = None,
+    ) -> dict[str, Any]:
+        if delimiter or max_keys < 1:  # grouping by delimiter, and the error for max_keys, stay alocals3's own
+            return cast(
+                dict[str, Any], super().list_objects_v2(bucket, prefix, delimiter, max_keys, continuation_token)
+            )
+        with self.session_factory() as session:
+            bucket_row = self._get_bucket_or_404(session, bucket)
+            query = select(ObjectModel).where(ObjectModel.bucket_id == bucket_row.id)
+            if prefix:  # a key range the (bucket_id, key) index answers, where LIKE 'prefix%' would scan
+                query = query.where(ObjectModel.key >= prefix, ObjectModel.key < prefix + _AFTER_EVERY_CHARACTER)
+            if continuation_token:
+                query = query.where(ObjectModel.key > continuation_token)
+            rows = session.scalars(query.order_by(ObjectModel.key.asc()).limit(max_keys + 1)).all()
+            page, more = rows[:max_keys], len(rows) > max_keys
+            return {
+                "bucket": bucket_row.name,
+                "prefix": prefix,
+                "delimiter": delimiter,
+                "max_keys": max_keys,
+                "key_count": len(page),
+                "is_truncated": more,
+                "next_continuation_token": page[-1].key if more else None,  # the next page starts after it
+                "contents": [self._to_object_info(bucket_row.name, row) for row in page],
+                "common_prefixes": [],
+            }
+
+
+_AFTER_EVERY_CHARACTER: Final = "\U0010ffff"  # sorts after any character a key can hold
+
+
+@lru_cache(maxsize=1)
+def storage() -> BoundedListing:
+    """The one storage backend of this process, configured like alocals3's own (:func:`configure`)."""
+    base = get_storage()
+    return BoundedListing(base.root, base.session_factory)
+
+
 def ensure_bucket(name: str) -> None:
     try:
-        get_storage().create_bucket(name)
+        storage().create_bucket(name)
     except HTTPException as exc:
         if exc.status_code != 409:  # 409: it exists already
             raise
+
+
+def create_server_app() -> Asgi:
+    """alocals3's app over :class:`BoundedListing`, one write at a time."""
+    app = create_app()
+    app.dependency_overrides[get_storage] = storage
+    return OneWriteAtATime(app)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,8 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     configure(args.root.resolve(), args.api_prefix)
 
     ensure_bucket(args.bucket)
-    app: Any = OneWriteAtATime(create_app())
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    uvicorn.run(create_server_app(), host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0
 
 
