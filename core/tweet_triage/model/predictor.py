@@ -39,6 +39,7 @@ from tweet_triage.model.tokenizer import PackageTokenizer
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 32
+MAX_PADDED_TOKENS = 128  # tokens of a serving batch once padded: about 5 tweets of average length, 2 of the longest
 
 
 @dataclass(frozen=True)
@@ -162,19 +163,25 @@ class Predictor:
     ) -> ScoredBatch:
         """Probabilities and embeddings for ``texts`` (raw tweets), in input order.
 
-        Batches are cut after sorting by token length (less padding, faster); ``sort_by_length=False`` keeps the
-        input order, which the batch-invariance check uses to mix long and short tweets in one batch.
+        The tweets are sorted by token length and cut into small batches of at most :data:`MAX_PADDED_TOKENS` tokens
+        once padded (at most ``self.batch_size`` tweets): a batch costs what its longest tweet times its size costs,
+        and attention grows with the square of the length, so a micro-batch of 64 arriving tweets scored in two
+        batches of 32 cost 1.7 times what it costs in batches of about 4 (docs/capacity.md). An explicit
+        ``batch_size`` cuts batches of exactly that many instead (the quantization study times given sizes);
+        ``sort_by_length=False`` keeps the input order, which the batch-invariance check uses to mix long and short
+        tweets in one batch. A tweet's scores do not depend on its batch (see the module docstring).
         """
-        batch_size = batch_size or self.batch_size
         encoded = self.token_ids(texts, keywords)
         if not encoded:
             empty = np.zeros((0, self.meta.embedding_dim), np.float32)
             return ScoredBatch(np.zeros((0, len(self.labels)), np.float32), empty)
         lengths = [len(ids) for ids in encoded]
         order = np.argsort(lengths, kind="stable") if sort_by_length else np.arange(len(encoded))
-        # Enough chunks to keep every core busy, none larger than batch_size.
-        size = max(1, min(batch_size, -(-len(order) // self.threads)))
-        chunks = [order[start : start + size] for start in range(0, len(order), size)]
+        if batch_size is None and sort_by_length:
+            chunks = padded_token_chunks(order, lengths, MAX_PADDED_TOKENS, self.batch_size)
+        else:  # enough chunks to keep every core busy, none larger than batch_size
+            size = max(1, min(batch_size or self.batch_size, -(-len(order) // self.threads)))
+            chunks = [order[start : start + size] for start in range(0, len(order), size)]
         batches = [[encoded[i] for i in chunk] for chunk in chunks]
         if self._pool is not None and len(batches) > 1:
             outputs = list(self._pool.map(self._run, batches))
@@ -258,3 +265,18 @@ class Predictor:
             "scored %d tweets (width %d) in %.1f ms", len(token_ids), width, 1e3 * (time.perf_counter() - started)
         )
         return np.asarray(logits, np.float32), np.asarray(embedding, np.float32)
+
+
+def padded_token_chunks(
+    order: npt.NDArray[np.intp], lengths: Sequence[int], max_tokens: int, max_size: int
+) -> list[npt.NDArray[np.intp]]:
+    """``order`` (indices sorted by length) cut into runs whose size times their longest length stays within
+    ``max_tokens`` (a run holds at least one tweet, at most ``max_size``)."""
+    chunks: list[npt.NDArray[np.intp]] = []
+    start = 0
+    for end in range(1, len(order) + 1):
+        size = end - start
+        if end == len(order) or size == max_size or (size + 1) * lengths[order[end]] > max_tokens:
+            chunks.append(order[start:end])
+            start = end
+    return chunks
