@@ -290,6 +290,14 @@ class MonitorSettings(_Section):
     output_n_bootstraps: int = Field(
         50_000, ge=1000, description="Simulated streams that calibrate the output thresholds (above ERT; cached)."
     )
+    observe_every: int = Field(
+        2,
+        ge=1,
+        le=100,
+        description="The drift detectors see one scored tweet in N, chosen by its id (the same after a restart or a "
+        "re-delivery): 2 halves their CPU and doubles their delay and their time between false alarms, counted in "
+        "tweets (docs/capacity.md).",
+    )
     confirm_updates: int = Field(
         5, ge=1, description="Consecutive drifted updates before a drift incident opens (damps single spikes)."
     )

@@ -27,7 +27,7 @@ from tweet_triage.monitoring.alerts.center import AlertCenter, Raised
 from tweet_triage.monitoring.alerts.records import AlertDraft, Evidence
 from tweet_triage.monitoring.drift.alibi_engine import OUTPUT_TEST, embedding_detector, output_detector
 from tweet_triage.monitoring.drift.detector import DetectorSpec
-from tweet_triage.monitoring.drift.monitor import DriftMonitor, DriftSignal
+from tweet_triage.monitoring.drift.monitor import DriftMonitor, DriftSignal, in_sample
 from tweet_triage.monitoring.drift.scope import ScopeSettings, ScopeShareDetector
 from tweet_triage.monitoring.feedback_store import Comparison, FeedbackRecord, FeedbackStorage, compare
 from tweet_triage.monitoring.metrics import MonitorMetrics
@@ -192,7 +192,8 @@ class MonitorRuntime:
                     unusable.append((event, problem))
                     continue
                 started = time.perf_counter()
-                signals += drift.observe(vector, event.probabilities, event.out_of_scope)
+                sampled = in_sample(event.id, self.settings.monitor.observe_every)
+                signals += drift.observe(vector, event.probabilities, event.out_of_scope, sampled=sampled)
                 self.metrics.update_seconds.observe(time.perf_counter() - started)
                 observed += 1
             for name, reading in drift.last_readings.items():

@@ -99,3 +99,12 @@ def test_a_scored_tweet_that_would_break_the_detectors_is_named_not_observed() -
     assert "3 values" in (monitor.check([0.1] * 3, {"a": 0.5, "b": 0.5}) or "")
     assert "labels" in (monitor.check([0.1] * 4, {"a": 1.0}) or "")
     assert monitor.observed == 0
+
+
+def test_a_tweet_out_of_the_sample_is_counted_but_not_fed_to_the_detectors() -> None:
+    m = make()
+    embedding = m._embedding
+    assert isinstance(embedding, ScriptedDetector)
+    assert m.observe([0.9, 0.1], {"a": 0.9, "b": 0.1}, sampled=False) == []
+    m.observe([0.2, 0.1], {"a": 0.9, "b": 0.1})
+    assert m.observed == 2 and embedding.seen == [pytest.approx(0.2)]

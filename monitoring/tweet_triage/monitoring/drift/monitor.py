@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import zlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -103,9 +104,14 @@ class DriftMonitor:
         embedding: Sequence[float] | npt.NDArray[np.float32],
         probabilities: dict[str, float],
         out_of_scope: bool = False,
+        *,
+        sampled: bool = True,
     ) -> list[DriftSignal]:
-        """One scored tweet of this model version; returns the signals of episodes that opened with it."""
+        """One scored tweet of this model version; returns the signals of episodes that opened with it. A tweet
+        that is not ``sampled`` (:func:`in_sample`) is counted as observed but not fed to the detectors."""
         self._counters.observed += 1
+        if not sampled:
+            return []
         probs = np.asarray([probabilities.get(label, 0.0) for label in self.labels], dtype=np.float32)
         vector = np.asarray(embedding, dtype=np.float32)
         inputs = [(self._embedding, vector), (self._output, output_features(probs)[0])]
@@ -191,3 +197,9 @@ class DriftMonitor:
         if body.get("labels") != self.labels:
             return "the label set changed"
         return None
+
+
+def in_sample(tweet_id: str, every: int) -> bool:
+    """Whether the detectors see this tweet when they see one in ``every``: by a stable hash of its id, so the same
+    tweets are chosen in every process, after a restart and on a re-delivery."""
+    return every <= 1 or zlib.crc32(tweet_id.encode("utf-8")) % every == 0
