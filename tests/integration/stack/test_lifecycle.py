@@ -66,8 +66,6 @@ def test_a_service_that_dies_at_start_is_named_with_its_log(tmp_path: Path, node
     settings = make_stack_settings(tmp_path / "state", node_dir)
     broker = next(spec for spec in build_specs(settings) if spec.name == "broker")
     manager = StackManager(settings, specs=[replace(broker, argv=[broker.argv[0], "no-such-subcommand"])])
-    with pytest.raises(
-        StackError, match=r"broker exited .*before it was healthy; see its log .*broker\.log"
-    ):
+    with pytest.raises(StackError, match=r"broker exited .*before it was healthy; see its log .*broker\.log"):
         manager.up()
     assert not manager.pid_file("broker").exists()
