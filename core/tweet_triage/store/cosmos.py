@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from azure.cosmos import ContainerProxy, DatabaseProxy
     from azure.cosmos.aio import DatabaseProxy as AsyncDatabaseProxy
 
+log = logging.getLogger(__name__)
+
 PREDICTIONS: Final = "predictions"
 FEEDBACK: Final = "feedback"
 ALERTS: Final = "alerts"
@@ -58,6 +60,11 @@ class _ClosedClientNoise(logging.Filter):
 
 
 logging.getLogger("azure.cosmos._global_endpoint_manager").addFilter(_ClosedClientNoise())
+
+# azure-cosmos 4.17 can raise "OrderedDict mutated during iteration" while copying a query page's response headers
+# (seen once in CI, reading a container another process was writing); the query itself did not fail.
+_SDK_HEADER_RACE: Final = "mutated during iteration"
+_QUERY_ATTEMPTS: Final = 3
 
 
 def client_options(
@@ -139,8 +146,15 @@ def query(
     options: dict[str, Any] = (
         {"partition_key": partition_key} if partition_key is not None else {"enable_cross_partition_query": True}
     )
-    with translate_errors(settings, container=container.id):
-        return list(container.query_items(text, parameters=params, **options))
+    for attempt in range(1, _QUERY_ATTEMPTS + 1):
+        try:
+            with translate_errors(settings, container=container.id):
+                return list(container.query_items(text, parameters=params, **options))
+        except RuntimeError as exc:  # a query is a read: sent again when the SDK trips over its own headers
+            if _SDK_HEADER_RACE not in str(exc) or attempt == _QUERY_ATTEMPTS:
+                raise
+            log.warning("query on %s sent again after an error inside the Cosmos DB SDK: %s", container.id, exc)
+    raise AssertionError("unreachable")
 
 
 @contextmanager

@@ -81,3 +81,35 @@ class MissingContainer:
 def test_a_query_on_a_missing_container_raises_container_missing(settings: Settings) -> None:
     with pytest.raises(ContainerMissing, match="container 'alerts'"):
         query(MissingContainer(), settings, "SELECT * FROM c")  # type: ignore[arg-type]
+
+
+class RacyContainer:
+    """A container whose SDK trips over its own response headers ``trips`` times, then answers."""
+
+    id = "predictions"
+
+    def __init__(self, trips: int, message: str = "OrderedDict mutated during iteration") -> None:
+        self.trips = trips
+        self.message = message
+        self.calls = 0
+
+    def query_items(self, *args: Any, **kwargs: Any) -> list[Any]:
+        self.calls += 1
+        if self.calls <= self.trips:
+            raise RuntimeError(self.message)
+        return [{"id": "t1"}]
+
+
+def test_a_query_is_sent_again_when_the_sdk_trips_over_its_own_headers(settings: Settings) -> None:
+    container = RacyContainer(trips=2)
+    assert query(container, settings, "SELECT * FROM c") == [{"id": "t1"}]  # type: ignore[arg-type]
+    assert container.calls == 3
+
+
+def test_a_query_that_keeps_tripping_or_fails_otherwise_raises(settings: Settings) -> None:
+    with pytest.raises(RuntimeError, match="mutated during iteration"):
+        query(RacyContainer(trips=5), settings, "SELECT * FROM c")  # type: ignore[arg-type]
+    other = RacyContainer(trips=1, message="something else")
+    with pytest.raises(RuntimeError, match="something else"):
+        query(other, settings, "SELECT * FROM c")  # type: ignore[arg-type]
+    assert other.calls == 1
