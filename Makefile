@@ -85,7 +85,7 @@ bench-review: setup ## Review queue vs random labels: F1 and PR-AUC against labe
 bench-places: setup ## Place lookup: precision against 500 hand-labelled tweets, cost per tweet (seconds)
 	$(PY) benchmarks/bench_places.py
 
-bench-api: setup ## Scoring API: requests/s, p50/p99 latency for batch 1 vs 16, fixed workers (needs a production model)
+bench-api: setup ## Scoring API: requests/s, p50/p99, server CPU for batch 1 vs 16, batching off vs on (needs a production model)
 	$(TRIAGE) stack up
 	$(PY) benchmarks/bench_api.py --workers $${WORKERS:-1}
 

@@ -229,6 +229,16 @@ class ApiSettings(_Section):
     max_batch: int = Field(64, ge=1, le=1024, description="Most tweets in one /v1/predict request.")
     max_text_chars: int = Field(1_000, ge=1, le=100_000, description="Longest tweet text accepted.")
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="Largest request body accepted (bytes).")
+    batch_window_ms: float = Field(
+        2.0,
+        ge=0,
+        le=1_000,
+        description="Milliseconds a predict request that finds the model idle waits for concurrent ones to be scored "
+        "with it (server-side batching; 0: only requests already waiting join).",
+    )
+    batch_max_tweets: int = Field(
+        64, ge=1, le=4_096, description="Most tweets of concurrent predict requests scored in one model call."
+    )
     model_poll_s: float = Field(5.0, gt=0, description="Seconds between checks of the production alias (hot swap).")
     protect_reads: bool | None = Field(
         None,

@@ -14,22 +14,22 @@ import asyncio
 import contextlib
 import logging
 import math
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final
 
 import anyio
-from fastapi import FastAPI, Request, Response, status
+from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from tweet_triage.api.auth import ApiKeys
+from tweet_triage.api.batching import BatchingScorer
 from tweet_triage.api.feedback_publisher import KafkaFeedbackPublisher
 from tweet_triage.api.limits import BodyLimitMiddleware
-from tweet_triage.api.metrics import ApiMetrics
+from tweet_triage.api.metrics import ApiMetrics, MetricsMiddleware
 from tweet_triage.api.model_info import RegistryModelInfo
 from tweet_triage.api.routes import router
 from tweet_triage.api.runtime import ApiRuntime, Limits
@@ -75,6 +75,8 @@ def runtime_from_settings(settings: Settings) -> ApiRuntime:
         keys=ApiKeys.from_setting(api.keys),
         protect_reads=settings.api_reads_need_key,
         limits=Limits(max_batch=api.max_batch, max_text_chars=api.max_text_chars, max_body_bytes=api.max_body_bytes),
+        batch_window_s=api.batch_window_ms / 1e3,
+        batch_max_tweets=api.batch_max_tweets,
         refresh=watcher.try_refresh,
         poll_s=api.model_poll_s,
         metrics=metrics,
@@ -107,6 +109,7 @@ def create_app(runtime: ApiRuntime) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await poller
             await runtime.publisher.stop()
+            await app.state.batcher.aclose()
 
     app = FastAPI(
         title="tweet-triage scoring API",
@@ -116,9 +119,14 @@ def create_app(runtime: ApiRuntime) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.limiter = anyio.CapacityLimiter(runtime.scoring_slots)
+    app.state.batcher = BatchingScorer(
+        limiter=app.state.limiter,
+        window_s=runtime.batch_window_s,
+        max_tweets=runtime.batch_max_tweets,
+        on_batch=runtime.metrics.observe_batch,
+    )
     app.include_router(router)
     _install_error_handlers(app)
-    _install_metrics(app, runtime.metrics)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -128,6 +136,7 @@ def create_app(runtime: ApiRuntime) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    app.add_middleware(MetricsMiddleware, metrics=runtime.metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=runtime.limits.max_body_bytes)  # outermost: before parsing
     return app
 
@@ -206,14 +215,3 @@ def _describe(error: Any) -> str:
     if error.get("type") == "extra_forbidden":
         return f"{where}: unknown field"
     return f"{where}: {message}"
-
-
-def _install_metrics(app: FastAPI, metrics: ApiMetrics) -> None:
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics.observe(path, response.status_code, time.perf_counter() - started)
-        return response

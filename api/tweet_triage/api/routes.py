@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 import anyio
@@ -10,6 +11,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from tweet_triage.api import service
 from tweet_triage.api.auth import Verdict
+from tweet_triage.api.batching import BatchingScorer
 from tweet_triage.api.runtime import ApiRuntime
 from tweet_triage.api.schemas import (
     MAX_REVIEW_ITEMS,
@@ -19,6 +21,7 @@ from tweet_triage.api.schemas import (
     FeedbackRequest,
     Health,
     ModelInfoOut,
+    ModelRef,
     PredictRequest,
     PredictResponse,
     Problem,
@@ -29,9 +32,11 @@ from tweet_triage.contracts.feedback import FeedbackEvent
 from tweet_triage.settings import env_name
 
 # ---- dependencies -------------------------------------------------------------------------------------------------
+# They only read what the process holds, so they are ``async``: FastAPI runs a plain ``def`` dependency in its thread
+# pool, a thread hop per dependency per request.
 
 
-def _runtime(request: Request) -> ApiRuntime:
+async def _runtime(request: Request) -> ApiRuntime:
     runtime: ApiRuntime = request.app.state.runtime
     return runtime
 
@@ -39,7 +44,7 @@ def _runtime(request: Request) -> ApiRuntime:
 RuntimeDep = Annotated[ApiRuntime, Depends(_runtime)]
 
 
-def _scorer(runtime: RuntimeDep) -> service.Scorer:
+async def _scorer(runtime: RuntimeDep) -> service.Scorer:
     if not runtime.model.ready:
         raise service.ModelNotLoaded(
             "no production model is loaded yet: train one and promote it (`triage train`, `triage model promote`); "
@@ -53,7 +58,7 @@ _bearer = HTTPBearer(auto_error=False, description="An API key as a bearer token
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key.")
 
 
-def _credentials(
+async def _credentials(
     runtime: RuntimeDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
@@ -64,11 +69,11 @@ def _credentials(
 CredentialsDep = Annotated[Verdict, Depends(_credentials)]
 
 
-def _writer(verdict: CredentialsDep) -> None:
+async def _writer(verdict: CredentialsDep) -> None:
     _require(verdict, "write endpoints")
 
 
-def _reader(runtime: RuntimeDep, verdict: CredentialsDep) -> bool:
+async def _reader(runtime: RuntimeDep, verdict: CredentialsDep) -> bool:
     """Whether the caller is authenticated; where reads are protected, only authenticated callers get through."""
     if verdict is Verdict.OK:
         return True
@@ -143,11 +148,12 @@ async def predict(
             len(tweet.text) <= limits.max_text_chars,
             f"tweets.{i}.text has {len(tweet.text)} characters, more than {limits.max_text_chars}",
         )
-    result = await anyio.to_thread.run_sync(
-        lambda: service.predict(scorer, body.tweets, model_name=runtime.model_name), limiter=_limiter(request)
-    )
+    started = time.perf_counter()
+    batcher: BatchingScorer = request.app.state.batcher
+    results = await batcher.predict(scorer, [t.text for t in body.tweets], [t.keyword for t in body.tweets])
     runtime.metrics.tweets.inc(len(body.tweets))
-    return result
+    model = ModelRef(name=runtime.model_name, version=scorer.version)
+    return service.respond(body.tweets, results, model=model, started=started)
 
 
 @router.post("/v1/explain", response_model=ExplainResponse, responses=_MODEL_ERRORS, tags=["scoring"])

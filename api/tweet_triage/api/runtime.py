@@ -44,3 +44,5 @@ class ApiRuntime:
     poll_s: float = 5.0
     metrics: ApiMetrics = field(default_factory=ApiMetrics)
     scoring_slots: int = 1  # concurrent model calls per process; ONNX Runtime already uses every core
+    batch_window_s: float = 0.002  # how long a request that finds the model idle waits for others to join it
+    batch_max_tweets: int = 64  # most tweets of concurrent requests scored in one model call

@@ -46,10 +46,11 @@ class ModelSource(Protocol):
         """Why the server is not ready although a model may be loaded (e.g. production moved without approval)."""
 
 
-def predict(scorer: Scorer, tweets: Sequence[TweetIn], *, model_name: str) -> PredictResponse:
-    """Score ``tweets`` with one model version (taken once, so every prediction names the version that made it)."""
-    started = time.perf_counter()
-    results = scorer.predict([t.text for t in tweets], [t.keyword for t in tweets])
+def respond(
+    tweets: Sequence[TweetIn], results: Sequence[Prediction], *, model: ModelRef, started: float
+) -> PredictResponse:
+    """The answer to a predict request: ``results`` (one per tweet, made by ``model``) and the time since ``started``
+    (a ``time.perf_counter()`` reading)."""
     predictions = [
         PredictionOut(
             id=tweet.id,
@@ -65,7 +66,7 @@ def predict(scorer: Scorer, tweets: Sequence[TweetIn], *, model_name: str) -> Pr
         for tweet, result in zip(tweets, results, strict=True)
     ]
     return PredictResponse(
-        model=ModelRef(name=model_name, version=scorer.version),
+        model=model,
         predictions=predictions,
         latency_ms=round(1e3 * (time.perf_counter() - started), 3),
     )
