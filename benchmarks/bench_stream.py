@@ -1,6 +1,7 @@
 """Stream throughput, publish→stored latency and CPU per tweet of every process, beside the raw predictor, in one run.
 
     python benchmarks/bench_stream.py [--rate 200] [--tweets 3000] [--saturation 4000] [--repeats 3] [--alone]
+                                      [--beside-training]
 
 1. raw: the production predictor scores the same tweets in-process, in arrival order, at the worker's batch size
    (median of ``--repeats`` passes);
@@ -13,13 +14,16 @@
 
 Phases 2 and 3 are repeated ``--repeats`` times; medians are printed with the CPU model and flags. The worker runs as
 its own process on fresh topics and a fresh Cosmos database, with the drift monitor and the scoring API running beside
-it as in production (``--alone``: the worker only). Needs `triage stack up` and an approved production model.
+it as in production (``--alone``: the worker only). ``--beside-training`` adds a quick training started as the local
+retraining backend starts one (idle CPU priority, bounded threads): the stream's figures beside a retraining, and the
+training's own CPU in the table. Needs `triage stack up` and an approved production model.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -39,6 +43,7 @@ from tweet_triage.contracts.tweets import TweetEvent
 from tweet_triage.model.hardware import cpu_info
 from tweet_triage.model.predictor import Predictor
 from tweet_triage.model.registry import PRODUCTION, Registry
+from tweet_triage.monitoring.retrain.backends import describe_priority, lower_priority, thread_limits
 from tweet_triage.settings import Settings, load_settings
 from tweet_triage.stream.latency import LatencyReport, publish_and_observe
 from tweet_triage.training.prepare import load
@@ -132,6 +137,12 @@ def main() -> None:
     parser.add_argument("--alone", action="store_true", help="run the worker without the monitor and the API")
     parser.add_argument("--port", type=int, default=16099, help="the worker's web port (monitor +1, API +2)")
     parser.add_argument("--scoring-threads", type=int, default=2, help="the worker's --scoring-threads")
+    parser.add_argument(
+        "--beside-training",
+        action="store_true",
+        help="a quick training runs beside the stream at the local retraining's priority and threads "
+        "(TRIAGE_RETRAIN__PRIORITY / THREADS), registered under a model name of its own",
+    )
     args = parser.parse_args()
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
@@ -187,11 +198,15 @@ def main() -> None:
     saturated: list[LatencyReport] = []
     cpu: list[CpuPerTweet] = []
     load: list[float] = []  # ms per tweet of this process (the producer and the observer), its children left out
+    training: subprocess.Popen[bytes] | None = None
     try:
         wait_ready(services, timeout_s=600)
         running = stack_processes(base)
         stack = {name: process for name, process in running.items() if name not in BENCH_APPS}
         processes = {s.name.lower(): psutil.Process(s.process.pid) for s in services} | stack
+        if args.beside_training:
+            training = start_training(base, env, tag, logs / f"bench-training-{tag}.log")
+            processes["training"] = psutil.Process(training.pid)
         busy = [name for name in BENCH_APPS if name in running]
         if busy:
             print(f"warning: {', '.join(busy)} of `triage demo` still running beside the benchmark (stack down first)")
@@ -203,12 +218,37 @@ def main() -> None:
             load.append(1000.0 * (time.process_time() - load_before) / len(events))
             burst = make_events(tweets, args.saturation, f"burst-{tag}-{repeat}")
             saturated.append(asyncio.run(publish_and_observe(settings, burst, rate=None, timeout_s=600)))
+        if training is not None and training.poll() is not None:
+            print(f"warning: the training ended before the last repeat (exit code {training.returncode}); see its log")
     finally:
-        for service in services:
-            os.killpg(service.process.pid, signal.SIGTERM)
+        for process in [s.process for s in services] + ([training] if training is not None else []):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
         for service in services:
             service.process.wait(timeout=60)
-    _report(args, raw, fixed, saturated, cpu, load, [s.name for s in services])
+        if training is not None:
+            training.wait(timeout=60)
+    beside = [s.name for s in services]
+    if training is not None:
+        beside.append(f"training ({describe_priority(base.retrain.priority, base.retrain.threads)})")
+    _report(args, raw, fixed, saturated, cpu, load, beside)
+
+
+def start_training(settings: Settings, env: dict[str, str], tag: str, log: Path) -> subprocess.Popen[bytes]:
+    """`triage train --quick` as the local retraining backend starts a retraining: its priority and thread cap."""
+    retrain = settings.retrain
+    own = {"TRIAGE_MLFLOW__MODEL_NAME": f"bench-{tag}", "TRIAGE_MLFLOW__EXPERIMENT": f"bench-{tag}"}
+    triage = str(Path(sys.executable).with_name("triage"))
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [triage, "train", "--quick"],
+            env={**env, **thread_limits(retrain.threads), **own},
+            stdout=out,
+            stderr=out,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=lambda: lower_priority(retrain.priority),  # noqa: PLW1509 - only os calls, no locks
+        )
 
 
 def _report(
