@@ -8,7 +8,7 @@ Naive datetimes are taken to be UTC.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated
 
 from pydantic import AfterValidator, PlainSerializer
@@ -38,6 +38,28 @@ def parse_iso8601(text: str) -> datetime:
         return to_utc(datetime.fromisoformat(stripped))
     except OverflowError as exc:  # e.g. year 1 with a positive offset: outside datetime's range in UTC
         raise ValueError(f"timestamp out of range: {text[:80]!r}") from exc
+
+
+_TWITTER_V1 = re.compile(
+    r"\A(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{2}) "
+    r"(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2}) (\d{4})\Z"
+)
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def parse_tweet_time(text: str) -> datetime:
+    """A tweet's timestamp as Twitter's APIs write it: v2 and most producers ISO-8601 (``2018-10-10T20:19:24.000Z``),
+    v1.1 ``Wed Oct 10 20:19:24 +0000 2018`` (English names whatever the locale). Raises ``ValueError`` otherwise."""
+    match = _TWITTER_V1.match(text.strip())
+    if match is None:
+        return parse_iso8601(text)
+    month, day, hour, minute, second, sign, off_h, off_m, year = match.groups()
+    offset = timedelta(hours=int(off_h), minutes=int(off_m)) * (-1 if sign == "-" else 1)
+    try:
+        local = datetime(int(year), _MONTHS.index(month) + 1, int(day), int(hour), int(minute), int(second))
+        return to_utc(local.replace(tzinfo=timezone(offset)))
+    except (ValueError, OverflowError) as exc:  # Feb 30, an offset of 24 h or more, beyond year 9999 in UTC
+        raise ValueError(f"not a valid time: {text[:80]!r} ({exc})") from exc
 
 
 _DURATION = re.compile(r"\A(\d{1,9})\s*([smhdw])\Z")

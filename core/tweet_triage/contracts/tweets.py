@@ -10,13 +10,19 @@ Wire form: one UTF-8 JSON object per message, key = the tweet id (UTF-8). Fields
 * ``text`` — string, required, with at least one visible character (whitespace, zero-width and other invisible
   characters alone are blank), at most :data:`MAX_TEXT_CHARS` characters. A tweet is at most 280 characters; 1,000
   leaves room for expanded entities and long posts while the model reads only its first tokens.
-* ``created_at`` — optional ISO-8601 date-time (``Z`` or an offset; a naive time is taken as UTC).
+* ``created_at`` — optional time the tweet was posted: ISO-8601 (``Z`` or an offset; a naive time is taken as UTC;
+  Twitter API v2) or Twitter API v1.1's ``Wed Oct 10 20:19:24 +0000 2018``.
 * ``lang``, ``user``, ``location``, ``keyword``, ``source``, ``event`` — optional strings (``keyword`` at most
-  :data:`MAX_KEYWORD_CHARS` characters, the others at most :data:`MAX_FIELD_CHARS`; longer is refused). A value of
-  another type is not fatal: the field stays empty and the original value is kept in :attr:`TweetEvent.extra`.
-* ``published_at`` — optional ISO-8601 time the producer sent the event (for publish→stored latency); a bad value
-  is kept in ``extra``, never fatal.
+  :data:`MAX_KEYWORD_CHARS` characters, the others at most :data:`MAX_FIELD_CHARS`).
+* ``published_at`` — optional ISO-8601 time the producer sent the event (for publish→stored latency).
+* **An optional field never costs the tweet**: a value that cannot be used (a time that does not parse, a string over
+  its limit, a value of another type) is set aside — the field stays empty, the original value is kept in
+  :attr:`TweetEvent.extra` under its own name and written back by :meth:`TweetEvent.to_json`, and
+  :attr:`TweetEvent.set_aside` names it (the worker counts them by field).
 * Any other field is kept in ``extra`` and written back by :meth:`TweetEvent.to_json`.
+
+The message key should be the tweet id (UTF-8): a key that is present and differs is refused (``key_mismatch``, see
+:func:`check_key`), since two texts under one id would otherwise overwrite each other in any order.
 
 The payload must be unambiguous JSON: no repeated field names (parsers disagree on which one wins), no number
 outside the 64-bit float range (``1e999``), no ``NaN``/``Infinity``, nesting at most :data:`MAX_DEPTH` levels.
@@ -46,7 +52,7 @@ from pydantic import (
     model_validator,
 )
 
-from tweet_triage.clock import UtcDatetime, parse_iso8601
+from tweet_triage.clock import UtcDatetime, parse_iso8601, parse_tweet_time
 
 MAX_PAYLOAD_BYTES: Final = 64 * 1024
 MAX_TEXT_CHARS: Final = 1_000
@@ -81,6 +87,8 @@ class RejectReason(StrEnum):
     TEXT_WRONG_TYPE = "text_wrong_type"
     BLANK_TEXT = "blank_text"
     TEXT_TOO_LONG = "text_too_long"
+    KEY_MISMATCH = "key_mismatch"
+    # Former refusals, kept so dead letters written before still read: a bad optional field is now set aside.
     BAD_CREATED_AT = "bad_created_at"
     FIELD_TOO_LONG = "field_too_long"
     DUPLICATE_FIELD = "duplicate_field"
@@ -198,6 +206,11 @@ class TweetEvent(BaseModel):
         """The message key: the tweet id."""
         return self.id.encode("utf-8")
 
+    @property
+    def set_aside(self) -> list[str]:
+        """Contract fields whose value could not be used and waits in ``extra`` (see the module docstring)."""
+        return [name for name in self.extra if name in _KNOWN_FIELDS]
+
     def to_wire(self) -> dict[str, Any]:
         """The JSON object sent on the topic: contract fields that are set, then the kept unknown fields."""
         known = self.model_dump(mode="json", exclude={"extra"}, exclude_none=True)
@@ -231,27 +244,20 @@ def _parse(raw: bytes | None) -> TweetEvent | Rejection:
     if isinstance(fields, Rejection):
         return fields
     tweet_id, text = fields
-    created_at: datetime | None = None
-    if decoded.get("created_at") is not None:
-        value = decoded["created_at"]
-        try:
-            if not isinstance(value, str):
-                raise ValueError(f"expected an ISO-8601 string, got a JSON {_json_type(value)}")
-            created_at = parse_iso8601(value)
-        except ValueError as exc:
-            return Rejection(RejectReason.BAD_CREATED_AT, f"created_at is not an ISO-8601 time: {exc}")
-    optional, published_at, extra = _optional_fields(decoded)
-    for name, value in optional.items():
-        if len(value) > field_limit(name):
-            return Rejection(
-                RejectReason.FIELD_TOO_LONG, f"{name} has {len(value)} characters, more than {field_limit(name)}"
-            )
+    optional, times, extra = _optional_fields(decoded)
     try:
-        return TweetEvent(
-            id=tweet_id, text=text, created_at=created_at, published_at=published_at, extra=extra, **optional
-        )
+        return TweetEvent(id=tweet_id, text=text, extra=extra, **optional, **times)
     except ValidationError as exc:
         return Rejection(RejectReason.INVALID_EVENT, f"invalid event: {exc.errors()[0]['msg']}")
+
+
+def check_key(key: bytes | None, tweet_id: str) -> str | None:
+    """What is wrong with a message's ``key`` for the tweet ``tweet_id``, or None: the key is the tweet id; a message
+    without a key is accepted (it is stored under its id)."""
+    if key is None or key == tweet_id.encode("utf-8"):
+        return None
+    shown = key[:60].decode("utf-8", errors="backslashreplace") + ("…" if len(key) > 60 else "")
+    return f"the message key {shown!r} ({len(key)} bytes) is not the tweet id {_short(tweet_id, 60)!r}"
 
 
 def _decode_json(raw: bytes) -> Any:
@@ -297,26 +303,29 @@ def _required_fields(decoded: dict[str, Any]) -> tuple[str, str] | Rejection:
     return tweet_id, text
 
 
-def _optional_fields(decoded: dict[str, Any]) -> tuple[dict[str, str], datetime | None, dict[str, Any]]:
-    """Optional text fields, the producer's publish time, and everything kept aside in ``extra``."""
+def _optional_fields(decoded: dict[str, Any]) -> tuple[dict[str, str], dict[str, datetime], dict[str, Any]]:
+    """Optional text fields and times that can be used, and everything kept aside in ``extra``: unknown fields, and
+    optional values that cannot be used (under their own names)."""
     extra: dict[str, Any] = {name: value for name, value in decoded.items() if name not in _KNOWN_FIELDS}
     optional: dict[str, str] = {}
     for name in OPTIONAL_TEXT_FIELDS:
         value = decoded.get(name)
-        if isinstance(value, str):
+        if isinstance(value, str) and len(value) <= field_limit(name):
             optional[name] = value
         elif value is not None:
             extra[name] = value
-    published_at: datetime | None = None
-    raw_published = decoded.get("published_at")
-    if isinstance(raw_published, str):
+    times: dict[str, datetime] = {}
+    for name, parse in (("created_at", parse_tweet_time), ("published_at", parse_iso8601)):
+        value = decoded.get(name)
+        if value is None:
+            continue
         try:
-            published_at = parse_iso8601(raw_published)
+            if not isinstance(value, str):
+                raise ValueError("not a string")
+            times[name] = parse(value)
         except ValueError:
-            extra["published_at"] = raw_published
-    elif raw_published is not None:
-        extra["published_at"] = raw_published
-    return optional, published_at, extra
+            extra[name] = value
+    return optional, times, extra
 
 
 class _DuplicateField(ValueError):

@@ -21,6 +21,17 @@ class WorkerMetrics:
         self.dead_letters = Counter(
             "triage_worker_dead_letters", "Messages sent to the DLQ, by reason", ["reason"], registry=r
         )
+        self.duplicates = Counter(
+            "triage_worker_duplicates",
+            "Copies of a tweet left out of a batch (the copy with the latest created_at was scored)",
+            registry=r,
+        )
+        self.fields_set_aside = Counter(
+            "triage_worker_fields_set_aside",
+            "Optional fields whose value could not be used (kept in the event's extra), by field",
+            ["field"],
+            registry=r,
+        )
         self.batch_size = Histogram(
             "triage_worker_batch_size",
             "Messages per micro-batch",
@@ -68,6 +79,9 @@ class WorkerMetrics:
         self.tweets.labels("dead_lettered").inc(outcome.dead_lettered)
         for reason in outcome.rejected_reasons:
             self.dead_letters.labels(str(reason)).inc()
+        self.duplicates.inc(outcome.duplicates)
+        for name in outcome.set_aside:
+            self.fields_set_aside.labels(name).inc()
         self.batch_size.observe(outcome.received)
         if outcome.scored:
             self.scoring_seconds.observe(outcome.scoring_seconds)

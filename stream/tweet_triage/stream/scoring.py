@@ -5,7 +5,9 @@ rules), so the Faust edge only hands messages over and acknowledges them. A batc
 method, so a caller may overlap them across batches:
 
 1. :meth:`ScoringService.parse` — every message against the tweet contract (never raises, whatever the value, key,
-   headers or timestamp hold); refused ones become dead letters with their reason.
+   headers or timestamp hold); refused ones become dead letters with their reason, and so does a message whose key
+   is not its tweet id. Copies of one tweet in a batch are scored once: the copy with the latest ``created_at``
+   wins (the later delivery on a tie or without one); the others are counted as duplicates.
 2. :meth:`ScoringService.score` — the valid tweets with *one* predictor (the production model at the start of the
    batch). If the model fails on the batch, it is scored again in halves until the tweets it fails on are isolated;
    each is dead-lettered (``scoring_failed``). If it fails on *every* tweet, a known-good canary decides: the model
@@ -42,7 +44,7 @@ from tweet_triage.broker.sending import send_all
 from tweet_triage.clock import utc_now
 from tweet_triage.contracts.dead_letters import DeadLetter
 from tweet_triage.contracts.scored import ScoredEvent
-from tweet_triage.contracts.tweets import Rejection, RejectReason, TweetEvent, parse_event
+from tweet_triage.contracts.tweets import Rejection, RejectReason, TweetEvent, check_key, parse_event
 from tweet_triage.errors import StoreRejected, TriageError
 from tweet_triage.model.language import Language
 from tweet_triage.model.places import Gazetteer, Place, gazetteer
@@ -95,6 +97,8 @@ class ParsedBatch:
     received: int
     accepted: list[Accepted]
     letters: list[DeadLetter]
+    duplicates: int = 0  # copies of an accepted tweet left out (received = accepted + letters + duplicates)
+    set_aside: list[str] = field(default_factory=list)  # optional fields set aside, one name per tweet and field
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,8 @@ class ScoredTweets:
     letters: list[DeadLetter]
     model_version: str | None
     scoring_seconds: float
+    duplicates: int = 0
+    set_aside: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -123,6 +129,8 @@ class BatchOutcome:
     write_seconds: float
     publish_to_stored_seconds: list[float] = field(default_factory=list)
     rejected_reasons: list[RejectReason] = field(default_factory=list)
+    duplicates: int = 0
+    set_aside: list[str] = field(default_factory=list)
 
 
 class ScoringService:
@@ -158,17 +166,29 @@ class ScoringService:
     # ---- 1. parse ---------------------------------------------------------------------------------------------
 
     def parse(self, messages: Sequence[InboundMessage]) -> ParsedBatch:
-        """Check every message against the contract; never raises. A tweet delivered twice is kept once (the last)."""
+        """Check every message against the contract and its key against its tweet id; never raises. Copies of one
+        tweet are kept once (see the module docstring)."""
         accepted: dict[str, Accepted] = {}
         letters: list[DeadLetter] = []
+        duplicates = 0
         for message in messages:
             parsed = parse_event(message.value)
             if isinstance(parsed, Rejection):
                 letters.append(self._letter(message, parsed))
-            else:
-                accepted.pop(parsed.id, None)  # the later delivery wins, in its own place
-                accepted[parsed.id] = Accepted(message, parsed)
-        return ParsedBatch(len(messages), list(accepted.values()), letters)
+                continue
+            wrong_key = check_key(message.key, parsed.id)
+            if wrong_key is not None:
+                letters.append(self._letter(message, Rejection(RejectReason.KEY_MISMATCH, wrong_key), parsed.id))
+                continue
+            kept = accepted.get(parsed.id)
+            if kept is not None:
+                duplicates += 1
+                if not _replaces(parsed, kept.tweet):
+                    continue
+                del accepted[parsed.id]  # the winning copy takes its own place in the batch
+            accepted[parsed.id] = Accepted(message, parsed)
+        set_aside = [name for item in accepted.values() for name in item.tweet.set_aside]
+        return ParsedBatch(len(messages), list(accepted.values()), letters, duplicates, set_aside)
 
     # ---- 2. score ---------------------------------------------------------------------------------------------
 
@@ -176,7 +196,7 @@ class ScoringService:
         """Score the accepted tweets with one model, isolating the tweets it fails on (see the module docstring)."""
         letters = list(batch.letters)
         if not batch.accepted:
-            return ScoredTweets(batch.received, [], letters, None, 0.0)
+            return ScoredTweets(batch.received, [], letters, None, 0.0, batch.duplicates, batch.set_aside)
         predictor = self._predictor()  # one model for the whole batch
         started = time.perf_counter()
         rows, failed = await self._score_isolated(predictor, batch.accepted)
@@ -198,7 +218,9 @@ class ScoringService:
                 letters.append(self._refused(item, RejectReason.SCORING_FAILED, why))
         if failed:
             log.error("the model failed on %d tweet(s) of %d; dead-lettered them", len(failed), len(batch.accepted))
-        return ScoredTweets(batch.received, scored, letters, predictor.version, scoring_seconds)
+        return ScoredTweets(
+            batch.received, scored, letters, predictor.version, scoring_seconds, batch.duplicates, batch.set_aside
+        )
 
     async def _score_isolated(
         self, predictor: Predictor, items: list[Accepted]
@@ -319,6 +341,8 @@ class ScoringService:
             write_seconds=write_seconds,
             publish_to_stored_seconds=latencies,
             rejected_reasons=[x.reason for x in letters],
+            duplicates=batch.duplicates,
+            set_aside=batch.set_aside,
         )
 
     async def _write(self, records: list[PredictionRecord]) -> dict[str, str]:
@@ -364,6 +388,14 @@ class ScoringService:
     def _refused(self, item: Accepted, reason: RejectReason, why: str) -> DeadLetter:
         """The dead letter for a valid tweet a later step refused."""
         return self._letter(item.message, Rejection(reason, why), tweet_id=item.tweet.id)
+
+
+def _replaces(copy: TweetEvent, kept: TweetEvent) -> bool:
+    """Whether a later copy of a tweet in the batch replaces the one kept: the later event time wins; the later
+    delivery when they tie or one has none."""
+    if copy.created_at is not None and kept.created_at is not None:
+        return copy.created_at >= kept.created_at
+    return True
 
 
 async def _in_thread(work: Callable[[], ScoredBatch]) -> ScoredBatch:

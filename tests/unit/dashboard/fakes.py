@@ -9,7 +9,14 @@ from typing import Any
 
 from tests.unit.api.fakes import WordScorer
 from tweet_triage.api import service
-from tweet_triage.api.schemas import ExplainRequest, ExplainResponse, FeedbackRequest, PredictionOut, TweetIn
+from tweet_triage.api.schemas import (
+    ExplainRequest,
+    ExplainResponse,
+    FeedbackRequest,
+    ModelRef,
+    PredictionOut,
+    TweetIn,
+)
 from tweet_triage.dashboard.alerts import AlertView
 from tweet_triage.dashboard.api_client import ModelStatus, ServiceUnavailable
 from tweet_triage.errors import StoreError
@@ -68,7 +75,9 @@ class FakeBackend:
 
     def predict(self, texts: Sequence[str]) -> list[PredictionOut]:
         self._check_api()
-        return service.predict(self.scorer, [TweetIn(text=t) for t in texts], model_name="fake").predictions
+        model = ModelRef(name="fake", version=self.scorer.version)
+        results = self.scorer.predict(texts)
+        return service.respond([TweetIn(text=t) for t in texts], results, model=model, started=0.0).predictions
 
     def send_feedback(self, feedback: FeedbackRequest) -> None:
         self._check_api()

@@ -19,6 +19,7 @@ from tweet_triage.contracts.tweets import (
     Rejection,
     RejectReason,
     TweetEvent,
+    check_key,
     has_visible_character,
     parse_event,
 )
@@ -105,16 +106,30 @@ def test_text_at_the_limit_is_accepted() -> None:
 
 
 BAD = hostile_corpus.bad()
+BAD_VALUES = [h for h in BAD if h.expect != RejectReason.KEY_MISMATCH]
+BAD_KEYS = [h for h in BAD if h.expect == RejectReason.KEY_MISMATCH]
 TOLERATED = hostile_corpus.tolerated()
 
 
-@pytest.mark.parametrize("hostile", BAD, ids=[h.kind for h in BAD])
+@pytest.mark.parametrize("hostile", BAD_VALUES, ids=[h.kind for h in BAD_VALUES])
 def test_every_hostile_value_is_refused_with_its_reason(hostile: Hostile) -> None:
     result = parse_event(hostile.value)
     assert isinstance(result, Rejection), hostile.kind
     assert result.reason == hostile.expect
     assert result.message  # something a person can read
     assert len(result.message) < 400
+
+
+@pytest.mark.parametrize("hostile", BAD_KEYS, ids=[h.kind for h in BAD_KEYS])
+def test_a_key_that_is_not_the_tweet_id_is_refused_with_both_shown(hostile: Hostile) -> None:
+    tweet = accepted(hostile.value or b"")
+    problem = check_key(hostile.key, tweet.id)
+    assert problem is not None and tweet.id in problem and len(problem) < 400
+
+
+def test_the_tweet_id_as_key_or_no_key_is_accepted() -> None:
+    assert check_key(b"t-1", "t-1") is None and check_key(None, "t-1") is None
+    assert check_key("odd-é-火".encode(), "odd-é-火") is None
 
 
 @pytest.mark.parametrize("hostile", TOLERATED, ids=[h.kind for h in TOLERATED])
@@ -127,12 +142,37 @@ def test_the_corpus_holds_at_least_thirty_kinds_of_bad_messages_over_many_reason
     assert len({h.expect for h in BAD}) >= 15
 
 
-def test_optional_fields_are_bounded_but_unknown_fields_of_any_size_are_kept() -> None:
-    refused = parse_event(as_bytes({"id": "1", "text": "t", "user": "u" * (MAX_FIELD_CHARS + 1)}))
-    assert isinstance(refused, Rejection) and refused.reason is RejectReason.FIELD_TOO_LONG
-    assert "user" in refused.message
+def test_an_optional_field_that_cannot_be_used_is_set_aside_and_the_tweet_kept() -> None:
+    long_user = "u" * (MAX_FIELD_CHARS + 1)
+    raw = {"id": "1", "text": "t", "user": long_user, "created_at": "yesterday-ish", "lang": "en", "notes": "n"}
+    tweet = accepted(as_bytes(raw))
+    assert (tweet.user, tweet.created_at, tweet.lang) == (None, None, "en")
+    assert sorted(tweet.set_aside) == ["created_at", "user"]
+    assert json.loads(tweet.to_json()) == raw  # nothing is lost on the wire
+
+
+def test_unknown_fields_of_any_size_are_kept() -> None:
     kept = accepted(as_bytes({"id": "1", "text": "t", "notes": "n" * 20_000}))
-    assert kept.extra["notes"] == "n" * 20_000
+    assert kept.extra["notes"] == "n" * 20_000 and kept.set_aside == []
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("Wed Oct 10 20:19:24 +0000 2018", datetime(2018, 10, 10, 20, 19, 24, tzinfo=UTC)),  # Twitter API v1.1
+        ("Wed Oct 10 20:19:24 -0530 2018", datetime(2018, 10, 11, 1, 49, 24, tzinfo=UTC)),
+        ("2018-10-10T20:19:24.000Z", datetime(2018, 10, 10, 20, 19, 24, tzinfo=UTC)),  # Twitter API v2
+        ("2018-10-10T22:19:24+02:00", datetime(2018, 10, 10, 20, 19, 24, tzinfo=UTC)),
+    ],
+)
+def test_created_at_is_read_in_the_formats_of_twitters_apis(written: str, expected: datetime) -> None:
+    assert accepted(as_bytes({"id": "1", "text": "t", "created_at": written})).created_at == expected
+
+
+@pytest.mark.parametrize("written", ["Wed Feb 30 20:19:24 +0000 2018", "Wed Oct 10 20:19:24 +2500 2018", "Oct 10"])
+def test_a_created_at_that_is_no_time_is_set_aside(written: str) -> None:
+    tweet = accepted(as_bytes({"id": "1", "text": "t", "created_at": written}))
+    assert tweet.created_at is None and tweet.extra["created_at"] == written
 
 
 def test_nesting_is_allowed_up_to_the_limit() -> None:

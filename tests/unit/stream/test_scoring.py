@@ -158,17 +158,56 @@ def test_one_model_scores_the_whole_batch_and_duplicates_collapse() -> None:
     assert next(r.text for r in writer.records if r.id == "1") == "fire one, again"
 
 
+def timed(tweet_id: str, text: str, created_at: str | None) -> bytes:
+    return json.dumps({"id": tweet_id, "text": text, **({"created_at": created_at} if created_at else {})}).encode()
+
+
+def test_of_copies_in_a_batch_the_latest_event_time_wins_and_the_rest_are_counted() -> None:
+    writer, publisher = PredictionStoreTwin(), FakePublisher()
+    outcome = handle(
+        service(FakePredictor("3"), writer, publisher),
+        [
+            message(0, timed("1", "edited later", "2026-11-26T10:05:00Z"), b"1"),
+            message(1, timed("1", "the first version", "2026-11-26T10:00:00Z"), b"1"),  # re-sent late: older
+            message(2, timed("1", "no time", None), b"1"),  # no event time: the later delivery wins
+            message(3, timed("2", "calm", None), b"2"),
+        ],
+    )
+    assert {r.id: r.text for r in writer.records} == {"1": "no time", "2": "calm"}
+    assert (outcome.received, outcome.scored, outcome.dead_lettered, outcome.duplicates) == (4, 2, 0, 2)
+    writer2 = PredictionStoreTwin()
+    handle(
+        service(FakePredictor("3"), writer2, FakePublisher()),
+        [message(0, timed("1", "newer", "2026-11-26T10:05:00Z")), message(1, timed("1", "older", "2026-11-26T10:00Z"))],
+    )
+    assert [r.text for r in writer2.records] == ["newer"]
+
+
+def test_a_key_that_is_not_the_tweet_id_is_dead_lettered_and_fields_set_aside_are_counted() -> None:
+    writer, publisher = PredictionStoreTwin(), FakePublisher()
+    long_place = json.dumps({"id": "2", "text": "flood", "location": "x" * 1_000, "created_at": "soon"}).encode()
+    outcome = handle(
+        service(FakePredictor("3"), writer, publisher),
+        [message(0, tweet("1", "fire"), b"another-id"), message(1, long_place, b"2")],
+    )
+    [letter] = publisher.letters()
+    assert (letter.reason, letter.tweet_id, letter.key) == ("key_mismatch", "1", b"another-id")
+    assert [r.id for r in writer.records] == ["2"]
+    assert sorted(outcome.set_aside) == ["created_at", "location"]
+    assert (outcome.received, outcome.scored, outcome.dead_lettered) == (2, 1, 1)
+
+
 def test_items_the_store_refuses_for_themselves_go_to_the_dlq_and_the_rest_is_stored() -> None:
     writer, publisher = PredictionStoreTwin(refuse={"2"}), FakePublisher()
     outcome = handle(
         service(FakePredictor("1"), writer, publisher),
-        [message(0, tweet("1", "fire"), b"1"), message(1, tweet("2", "huge"), b"not-the-id")],
+        [message(0, tweet("1", "fire"), b"1"), message(1, tweet("2", "huge"), None)],
     )
     assert [r.id for r in writer.records] == ["1"]
     assert [ScoredEvent.from_json(v).id for _, v in publisher.sent["scored"]] == ["1"]
     [letter] = publisher.letters()
     assert letter.reason == "store_rejected" and letter.offset == 1 and b'"id": "2"' in letter.raw
-    assert letter.tweet_id == "2" and letter.key == b"not-the-id"  # the source message, found by offset, not key
+    assert letter.tweet_id == "2" and letter.key is None  # the source message, found by offset, not key
     assert publisher.sent["dlq"][0][0] == b"2"
     assert (outcome.scored, outcome.dead_lettered) == (1, 1)
 
