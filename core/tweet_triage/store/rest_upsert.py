@@ -47,6 +47,12 @@ def master_key_token(verb: str, resource_type: str, resource_link: str, date: st
     return urllib.parse.quote(f"type=master&ver=1.0&sig={signature}", "-_.!~*'()")
 
 
+def partition_key_header(value: str) -> str:
+    """The ``x-ms-documentdb-partitionkey`` value: a JSON list, non-ASCII escaped as the SDK writes it (``\\u00e9``;
+    raw UTF-8 in a header is not portable HTTP, and proxies or the service may refuse it)."""
+    return json.dumps([value])
+
+
 class RestUpserter:
     """``upsert_item(body)`` for one container, like ``azure.cosmos.aio.ContainerProxy.upsert_item``."""
 
@@ -81,7 +87,7 @@ class RestUpserter:
             "x-ms-date": date,
             "x-ms-version": API_VERSION,
             "x-ms-documentdb-is-upsert": "True",
-            "x-ms-documentdb-partitionkey": json.dumps([body[self._pk_field]], ensure_ascii=False),
+            "x-ms-documentdb-partitionkey": partition_key_header(body[self._pk_field]),
             "content-type": "application/json",
             "accept": "application/json",
         }

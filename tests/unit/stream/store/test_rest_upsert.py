@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
+import json
 from types import SimpleNamespace
 from urllib.parse import unquote
 
 from azure.cosmos import auth
 
-from tweet_triage.store.rest_upsert import RestResponseError, master_key_token
+from tweet_triage.store.rest_upsert import RestResponseError, master_key_token, partition_key_header
 from tweet_triage.store.retry import classify
 
 KEY = base64.b64encode(bytes(range(64))).decode()
@@ -33,3 +34,9 @@ def test_answers_of_the_rest_path_are_classified_like_the_sdks() -> None:
     assert classify(RestResponseError(401, "bad key", {})).service_wide
     assert classify(RestResponseError(413, "too large", {})).scope == "item"
     assert classify(RestResponseError(400, "bad partition key", {})).scope == "item"
+
+
+def test_the_partition_key_header_is_ascii_json_like_the_sdks() -> None:
+    for tweet_id in ("1628374619283746192", "odd-é-火-😀", 'quote"and\\backslash'):
+        header = partition_key_header(tweet_id)
+        assert header.isascii() and json.loads(header) == [tweet_id]
