@@ -9,6 +9,11 @@ gone. Items refused for good are collected and raised together as
 dead-letter exactly those. An unexplained error counts as one item's fault only when other items of the call were
 written; when nothing was, it is raised as is (the caller stops rather than dead-letter a batch for a bug). Upserts
 keyed by the tweet id make every retry and every duplicate delivery harmless.
+
+A refusal is the item's fault only if the store is otherwise fine: when *every* item of a round is refused with the
+same status (a proxy, an API-version or a permission problem answers 400 to every write), the writer reads the
+container (``probe``); if that fails too, the refusals are the store's, and the round is retried with backoff like
+any store-wide failure — the stream pauses, nothing is dead-lettered. If the read works, the items are at fault.
 """
 
 from __future__ import annotations
@@ -91,12 +96,14 @@ async def upsert_items(
     rand: Random = random.random,
     what: str = "upsert items",
     repair: Callable[[], Awaitable[object]] | None = None,
+    probe: Callable[[], Awaitable[object]] | None = None,
 ) -> WriteReport:
     """Upsert every item; returns once all are written, or raises.
 
     Raises :class:`StoreUnavailable` when ``policy.max_attempts`` rounds failed (never with ``RetryPolicy.forever``)
     and :class:`StoreRejected` for items refused for good. Within one call the last item with a given id wins.
-    ``repair`` re-creates the database and containers; it runs before the round after a 404.
+    ``repair`` re-creates the database and containers; it runs before the round after a 404. ``probe`` reads the
+    container, to tell a store that refuses every write from items at fault (see the module docstring).
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
@@ -120,7 +127,15 @@ async def upsert_items(
     while pending:
         rounds += 1
         bodies = list(pending.values())
+        refused_before, written_before = len(tally.rejected), tally.written
         retry = tally.add(bodies, await asyncio.gather(*(write(body) for body in bodies)))
+        refused_now = tally.rejected[refused_before:]
+        if probe is not None and tally.written == written_before and len(refused_now) == len(bodies):
+            systemic = await _refused_by_the_store(refused_now, probe, what)
+            if systemic is not None:  # not the items' fault: retried like any store-wide failure
+                del tally.rejected[refused_before:]
+                retry.bodies.update(pending)
+                retry.first = retry.first or (systemic, Failure("service", refused_now[0].status))
         pending = retry.bodies
         if retry.first is None:
             break
@@ -188,6 +203,31 @@ class _Tally:
         refused = self.rejected + [RejectedWrite(item_id, None, describe(e)) for item_id, e in self.unexplained]
         if refused:
             raise StoreRejected(refused)
+
+
+class SystemicRefusal(Exception):
+    """The store refused every item of a round with one status, and a read of the container as well."""
+
+
+async def _refused_by_the_store(
+    refused: list[RejectedWrite], probe: Callable[[], Awaitable[object]], what: str
+) -> SystemicRefusal | None:
+    """Whether refusals that hit every item of a round with one status are the store's: it refuses a read too."""
+    statuses = {r.status for r in refused}
+    if len(statuses) != 1:
+        return None
+    try:
+        await probe()
+    except Exception as exc:
+        status = statuses.pop()
+        message = (
+            f"{what}: the store refused all {len(refused)} item(s) of a round with status {status} "
+            f"({refused[0].message}) and a read of the container too ({describe(exc)}): a store-wide problem "
+            f"(a proxy, the API version, permissions), not the items'; retrying"
+        )
+        log.warning("%s", message)
+        return SystemicRefusal(message)
+    return None
 
 
 async def _repair(repair: Callable[[], Awaitable[object]], what: str) -> None:
@@ -294,7 +334,16 @@ class PredictionWriter:
             sleep=self._sleep,
             what=f"upsert {self._role}",
             repair=self._recreate_schema,
+            probe=self._read_container,
         )
+
+    async def _read_container(self) -> None:
+        """Read the container's properties through the SDK: the store can serve, whatever the writes get."""
+        if self._client is None:
+            raise RuntimeError("PredictionWriter is not open; call open() first or use it with `async with`")
+        name = container_specs(self._settings.cosmos)[self._role].name
+        async with asyncio.timeout(self._timeout):
+            await self._client.get_database_client(self._settings.cosmos.database).get_container_client(name).read()
 
     async def _recreate_schema(self) -> None:
         if self._client is None:

@@ -310,3 +310,60 @@ def test_the_writer_opens_after_an_outage_writes_and_closes_every_client_it_made
     assert len(sleeps.waits) == 2 and len(container.items) == 3
     assert len(clients) == 3  # a new client per attempt
     assert all(client.closes >= 1 for client in clients)  # the failed attempts' clients too
+
+
+def write_probed(
+    container: FakeContainer, batch: list[PredictionRecord], policy: RetryPolicy, sleeps: Sleeps, probe: Probe
+) -> Any:
+    items = [record.to_item() for record in batch]
+    return asyncio.run(upsert_items(container, items, policy=policy, sleep=sleeps, rand=lambda: 1.0, probe=probe))
+
+
+class Probe:
+    """The container read the writer makes when every item of a round is refused: fails while ``broken``."""
+
+    def __init__(self, broken: Callable[[], bool]) -> None:
+        self.broken = broken
+        self.calls = 0
+
+    async def __call__(self) -> None:
+        self.calls += 1
+        if self.broken():
+            raise http_error(400, "the proxy refuses every request")
+
+
+def test_a_store_that_refuses_every_write_and_a_read_too_is_waited_for_not_blamed_on_the_items() -> None:
+    """A proxy answers 400 to everything for the first 3 rounds: the items are retried, then all written."""
+
+    def refuse_while_broken(body: dict[str, Any], call: int) -> Exception | None:
+        return http_error(400, "the proxy refuses every request") if call <= 3 * 20 else None
+
+    container, sleeps = FakeContainer(refuse_while_broken), Sleeps()
+    probe = Probe(lambda: container.calls <= 3 * 20)
+    notices: list[RetryNotice] = []
+    policy = RetryPolicy(backoff=FAST, on_retry=notices.append)
+    report = write_probed(container, records(20), policy, sleeps, probe)
+    assert report.written == 20 and report.rounds == 4 and len(container.items) == 20
+    assert probe.calls == 3 and len(sleeps.waits) == 3
+    assert [n.failure.status for n in notices] == [400, 400, 400]
+
+
+def test_items_refused_while_the_store_reads_fine_are_the_items_fault() -> None:
+    container = FakeContainer(lambda body, call: http_error(400, "invalid document"))
+    probe = Probe(lambda: False)
+    with pytest.raises(StoreRejected) as refused:
+        write_probed(container, records(5), RetryPolicy(backoff=FAST), Sleeps(), probe)
+    assert probe.calls == 1 and len(refused.value.rejected) == 5
+
+
+def test_refusals_with_different_statuses_or_beside_written_items_are_never_probed() -> None:
+    def mixed(body: dict[str, Any], call: int) -> Exception | None:
+        return http_error(400 if int(body["id"]) % 2 else 413, "refused")
+
+    probe = Probe(lambda: True)
+    with pytest.raises(StoreRejected):
+        write_probed(FakeContainer(mixed), records(4), RetryPolicy(backoff=FAST), Sleeps(), probe)
+    partly = FakeContainer(lambda body, call: http_error(400, "refused") if body["id"] == "0" else None)
+    with pytest.raises(StoreRejected) as refused:
+        write_probed(partly, records(4), RetryPolicy(backoff=FAST), Sleeps(), probe)
+    assert probe.calls == 0 and [r.item_id for r in refused.value.rejected] == ["0"] and len(partly.items) == 3
