@@ -8,9 +8,12 @@ SASL PLAIN over TLS.
 
 from __future__ import annotations
 
+import logging
+import os
+from collections.abc import Sequence
 from datetime import UTC
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, NoReturn
 
 import faust
 from aiokafka.helpers import create_ssl_context
@@ -19,6 +22,10 @@ from tweet_triage.broker.connection import EVENTHUBS_SASL_USERNAME
 from tweet_triage.broker.entra import token_provider
 from tweet_triage.broker.inbound import InboundMessage
 from tweet_triage.settings import Settings
+
+log = logging.getLogger(__name__)
+
+FAIL_STOP_EXIT_CODE: Final = 70  # EX_SOFTWARE: a supervisor restarts the process, the group re-delivers
 
 
 def faust_app(
@@ -83,3 +90,30 @@ def inbound_message(event: Any) -> InboundMessage:
         timestamp_s=message.timestamp,
         headers=message.headers,
     )
+
+
+# ---- acknowledging only what was handled ---------------------------------------------------------------------------
+# Faust acknowledges an event when the agent asks for the next one (``take_events``: the next batch), even if the body
+# raised in between. An agent that must not lose events holds its own reference to each (:func:`hold`), acknowledges
+# them once they are handled or dead-lettered (:func:`release`), and on any failure leaves the process without
+# acknowledging (:func:`fail_stop`): Faust commits an offset only once every earlier event of the partition is
+# acknowledged, so the group re-delivers from there.
+
+
+def hold(events: Sequence[Any]) -> None:
+    """Keep ``events`` unacknowledged past the agent's next request, until :func:`release`."""
+    for event in events:
+        event.message.incref()
+
+
+async def release(stream: Any, events: Sequence[Any]) -> None:
+    """Drop the references :func:`hold` took: now Faust may commit past these events."""
+    for event in events:
+        await stream.ack(event)
+
+
+def fail_stop(what: str) -> NoReturn:
+    """Leave without acknowledging: leaving the agent's loop would let Faust acknowledge what was not handled. Only
+    failures of the process or a dependency get here (data is dead-lettered), so another try may succeed."""
+    log.critical("%s cannot handle its events; exiting without committing", what, exc_info=True)
+    os._exit(FAIL_STOP_EXIT_CODE)

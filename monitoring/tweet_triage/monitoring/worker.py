@@ -19,8 +19,9 @@ thousands of tweets that is harmless, and it is why a restart is never silent: t
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC
@@ -28,7 +29,7 @@ from typing import Any
 
 import faust
 
-from tweet_triage.broker.faust_app import faust_app, inbound_message
+from tweet_triage.broker.faust_app import fail_stop, faust_app, hold, inbound_message, release
 from tweet_triage.broker.topics import ensure_topics
 from tweet_triage.clock import utc_now
 from tweet_triage.contracts.dead_letters import DeadLetter
@@ -98,59 +99,96 @@ def build_app(settings: Settings, runtime: MonitorRuntime, options: MonitorOptio
 def _add_agents(
     app: faust.App, settings: Settings, runtime: MonitorRuntime, options: MonitorOptions, ready: asyncio.Event
 ) -> None:
+    """Each agent acknowledges an event only once it was handled or dead-lettered; anything else stops the process
+    without acknowledging (see :mod:`tweet_triage.broker.faust_app`), so a failing dead-letter send loses no event."""
     kafka = settings.kafka
-    scored = app.topic(kafka.topic_scored, key_type=bytes, value_type=bytes)
-    feedback = app.topic(kafka.topic_feedback, key_type=bytes, value_type=bytes)
     dlq = app.topic(kafka.topic_dlq, key_type=bytes, value_type=bytes)
+    calls = _StoreCalls(settings, runtime)
+    _add_drift_agent(app, app.topic(kafka.topic_scored, key_type=bytes, value_type=bytes), dlq, calls, options, ready)
+    _add_feedback_agent(app, app.topic(kafka.topic_feedback, key_type=bytes, value_type=bytes), dlq, calls, ready)
 
-    def stored(what: str, call: Any, argument: Any) -> Any:
-        return until_stored(what, call, argument, availability=runtime.store, repair=lambda: recreate_schema(settings))
 
-    async def alert(what: str, call: Any, argument: Any) -> None:
+@dataclass(frozen=True)
+class _StoreCalls:
+    settings: Settings
+    runtime: MonitorRuntime
+
+    def stored(self, what: str, call: Any, argument: Any) -> Any:
+        """``call(argument)`` once the store answers (the agent pauses while it is away)."""
+        repair = functools.partial(recreate_schema, self.settings)
+        return until_stored(what, call, argument, availability=self.runtime.store, repair=repair)
+
+    async def alert(self, what: str, call: Any, argument: Any) -> None:
         try:
-            await stored(what, call, argument)
+            await self.stored(what, call, argument)
         except ItemRefused as exc:  # our own document refused: say so loudly, but never stop watching the stream
             log.error("%s refused by the store: %s", what, exc)
+
+
+def _add_drift_agent(
+    app: faust.App, scored: Any, dlq: Any, calls: _StoreCalls, options: MonitorOptions, ready: asyncio.Event
+) -> None:
+    runtime = calls.runtime
 
     @app.agent(scored)
     async def watch_drift(stream: Any) -> None:
         await ready.wait()
         async for events in stream.take_events(options.batch_size, within=options.batch_window_s):
-            batch = []
-            by_id: dict[str, Any] = {}
-            for event in events:
-                try:
-                    parsed = ScoredEvent.from_json(event.message.value)
-                except InvalidMessage as exc:
-                    await _dead_letter(dlq, event, Rejection(RejectReason.INVALID_EVENT, str(exc)))
-                    continue
-                batch.append(parsed)
-                by_id[parsed.id] = event
-            outcome = await asyncio.to_thread(runtime.observe_scored, batch)
-            for unusable, why in outcome.unusable:
-                await _dead_letter(dlq, by_id[unusable.id], Rejection(RejectReason.INVALID_EVENT, why), unusable.id)
-            if outcome.signals:
-                await alert("drift alert", runtime.report_drift, outcome.signals)
+            hold(events)
+            try:
+                await observe(events)
+            except Exception:
+                fail_stop("the drift monitor")
+            await release(stream, events)
+
+    async def observe(events: Sequence[Any]) -> None:
+        batch = []
+        by_id: dict[str, Any] = {}
+        for event in events:
+            try:
+                parsed = ScoredEvent.from_json(event.message.value)
+            except InvalidMessage as exc:
+                await _dead_letter(dlq, event, Rejection(RejectReason.INVALID_EVENT, str(exc)))
+                continue
+            batch.append(parsed)
+            by_id[parsed.id] = event
+        outcome = await asyncio.to_thread(runtime.observe_scored, batch)
+        for unusable, why in outcome.unusable:
+            await _dead_letter(dlq, by_id[unusable.id], Rejection(RejectReason.INVALID_EVENT, why), unusable.id)
+        if outcome.signals:
+            await calls.alert("drift alert", runtime.report_drift, outcome.signals)
+
+
+def _add_feedback_agent(app: faust.App, feedback: Any, dlq: Any, calls: _StoreCalls, ready: asyncio.Event) -> None:
+    runtime = calls.runtime
 
     @app.agent(feedback)
     async def count_feedback(stream: Any) -> None:
         await ready.wait()
         async for event in stream.events():
+            hold([event])
             try:
-                parsed = FeedbackEvent.from_json(event.message.value)
-            except InvalidMessage as exc:
-                runtime.metrics.feedback.labels("dead_lettered").inc()
-                await _dead_letter(dlq, event, Rejection(RejectReason.INVALID_EVENT, str(exc)))
-                continue
-            try:
-                change = await stored("feedback", runtime.store_feedback, parsed)
-            except ItemRefused as exc:  # this one event's fault: dead-letter it, never block the partition
-                runtime.metrics.feedback.labels("dead_lettered").inc()
-                await _dead_letter(dlq, event, Rejection(RejectReason.STORE_REJECTED, str(exc)), parsed.tweet_id)
-                continue
-            draft = runtime.judge_feedback(change)
-            if draft is not None:
-                await alert("accuracy alert", runtime.report_accuracy, draft)
+                await take_feedback(event)
+            except Exception:
+                fail_stop("the feedback counter")
+            await release(stream, [event])
+
+    async def take_feedback(event: Any) -> None:
+        try:
+            parsed = FeedbackEvent.from_json(event.message.value)
+        except InvalidMessage as exc:
+            runtime.metrics.feedback.labels("dead_lettered").inc()
+            await _dead_letter(dlq, event, Rejection(RejectReason.INVALID_EVENT, str(exc)))
+            return
+        try:
+            change = await calls.stored("feedback", runtime.store_feedback, parsed)
+        except ItemRefused as exc:  # this one event's fault: dead-letter it, never block the partition
+            runtime.metrics.feedback.labels("dead_lettered").inc()
+            await _dead_letter(dlq, event, Rejection(RejectReason.STORE_REJECTED, str(exc)), parsed.tweet_id)
+            return
+        draft = runtime.judge_feedback(change)
+        if draft is not None:
+            await calls.alert("accuracy alert", runtime.report_accuracy, draft)
 
 
 def _add_timers(app: faust.App, settings: Settings, runtime: MonitorRuntime, ready: asyncio.Event) -> None:

@@ -19,16 +19,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, NoReturn
+from typing import Any, Final
 
 import faust
 
 from tweet_triage.availability import Availability
-from tweet_triage.broker.faust_app import faust_app, inbound_message
+from tweet_triage.broker.faust_app import fail_stop, faust_app, hold, inbound_message, release
 from tweet_triage.broker.kafka_sender import KafkaSender
 from tweet_triage.broker.topics import ensure_topics
 from tweet_triage.clock import utc_now
@@ -202,8 +201,7 @@ def build_app(settings: Settings, options: WorkerOptions) -> Any:
         service = await runtime.start()
 
         async def acknowledge(events: Sequence[Any]) -> None:
-            for event in events:  # drops the reference held below: now Faust may commit past it
-                await stream.ack(event)
+            await release(stream, events)
 
         def observed(outcome: BatchOutcome) -> None:
             metrics.observe(outcome)
@@ -212,15 +210,14 @@ def build_app(settings: Settings, options: WorkerOptions) -> Any:
         pipeline: BatchPipeline[Sequence[Any]] = BatchPipeline(service, acknowledge=acknowledge, on_outcome=observed)
         try:
             async for events in stream.take_events(options.batch_size, within=options.batch_window_s):
-                for event in events:  # take_events acks when we ask for the next batch: keep them unacked
-                    event.message.incref()
+                hold(events)
                 try:
                     await pipeline.push([inbound_message(event) for event in events], events)
                 except Exception:
-                    _fail_stop()
+                    fail_stop("the worker")
             await pipeline.drain()
         except Exception:
-            _fail_stop()
+            fail_stop("the worker")
         finally:
             await runtime.stop()
 
@@ -243,14 +240,6 @@ def build_app(settings: Settings, options: WorkerOptions) -> Any:
         return web.bytes(metrics.render(), content_type="text/plain; version=0.0.4")
 
     return app
-
-
-def _fail_stop() -> NoReturn:
-    """Leaving the loop would let Faust acknowledge batches that were not stored. The service raises only for
-    failures of the process or a dependency (data never gets here), so exit without acknowledging; the group
-    re-delivers from the last committed offset to a healthy worker."""
-    log.critical("the worker cannot handle a batch; exiting without committing", exc_info=True)
-    os._exit(70)
 
 
 def run_worker(settings: Settings, options: WorkerOptions, *, loglevel: str = "info") -> None:
