@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 # One test process per core; they share one local stack and one trained model (tests/shared.py).
 PYTEST_WORKERS ?= auto
 
-.PHONY: help setup hooks demo test test-unit lint format typecheck bench bench-model bench-quant bench-stream bench-stages bench-api bench-drift bench-recipes bench-review bench-places dist dist-check deploy-check lock stack-up stack-down stack-status clean
+.PHONY: help setup hooks demo test test-unit lint format typecheck bench bench-model bench-quant bench-stream bench-stages bench-api bench-drift bench-recipes bench-review bench-places bench-rebuild dist dist-check deploy-check lock stack-up stack-down stack-status clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -84,6 +84,10 @@ bench-review: setup ## Review queue vs random labels: F1 and PR-AUC against labe
 
 bench-places: setup ## Place lookup: precision against 500 hand-labelled tweets, cost per tweet (seconds)
 	$(PY) benchmarks/bench_places.py
+
+bench-rebuild: setup ## Rebuild of the predictions container from 100,000 scored events: peak memory, chunks vs all at once
+	$(TRIAGE) stack up
+	$(PY) benchmarks/bench_rebuild.py --records $${RECORDS:-100000}
 
 bench-api: setup ## Scoring API: requests/s, p50/p99, server CPU for batch 1 vs 16, batching off vs on (needs a production model)
 	$(TRIAGE) stack up

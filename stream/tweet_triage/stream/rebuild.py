@@ -18,6 +18,11 @@ Reading: every partition from its start up to the end offset measured when the r
 fetch's high watermark — see :mod:`tweet_triage.broker.backlog`), without a consumer group. The records have the
 fields of the dead-letter tools' topic reader (``topic``, ``partition``, ``offset``, ``key``, ``value``,
 ``timestamp_ms``); both read "everything the topic held when I started, once".
+
+Memory stays bounded whatever the topic holds: records are handled :data:`CHUNK_RECORDS` at a time as they are read
+(the newest state of each item in the chunk is compared with the store and written if newer), so what is kept is one
+chunk plus, per item, its id and version time (about 100 bytes: 100,000 predictions rebuild in tens of MB, where
+holding every record took hundreds).
 """
 
 from __future__ import annotations
@@ -26,9 +31,9 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from pydantic import ValidationError
 
@@ -55,6 +60,7 @@ from tweet_triage.store.records import PredictionRecord, item_body
 log = logging.getLogger(__name__)
 
 REBUILDABLE: Final = (PREDICTIONS, FEEDBACK, ALERTS)  # in the order they are rebuilt
+CHUNK_RECORDS: Final = 2_000  # records handled at a time (and kept in memory)
 _STALL_S: Final = 60.0
 
 Progress = Callable[[str, int, int], None]  # (topic, records read, records expected)
@@ -89,6 +95,7 @@ def rebuild(
     containers: Iterable[str] = REBUILDABLE,
     since: datetime | None = None,
     on_progress: Progress | None = None,
+    chunk_records: int = CHUNK_RECORDS,
 ) -> list[RebuildReport]:
     """Rebuild ``containers`` (any of predictions, feedback, alerts) from their topics; see the module docstring."""
     wanted = [name for name in REBUILDABLE if name in set(containers)]
@@ -100,87 +107,160 @@ def rebuild(
         reports = []
         for role in wanted:
             topic = topic_of(settings, role)
-            records = asyncio.run(read_topic(settings, topic, on_progress=on_progress))
-            records = [r for r in records if since_ms is None or (r.timestamp_ms or 0) >= since_ms]
-            container = database.get_container_client(specs[role].name)
-            reports.append(_REBUILDERS[role](container, settings, topic, records))
+            rebuilder = _REBUILDERS[role](database.get_container_client(specs[role].name), settings)
+            reading = _feed(settings, topic, rebuilder, since_ms=since_ms, chunk=chunk_records, on_progress=on_progress)
+            asyncio.run(reading)
+            report = rebuilder.tally.report(role, topic)
+            log.info("%s", report.line())
+            reports.append(report)
         return reports
     finally:
         client.close()
 
 
-async def read_topic(settings: Settings, topic: str, *, on_progress: Progress | None = None) -> list[TopicRecord]:
-    """Every record ``topic`` held when the read began, oldest first per partition (no consumer group)."""
+async def _feed(
+    settings: Settings,
+    topic: str,
+    rebuilder: _Rebuilder,
+    *,
+    since_ms: int | None,
+    chunk: int,
+    on_progress: Progress | None,
+) -> None:
+    """Hand ``rebuilder`` the topic's records ``chunk`` at a time, as they are read (the store calls in a thread)."""
 
     def progress(p: ReadProgress) -> None:
         if on_progress is not None:
             on_progress(topic, p.read, p.expected)
 
+    pending: list[TopicRecord] = []
     async with TopicReader(settings, topic, stall_s=_STALL_S) as reader:
-        return [record async for record in reader.records(on_progress=progress)]
+        async for record in reader.records(on_progress=progress):
+            if since_ms is not None and (record.timestamp_ms or 0) < since_ms:
+                continue
+            pending.append(record)
+            if len(pending) >= chunk:
+                await asyncio.to_thread(rebuilder.add, pending)
+                pending = []
+    if pending:
+        await asyncio.to_thread(rebuilder.add, pending)
 
 
 # ---- one rebuilder per container ------------------------------------------------------------------------------
 
 
-def _predictions(container: Any, settings: Settings, topic: str, records: list[TopicRecord]) -> RebuildReport:
-    latest: dict[str, dict[str, Any]] = {}
-    skipped = 0
-    for record in records:
-        prediction = _prediction(record)
-        if prediction is None:
-            skipped += 1
-            continue
-        item = prediction.to_item()
-        current = latest.get(prediction.id)
-        if current is None or item["scored_at"] >= current["scored_at"]:
-            latest[prediction.id] = item
-    stored = {row["id"]: row.get("scored_at") for row in query(container, settings, "SELECT c.id, c.scored_at FROM c")}
-    todo = [item for key, item in latest.items() if not _at_least(stored.get(key), item["scored_at"])]
-    return _write(container, settings, PREDICTIONS, topic, records, skipped, len(latest), todo)
+@dataclass
+class _Tally:
+    read: int = 0
+    skipped: int = 0
+    items: set[object] = field(default_factory=set)  # keys of the items the topic describes
+    written: set[object] = field(default_factory=set)  # keys written (once or more)
+
+    def report(self, role: str, topic: str) -> RebuildReport:
+        items, written = len(self.items), len(self.written)
+        return RebuildReport(role, topic, self.read, self.skipped, items, written, items - written)
 
 
-def _feedback(container: Any, settings: Settings, topic: str, records: list[TopicRecord]) -> RebuildReport:
-    latest: dict[tuple[str, str], tuple[FeedbackEvent, TopicRecord]] = {}
-    skipped = 0
-    for record in records:
-        try:
-            event = FeedbackEvent.from_json(record.value or b"")
-        except InvalidMessage:
-            skipped += 1
-            continue
-        key = (event.tweet_id, event.annotator)
-        current = latest.get(key)
-        if current is None or event.labelled_at >= current[0].labelled_at:
-            latest[key] = (event, record)
-    stored = {
-        (row["tweet_id"], row["annotator"]): row.get("labelled_at")
-        for row in query(container, settings, "SELECT c.tweet_id, c.annotator, c.labelled_at FROM c")
-    }
-    todo: list[dict[str, Any]] = []
-    with PredictionReader.open(settings) as predictions:
-        for key, (event, record) in latest.items():
-            if _at_least(stored.get(key), event.model_dump(mode="json")["labelled_at"]):
+class _Rebuilder(Protocol):
+    tally: _Tally
+
+    def add(self, records: list[TopicRecord]) -> None:
+        """Write what these records say that the store lacks or holds in an older state."""
+        ...
+
+
+class _Predictions:
+    """The latest ``scored_at`` per tweet wins; the store's versions are read once (id and time only)."""
+
+    def __init__(self, container: Any, settings: Settings) -> None:
+        self._container, self._settings, self.tally = container, settings, _Tally()
+        rows = query(container, settings, "SELECT c.id, c.scored_at FROM c")
+        self._stored: dict[str, object] = {row["id"]: row.get("scored_at") for row in rows}
+
+    def add(self, records: list[TopicRecord]) -> None:
+        latest: dict[str, dict[str, Any]] = {}
+        for record in records:
+            self.tally.read += 1
+            prediction = _prediction(record)
+            if prediction is None:
+                self.tally.skipped += 1
                 continue
-            received = datetime.fromtimestamp((record.timestamp_ms or 0) / 1000, UTC)
-            todo.append(FeedbackRecord.join(event, predictions.get(event.tweet_id), received).to_item())
-    return _write(container, settings, FEEDBACK, topic, records, skipped, len(latest), todo)
+            item = prediction.to_item()
+            current = latest.get(prediction.id)
+            if current is None or item["scored_at"] >= current["scored_at"]:
+                latest[prediction.id] = item
+        self.tally.items.update(latest)
+        todo = [item for key, item in latest.items() if not _at_least(self._stored.get(key), item["scored_at"])]
+        write_all(self._container, self._settings, todo, mode="upsert")
+        for item in todo:
+            self._stored[item["id"]] = item["scored_at"]
+            self.tally.written.add(item["id"])
 
 
-def _alerts(container: Any, settings: Settings, topic: str, records: list[TopicRecord]) -> RebuildReport:
-    latest: dict[str, dict[str, Any]] = {}
-    skipped = 0
-    for record in records:  # one key per alert, so one partition: later offsets are later states
-        try:
-            item = json.loads(record.value or b"")
-            Alert.from_item(item)
-        except (ValueError, ValidationError):
-            skipped += 1
-            continue
-        latest[str(item["id"])] = item
-    stored = {row["id"]: item_body(row) for row in query(container, settings, "SELECT * FROM c")}
-    todo = [item for key, item in latest.items() if stored.get(key) != item]
-    return _write(container, settings, ALERTS, topic, records, skipped, len(latest), todo)
+class _Feedback:
+    """The latest ``labelled_at`` per (tweet, annotator) wins, joined with the stored prediction."""
+
+    def __init__(self, container: Any, settings: Settings) -> None:
+        self._container, self._settings, self.tally = container, settings, _Tally()
+        rows = query(container, settings, "SELECT c.tweet_id, c.annotator, c.labelled_at FROM c")
+        self._stored: dict[object, object] = {
+            (row["tweet_id"], row["annotator"]): row.get("labelled_at") for row in rows
+        }
+
+    def add(self, records: list[TopicRecord]) -> None:
+        latest: dict[tuple[str, str], tuple[FeedbackEvent, TopicRecord]] = {}
+        for record in records:
+            self.tally.read += 1
+            try:
+                event = FeedbackEvent.from_json(record.value or b"")
+            except InvalidMessage:
+                self.tally.skipped += 1
+                continue
+            key = (event.tweet_id, event.annotator)
+            current = latest.get(key)
+            if current is None or event.labelled_at >= current[0].labelled_at:
+                latest[key] = (event, record)
+        self.tally.items.update(latest)
+        todo: list[tuple[tuple[str, str], str, dict[str, Any]]] = []
+        with PredictionReader.open(self._settings) as predictions:
+            for key, (event, record) in latest.items():
+                labelled_at = event.model_dump(mode="json")["labelled_at"]
+                if _at_least(self._stored.get(key), labelled_at):
+                    continue
+                received = datetime.fromtimestamp((record.timestamp_ms or 0) / 1000, UTC)
+                item = FeedbackRecord.join(event, predictions.get(event.tweet_id), received).to_item()
+                todo.append((key, labelled_at, item))
+        write_all(self._container, self._settings, [item for _, _, item in todo], mode="upsert")
+        for key, labelled_at, _ in todo:
+            self._stored[key] = labelled_at
+            self.tally.written.add(key)
+
+
+class _Alerts:
+    """The last published state of each alert (one key per alert, so one partition: later offsets are later)."""
+
+    def __init__(self, container: Any, settings: Settings) -> None:
+        self._container, self._settings, self.tally = container, settings, _Tally()
+        rows = query(container, settings, "SELECT * FROM c")  # alerts are few: whole items are compared
+        self._stored: dict[str, dict[str, Any]] = {row["id"]: item_body(row) for row in rows}
+
+    def add(self, records: list[TopicRecord]) -> None:
+        latest: dict[str, dict[str, Any]] = {}
+        for record in records:
+            self.tally.read += 1
+            try:
+                item = json.loads(record.value or b"")
+                Alert.from_item(item)
+            except (ValueError, ValidationError):
+                self.tally.skipped += 1
+                continue
+            latest[str(item["id"])] = item
+        self.tally.items.update(latest)
+        todo = [item for key, item in latest.items() if self._stored.get(key) != item]
+        write_all(self._container, self._settings, todo, mode="upsert")
+        for item in todo:
+            self._stored[str(item["id"])] = item
+            self.tally.written.add(str(item["id"]))
 
 
 def _prediction(record: TopicRecord) -> PredictionRecord | None:
@@ -195,20 +275,8 @@ def _at_least(stored: object, wanted: str) -> bool:
     return isinstance(stored, str) and stored >= wanted
 
 
-def _write(
-    container: Any,
-    settings: Settings,
-    role: str,
-    topic: str,
-    records: list[TopicRecord],
-    skipped: int,
-    items: int,
-    todo: list[dict[str, Any]],
-) -> RebuildReport:
-    written = write_all(container, settings, todo, mode="upsert")
-    report = RebuildReport(role, topic, len(records), skipped, items, written, items - written)
-    log.info("%s", report.line())
-    return report
-
-
-_REBUILDERS: Final = {PREDICTIONS: _predictions, FEEDBACK: _feedback, ALERTS: _alerts}
+_REBUILDERS: Final[dict[str, Callable[[Any, Settings], _Rebuilder]]] = {
+    PREDICTIONS: _Predictions,
+    FEEDBACK: _Feedback,
+    ALERTS: _Alerts,
+}
