@@ -67,19 +67,19 @@ def test_the_worker_folds_copies_into_one_story_and_records_places(stream_env: S
     assert all(r.margin is not None and 0 <= r.margin <= 1 for r in stored.values())
 
 
-MALFORMED: list[tuple[str, bytes]] = [
-    ("not_json", b"this is not json"),
-    ("not_an_object", b'["an", "array"]'),
-    ("missing_id", b'{"text": "no id here"}'),
-    ("missing_text", b'{"id": "m-1"}'),
-    ("blank_text", b'{"id": "m-2", "text": "   "}'),
-    ("text_too_long", json.dumps({"id": "m-3", "text": "x" * 5000}).encode()),
-    ("id_wrong_type", b'{"id": 12345, "text": "numeric id"}'),
-    ("text_wrong_type", b'{"id": "m-4", "text": 42}'),
-    ("not_utf8", b'{"id": "m-5", "text": "\xff\xfe bad bytes"}'),
-    ("payload_too_large", b'{"id": "m-6", "text": "' + b"y" * 70_000 + b'"}'),
-    ("empty", b""),
-    ("bad_created_at", b'{"id": "m-7", "text": "ok text", "created_at": "yesterday-ish"}'),
+MALFORMED: list[tuple[str, bytes | None, bytes]] = [  # (reason, key, value)
+    ("key_mismatch", b"not-m-7", b'{"id": "m-7", "text": "a key that is not the id"}'),
+    ("not_json", None, b"this is not json"),
+    ("not_an_object", None, b'["an", "array"]'),
+    ("missing_id", None, b'{"text": "no id here"}'),
+    ("missing_text", None, b'{"id": "m-1"}'),
+    ("blank_text", None, b'{"id": "m-2", "text": "   "}'),
+    ("text_too_long", None, json.dumps({"id": "m-3", "text": "x" * 5000}).encode()),
+    ("id_wrong_type", None, b'{"id": 12345, "text": "numeric id"}'),
+    ("text_wrong_type", None, b'{"id": "m-4", "text": 42}'),
+    ("not_utf8", None, b'{"id": "m-5", "text": "\xff\xfe bad bytes"}'),
+    ("payload_too_large", None, b'{"id": "m-6", "text": "' + b"y" * 70_000 + b'"}'),
+    ("empty", None, b""),
 ]
 
 
@@ -90,13 +90,13 @@ def test_malformed_events_go_to_the_dlq_with_reasons_and_the_stream_goes_on(stre
     for i, tweet_id in enumerate(valid):
         messages.append((tweet_id.encode(), json.dumps({"id": tweet_id, "text": f"smoke over the hills {i}"}).encode()))
         if i < len(MALFORMED):
-            messages.append((None, MALFORMED[i][1]))
+            messages.append(MALFORMED[i][1:])
     stream_env.publish(messages)
 
     stored = stream_env.wait_stored(len(valid))
     assert sorted(r.id for r in stored) == valid
     letters = stream_env.dead_letters(len(MALFORMED))
-    assert sorted(str(letter["reason"]) for letter in letters) == sorted(reason for reason, _ in MALFORMED)
+    assert sorted(str(letter["reason"]) for letter in letters) == sorted(reason for reason, _, _ in MALFORMED)
     for letter in letters:
         assert letter["topic"] == stream_env.settings.kafka.topic_tweets
         assert isinstance(letter["partition"], int) and isinstance(letter["offset"], int)
