@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tweet_triage.app.stack.object_store import OneWriteAtATime
+from alocals3.app import create_app
+
+from tweet_triage.app.stack.object_store import OneWriteAtATime, create_server_app, is_request_logging
 
 
 def test_writes_run_one_after_the_other_while_reads_overlap() -> None:
@@ -27,3 +29,12 @@ def test_writes_run_one_after_the_other_while_reads_overlap() -> None:
 
     asyncio.run(main())
     assert most == {"PUT": 1, "GET": 5}
+
+
+def test_the_server_drops_alocals3s_per_request_logging_middleware() -> None:
+    """alocals3 adds a BaseHTTPMiddleware that logs every request; the broker makes thousands a minute. If alocals3
+    renames it, the filter must not silently keep it."""
+    assert any(is_request_logging(m) for m in create_app().user_middleware)
+    served = create_server_app()
+    assert isinstance(served, OneWriteAtATime)
+    assert not any(is_request_logging(m) for m in served._app.user_middleware)  # type: ignore[attr-defined]
