@@ -190,7 +190,8 @@ class _Tally:
                 self.unexplained.append((item_id, outcome))
             else:
                 retry.bodies[item_id] = body
-                retry.first = retry.first or (outcome, failure)
+                if retry.first is None or (failure.schema_missing and not retry.first[1].schema_missing):
+                    retry.first = (outcome, failure)  # the round's cause: a missing schema says more than a drop
                 retry.schema_missing = retry.schema_missing or failure.schema_missing
                 if failure.retry_after is not None:
                     retry.hint = max(retry.hint or 0.0, failure.retry_after)

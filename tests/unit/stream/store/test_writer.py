@@ -367,3 +367,25 @@ def test_refusals_with_different_statuses_or_beside_written_items_are_never_prob
     with pytest.raises(StoreRejected) as refused:
         write_probed(partly, records(4), RetryPolicy(backoff=FAST), Sleeps(), probe)
     assert probe.calls == 0 and [r.item_id for r in refused.value.rejected] == ["0"] and len(partly.items) == 3
+
+
+def test_a_round_with_dropped_connections_and_a_missing_schema_reports_the_missing_schema() -> None:
+    """After a restart of the store some requests meet the dropped connection, others the empty server: the round is
+    reported as 404 (what the repair answers), whatever order the answers came in."""
+
+    def after_restart(body: dict[str, Any], call: int) -> Exception | None:
+        if call > 4:
+            return None
+        return ServiceRequestError("Server disconnected") if call == 1 else http_error(404, "Resource Not Found")
+
+    notices: list[RetryNotice] = []
+    repairs: list[int] = []
+
+    async def repair() -> None:
+        repairs.append(1)
+
+    items = [record.to_item() for record in records(4)]
+    policy = RetryPolicy(backoff=FAST, on_retry=notices.append)
+    container = FakeContainer(after_restart)
+    asyncio.run(upsert_items(container, items, policy=policy, sleep=Sleeps(), repair=repair))
+    assert [n.failure.status for n in notices] == [404] and repairs == [1] and len(container.items) == 4
